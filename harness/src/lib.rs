@@ -1,0 +1,22 @@
+//! mailflow: verifies mail flow through an Exim + Mailman list server.
+//!
+//! The stages are modules, named by what they hold:
+//! - [`scenario`]: read and validate suite and scenario files into typed steps.
+//! - [`probe`]: the probe mails and their Message-IDs.
+//! - [`smtp`]: the probe sender, keeping every SMTP reply.
+//! - [`sink`]: the SMTP sink the list delivers to.
+//! - [`target`]: where the system under test is (containers), and what it offers.
+//! - [`mailman`]: Mailman 3's REST API.
+//! - [`exim`]: exim's mainlog, for diagnosis.
+//! - [`run`]: executes steps and emits events.
+//! - [`report`]: renders events for people (and later machines).
+
+pub mod exim;
+pub mod mailman;
+pub mod probe;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod sink;
+pub mod smtp;
+pub mod target;

@@ -1,0 +1,111 @@
+//! Executing scenarios: steps in order, under deadlines, correlated by the
+//! probe's Message-ID. The runner never prints; it emits [`Event`]s that
+//! reporters consume.
+
+mod diagnose;
+pub mod events;
+mod steps;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub use events::{Event, Outcome, ScenarioResult, StepResult};
+
+use crate::probe::RunId;
+use crate::scenario::{Scenario, Suite};
+use crate::target::Target;
+
+/// How many scenarios run at once against one target. Probes are told apart
+/// by Message-ID, so scenarios do not disturb each other's observations.
+pub const PARALLEL_SCENARIOS: usize = 4;
+
+/// Runs one scenario against the target, step by step.
+pub async fn run_scenario<T: Target + ?Sized>(
+    target: &T,
+    suite: &Suite,
+    scenario: &Scenario,
+    run: &RunId,
+    emit: &(dyn Fn(Event) + Send + Sync),
+) -> ScenarioResult {
+    let started = Instant::now();
+    emit(Event::ScenarioStarted { path: scenario.path.clone(), name: scenario.name.clone() });
+    let mut state = steps::State::default();
+    let mut results = Vec::new();
+    let mut failed_at: Option<String> = None;
+    for step in &scenario.steps {
+        let t0 = Instant::now();
+        let (outcome, detail) = match &failed_at {
+            // After a failure the probe's state is unknown; later steps would only add noise.
+            Some(label) => (Outcome::Skipped(format!("not run: {label} failed")), None),
+            None => steps::execute(target, suite, scenario, step, run, &mut state).await,
+        };
+        if matches!(outcome, Outcome::Failed(_)) && failed_at.is_none() {
+            failed_at = Some(step.label());
+        }
+        let result = StepResult {
+            label: step.label(),
+            location: step.location.clone(),
+            outcome,
+            detail,
+            duration: t0.elapsed(),
+        };
+        emit(Event::StepFinished { path: scenario.path.clone(), result: result.clone() });
+        results.push(result);
+    }
+    let result = ScenarioResult {
+        path: scenario.path.clone(),
+        name: scenario.name.clone(),
+        steps: results,
+        duration: started.elapsed(),
+    };
+    emit(Event::ScenarioFinished(result.clone()));
+    result
+}
+
+/// Runs every scenario, several at a time; results in the scenarios' order.
+pub async fn run_all<T: Target + ?Sized>(
+    target: &T,
+    suite: &Suite,
+    scenarios: &[Scenario],
+    run: &RunId,
+    emit: &(dyn Fn(Event) + Send + Sync),
+) -> Vec<ScenarioResult> {
+    use futures::stream::{self, StreamExt};
+    let mut indexed: Vec<(usize, ScenarioResult)> = stream::iter(scenarios.iter().enumerate())
+        .map(|(i, s)| async move { (i, run_scenario(target, suite, s, run, emit).await) })
+        .buffer_unordered(PARALLEL_SCENARIOS)
+        .collect()
+        .await;
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Summary counts over results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped_steps: usize,
+}
+
+pub fn totals(results: &[ScenarioResult]) -> Totals {
+    let mut t = Totals::default();
+    for r in results {
+        if r.passed() {
+            t.passed += 1;
+        } else {
+            t.failed += 1;
+        }
+        t.skipped_steps += r.steps.iter().filter(|s| matches!(s.outcome, Outcome::Skipped(_))).count();
+    }
+    t
+}
+
+/// For reports that need a path relative to where the user ran from.
+pub fn display_path(p: &std::path::Path) -> PathBuf {
+    std::env::current_dir().ok().and_then(|cwd| p.strip_prefix(cwd).ok().map(PathBuf::from)).unwrap_or_else(|| p.to_path_buf())
+}
+
+pub(crate) fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}

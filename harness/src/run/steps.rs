@@ -1,0 +1,249 @@
+//! One function per step kind: act or observe, then compare.
+
+use std::time::{Duration, Instant};
+
+use super::diagnose::where_it_stopped;
+use super::events::Outcome;
+use super::secs;
+use crate::probe::{self, Probe, ProbeSpec, RunId};
+use crate::scenario::{
+    ArchiveExpectation, DeliveryExpectation, HeaderExpectation, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
+    StepKind, Suite,
+};
+use crate::sink::Received;
+use crate::smtp::{self, Envelope, Stage, Timeouts, Transcript};
+use crate::target::{Capability, Target, TargetError};
+
+/// How often observers without notifications (archives) look again.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// What earlier steps left for later ones.
+#[derive(Default)]
+pub(super) struct State {
+    pub last: Option<Sent>,
+}
+
+/// A probe that was sent, with everything exim said.
+pub(super) struct Sent {
+    pub probe: Probe,
+    pub transcript: Transcript,
+    pub at: Instant,
+}
+
+type Verdict = (Outcome, Option<String>);
+
+pub(super) async fn execute<T: Target + ?Sized>(
+    target: &T,
+    suite: &Suite,
+    scenario: &Scenario,
+    step: &Step,
+    run: &RunId,
+    state: &mut State,
+) -> Verdict {
+    match &step.kind {
+        StepKind::Send(spec) => send(target, suite, scenario, step, spec, run, state).await,
+        StepKind::ExpectSmtp(exp) => match &state.last {
+            Some(sent) => expect_smtp(sent, exp),
+            None => no_probe(),
+        },
+        StepKind::ExpectDelivered(exp) => match &state.last {
+            Some(sent) => expect_delivered(target, sent, exp).await,
+            None => no_probe(),
+        },
+        StepKind::ExpectArchived(exp) => match &state.last {
+            Some(sent) => expect_archived(target, sent, exp).await,
+            None => no_probe(),
+        },
+    }
+}
+
+/// The parser rejects expectations before any send; this only guards the invariant.
+fn no_probe() -> Verdict {
+    (Outcome::Failed("no probe was sent before this step".into()), None)
+}
+
+async fn send<T: Target + ?Sized>(
+    target: &T,
+    suite: &Suite,
+    scenario: &Scenario,
+    step: &Step,
+    spec: &SendSpec,
+    run: &RunId,
+    state: &mut State,
+) -> Verdict {
+    let label = format!("{} {}", scenario.path.display(), step.label());
+    let probe_spec = ProbeSpec {
+        from: &spec.from,
+        to: &spec.to,
+        subject: &spec.subject,
+        body: spec.body.as_deref(),
+        headers: &spec.headers,
+    };
+    let probe = probe::build(run, &suite.probe_domain, &label, &probe_spec);
+    let helo = format!("mailflow.{}", suite.probe_domain);
+    let envelope = Envelope { helo: &helo, mail_from: &probe.from, rcpt_to: &probe.to };
+    let at = Instant::now();
+    match smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await {
+        Ok(transcript) => {
+            let detail = describe_send(&probe, &transcript);
+            state.last = Some(Sent { probe, transcript, at });
+            (Outcome::Passed, Some(detail))
+        }
+        Err(e) => {
+            let msg = format!("sending {} to {}: {e}", probe.message_id, target.smtp_addr());
+            state.last = Some(Sent { probe, transcript: e.transcript, at });
+            (Outcome::Failed(msg), None)
+        }
+    }
+}
+
+fn describe_send(probe: &Probe, t: &Transcript) -> String {
+    let fin = t.final_reply().map(|e| format!("{} at {}", e.reply, e.stage)).unwrap_or_default();
+    match t.queue_id() {
+        Some(q) => format!("{} accepted, exim queue id {q}: {fin}", probe.message_id),
+        None => format!("{}: {fin}", probe.message_id),
+    }
+}
+
+fn stage_of(s: SmtpStage) -> Stage {
+    match s {
+        SmtpStage::Connect => Stage::Connect,
+        SmtpStage::Ehlo => Stage::Ehlo,
+        SmtpStage::Mail => Stage::Mail,
+        SmtpStage::Rcpt => Stage::Rcpt,
+        SmtpStage::Data => Stage::Data,
+        SmtpStage::Message => Stage::Message,
+    }
+}
+
+fn expect_smtp(sent: &Sent, exp: &SmtpExpectation) -> Verdict {
+    let t = &sent.transcript;
+    let replies: Vec<&smtp::Exchange> = match exp.at {
+        Some(stage) => t.at(stage_of(stage)).collect(),
+        None => t.final_reply().into_iter().collect(),
+    };
+    let where_ = exp.at.map(|s| format!("at {}", s.as_str())).unwrap_or_else(|| "as the final reply".into());
+    if replies.is_empty() {
+        let reached = t.final_reply().map(|e| format!("; the transaction ended at {} with {}", e.stage, e.reply)).unwrap_or_default();
+        return (Outcome::Failed(format!("expected {} {where_}, but there was no reply there{reached}", exp.code)), None);
+    }
+    for e in &replies {
+        let code_ok = e.reply.code == exp.code;
+        let text_ok = exp.text_contains.as_ref().is_none_or(|needle| e.reply.text.contains(needle.as_str()));
+        if !(code_ok && text_ok) {
+            let wanted = match &exp.text_contains {
+                Some(n) => format!("{} containing {n:?}", exp.code),
+                None => exp.code.to_string(),
+            };
+            let cmd = e.command.as_deref().map(|c| format!(" to `{c}`")).unwrap_or_default();
+            return (Outcome::Failed(format!("expected {wanted} {where_}, got {}{cmd} at {}", e.reply, e.stage)), None);
+        }
+    }
+    let observed = replies.iter().map(|e| format!("{} at {}", e.reply, e.stage)).collect::<Vec<_>>().join("; ");
+    (Outcome::Passed, Some(observed))
+}
+
+async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &DeliveryExpectation) -> Verdict {
+    let Some(sink) = target.sink() else {
+        return (Outcome::Skipped(format!("needs {}", Capability::Sink)), None);
+    };
+    if !sent.transcript.accepted() {
+        let why = where_it_stopped(target, sent).await;
+        return (Outcome::Failed(format!("the probe was never accepted, so nothing can be delivered: {why}")), None);
+    }
+    let id = sent.probe.message_id.clone();
+    let remaining = exp.within.saturating_sub(sent.at.elapsed());
+    let copies = |ms: &[std::sync::Arc<Received>]| -> Vec<std::sync::Arc<Received>> {
+        ms.iter().filter(|m| m.message_id() == Some(id.as_str())).cloned().collect()
+    };
+    let wanted = &exp.to;
+    let waited = sink
+        .wait_for(remaining, |ms| {
+            let c = copies(ms);
+            let got: Vec<&String> = c.iter().flat_map(|m| m.rcpt_to.iter()).collect();
+            wanted.iter().all(|w| got.iter().any(|g| g.eq_ignore_ascii_case(w))).then_some(c)
+        })
+        .await;
+    let elapsed = sent.at.elapsed();
+    let copies = match waited {
+        Ok(c) => c,
+        Err(_) => {
+            let c = copies(&sink.messages());
+            let got: Vec<String> = c.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
+            let missing: Vec<&String> = wanted.iter().filter(|w| !got.iter().any(|g| g.eq_ignore_ascii_case(w))).collect();
+            let so_far = if got.is_empty() { "nothing arrived at the sink".to_string() } else { format!("only {} arrived", got.join(", ")) };
+            let why = where_it_stopped(target, sent).await;
+            let missing = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+            return (
+                Outcome::Failed(format!("not delivered to {missing} within {}: {so_far}; {why}", secs(exp.within))),
+                None,
+            );
+        }
+    };
+    // Every copy carries the headers the scenario asks for.
+    for m in &copies {
+        for (name, want) in &exp.headers {
+            let value = m.header(name);
+            let problem = match (want, value) {
+                (HeaderExpectation::Present, None) => Some("is missing".to_string()),
+                (HeaderExpectation::Absent, Some(v)) => Some(format!("is present ({v:?}) but should not be")),
+                (HeaderExpectation::Contains(s), None) => Some(format!("is missing (expected it to contain {s:?})")),
+                (HeaderExpectation::Contains(s), Some(v)) if !v.contains(s.as_str()) => {
+                    Some(format!("is {v:?}, which does not contain {s:?}"))
+                }
+                _ => None,
+            };
+            if let Some(p) = problem {
+                return (
+                    Outcome::Failed(format!("delivered to {}, but header {name} {p}", m.rcpt_to.join(", "))),
+                    None,
+                );
+            }
+        }
+    }
+    let to: Vec<String> = copies.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
+    (Outcome::Passed, Some(format!("delivered to {} {} after sending", to.join(", "), secs(elapsed))))
+}
+
+async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &ArchiveExpectation) -> Verdict {
+    if !sent.transcript.accepted() {
+        let why = where_it_stopped(target, sent).await;
+        return (Outcome::Failed(format!("the probe was never accepted, so nothing can be archived: {why}")), None);
+    }
+    let deadline = sent.at + exp.within;
+    loop {
+        match target.find_in_prototype_archive(&exp.list, &sent.probe.message_id).await {
+            Ok(Some(copy)) => {
+                return (
+                    Outcome::Passed,
+                    Some(format!("in the {} archive at {} {} after sending", exp.archive.as_str(), copy.location, secs(sent.at.elapsed()))),
+                )
+            }
+            Ok(None) => {}
+            Err(TargetError::Unsupported(c)) => return (Outcome::Skipped(format!("needs {c}")), None),
+            Err(e) => return (Outcome::Failed(format!("could not read the archive: {e}")), None),
+        }
+        if Instant::now() + POLL_EVERY > deadline {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    let delivered = target
+        .sink()
+        .map(|s| s.messages().iter().any(|m| m.message_id() == Some(sent.probe.message_id.as_str())))
+        .unwrap_or(false);
+    let why = if delivered {
+        "it was delivered to subscribers, so Mailman processed it but did not archive it".to_string()
+    } else {
+        where_it_stopped(target, sent).await
+    };
+    (
+        Outcome::Failed(format!(
+            "not in the {} archive of {} within {}: {why}",
+            exp.archive.as_str(),
+            exp.list,
+            secs(exp.within)
+        )),
+        None,
+    )
+}

@@ -1,0 +1,126 @@
+//! Readers for value kinds that several parts of the format share:
+//! address lists, durations and header tables.
+
+use std::time::Duration;
+
+use super::reader::{entries_in_order, Doc, Span, Value};
+use super::values::{check_address, check_header_name, parse_duration};
+
+/// An array of addresses. Bad entries and repeats are reported and left
+/// out; `None` only when the value is not a usable array at all.
+pub(super) fn addresses(
+    doc: &mut Doc,
+    what: &str,
+    value: &Value<'_>,
+    allow_empty: bool,
+) -> Option<Vec<String>> {
+    let items = doc.array(what, value)?;
+    if items.is_empty() && !allow_empty {
+        doc.error(value.span(), "empty", format!("{what} must not be empty"));
+        return None;
+    }
+    let mut found: Vec<String> = Vec::new();
+    for item in items {
+        let what_item = format!("each entry of {what}");
+        let Some(address) = doc.checked_string(&what_item, "address", check_address, item) else {
+            continue;
+        };
+        // Domains are case-insensitive and Mailman lowercases addresses, so
+        // `Bob@x` and `bob@x` are the same recipient.
+        if found.iter().any(|seen| seen.eq_ignore_ascii_case(&address)) {
+            doc.error(
+                item.span(),
+                "repeated",
+                format!("{what} lists `{address}` more than once"),
+            );
+            continue;
+        }
+        found.push(address);
+    }
+    Some(found)
+}
+
+/// A duration string like "30s"; `default` when the key is absent.
+pub(super) fn duration(
+    doc: &mut Doc,
+    what: &str,
+    value: Option<&Value<'_>>,
+    default: Duration,
+) -> Option<Duration> {
+    let Some(value) = value else {
+        return Some(default);
+    };
+    let text = doc.string(what, value)?;
+    match parse_duration(text) {
+        Ok(duration) => Some(duration),
+        Err(reason) => {
+            doc.error(
+                value.span(),
+                "invalid duration",
+                format!("invalid duration `{text}` in {what}: {reason}"),
+            );
+            None
+        }
+    }
+}
+
+/// One entry of a header table, handed to the caller's reader.
+pub(super) struct Header<'t, 'i> {
+    /// How messages name the table, e.g. "`send.headers`".
+    pub(super) table: &'t str,
+    pub(super) name: &'t str,
+    pub(super) name_span: Span,
+    pub(super) value: &'t Value<'i>,
+}
+
+impl Header<'_, '_> {
+    /// How messages name the value, e.g. "header `X-Extra` in `send.headers`".
+    pub(super) fn what(&self) -> String {
+        format!("header `{}` in {}", self.name, self.table)
+    }
+}
+
+/// A table of header names to values, in source order. Each name is checked
+/// as an RFC 5322 field name; `read` turns a valid entry into what the
+/// caller needs (and reports it when it can't).
+pub(super) fn headers<T>(
+    doc: &mut Doc,
+    what: &str,
+    value: &Value<'_>,
+    mut read: impl FnMut(&mut Doc, &Header<'_, '_>) -> Option<T>,
+) -> Option<Vec<(String, T)>> {
+    let table = doc.table(what, value)?;
+    let mut found = Vec::new();
+    for (name, name_span, value) in entries_in_order(table) {
+        if let Err(reason) = check_header_name(name) {
+            doc.error(
+                name_span,
+                "invalid header name",
+                format!("invalid header name `{name}` in {what}: {reason}"),
+            );
+            continue;
+        }
+        let header = Header {
+            table: what,
+            name,
+            name_span,
+            value,
+        };
+        if let Some(read) = read(doc, &header) {
+            found.push((name.to_string(), read));
+        }
+    }
+    Some(found)
+}
+
+/// A header value to send: one line of text, since a line break would
+/// start a header of its own.
+pub(super) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<String> {
+    let what = header.what();
+    let text = doc.string(&what, header.value)?;
+    if text.contains(['\r', '\n']) {
+        doc.error(header.value.span(), "line break", format!("{what} must be a single line"));
+        return None;
+    }
+    Some(text.to_string())
+}

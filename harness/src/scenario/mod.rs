@@ -1,0 +1,37 @@
+//! Scenario files: read and validate a suite and its scenarios into typed,
+//! ordered steps.
+//!
+//! A run's files live in one directory tree: `suite.toml` declares the lists
+//! under test and where probe addresses live; every other `*.toml` below it
+//! is a scenario (a name, an optional default list, and `[[step]]` tables of
+//! actions and expectations). See `harness/tests-data/scenario/` for examples.
+//!
+//! Files are parsed into a spanned TOML tree and walked by hand, so that
+//! every problem in a file (syntax, unknown keys, wrong types, bad values,
+//! steps out of order) is reported at once, each as `path:line:col: message`
+//! with a labelled snippet when rendered through miette.
+//!
+//! Layout: `model` holds the validated values; `suite` and `scenario_file`
+//! the format's rules; `reader`, `fields` and `values` the generic walking
+//! helpers and value checks they use; `load` the file system side.
+
+mod error;
+mod fields;
+mod load;
+mod model;
+mod reader;
+mod scenario_file;
+mod suite;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{FileError, LoadErrors};
+pub use load::{discover, load};
+pub use model::{
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl, Location,
+    Plan, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite,
+};
+pub use scenario_file::parse_scenario;
+pub use suite::parse_suite;

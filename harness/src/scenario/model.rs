@@ -1,0 +1,237 @@
+//! The validated values a suite and its scenarios compile into.
+//!
+//! Everything here has passed validation: addresses are well formed, lists
+//! are resolved to full addresses, defaults are filled in. The runner never
+//! needs to look at TOML again.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A position in a scenario or suite file; line and column are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// The suite file: the lists under test and where probe addresses live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suite {
+    pub path: PathBuf,
+    pub probe_domain: String,
+    pub lists: Vec<ListDecl>,
+}
+
+impl Suite {
+    /// Finds a declared list by its name (`probe-test`) or its full address
+    /// (`probe-test@lists.example.test`); both compare case-insensitively,
+    /// as Mailman lowercases list names and domains.
+    pub fn list(&self, name_or_address: &str) -> Option<&ListDecl> {
+        let wanted = name_or_address.trim();
+        if wanted.contains('@') {
+            self.lists
+                .iter()
+                .find(|list| list.address().eq_ignore_ascii_case(wanted))
+        } else {
+            self.lists
+                .iter()
+                .find(|list| list.name.eq_ignore_ascii_case(wanted))
+        }
+    }
+}
+
+/// One mailing list the suite expects on the server, with its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListDecl {
+    pub name: String,
+    pub domain: String,
+    pub members: Vec<String>,
+}
+
+impl ListDecl {
+    /// The posting address, `name@domain`.
+    pub fn address(&self) -> String {
+        format!("{}@{}", self.name, self.domain)
+    }
+
+    /// Mailman 3's list id, `name.domain` (also the `List-Id` header's value).
+    pub fn list_id(&self) -> String {
+        format!("{}.{}", self.name, self.domain)
+    }
+}
+
+/// One scenario file: a name and its steps in execution order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub name: String,
+    /// The scenario's default list, as a full address.
+    pub list: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// One action or expectation. A `[[step]]` table with several keys yields
+/// several steps that share its `group`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// 1-based index of the `[[step]]` table this step came from.
+    pub group: usize,
+    /// Where the step's key is written.
+    pub location: Location,
+    pub kind: StepKind,
+}
+
+impl Step {
+    /// A short name for reports, e.g. `step 2 expect_delivered`.
+    pub fn label(&self) -> String {
+        format!("step {} {}", self.group, self.kind.key())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    Send(SendSpec),
+    ExpectSmtp(SmtpExpectation),
+    ExpectDelivered(DeliveryExpectation),
+    ExpectArchived(ArchiveExpectation),
+}
+
+impl StepKind {
+    /// The TOML key this step is written with.
+    pub fn key(&self) -> &'static str {
+        match self {
+            StepKind::Send(_) => "send",
+            StepKind::ExpectSmtp(_) => "expect_smtp",
+            StepKind::ExpectDelivered(_) => "expect_delivered",
+            StepKind::ExpectArchived(_) => "expect_archived",
+        }
+    }
+}
+
+/// A probe message to submit over SMTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendSpec {
+    pub from: String,
+    /// Envelope recipients; never empty.
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: Option<String>,
+    /// Extra headers in source order. Never contains Message-ID: the harness
+    /// sets exactly one itself.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The SMTP reply an expectation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SmtpStage {
+    Connect,
+    Ehlo,
+    Mail,
+    Rcpt,
+    Data,
+    /// The reply after the message body's final dot.
+    Message,
+}
+
+impl SmtpStage {
+    pub const ALL: [SmtpStage; 6] = [
+        SmtpStage::Connect,
+        SmtpStage::Ehlo,
+        SmtpStage::Mail,
+        SmtpStage::Rcpt,
+        SmtpStage::Data,
+        SmtpStage::Message,
+    ];
+
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpStage::Connect => "connect",
+            SmtpStage::Ehlo => "ehlo",
+            SmtpStage::Mail => "mail",
+            SmtpStage::Rcpt => "rcpt",
+            SmtpStage::Data => "data",
+            SmtpStage::Message => "message",
+        }
+    }
+}
+
+impl fmt::Display for SmtpStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An expected SMTP reply to the most recent `send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpExpectation {
+    pub code: u16,
+    pub text_contains: Option<String>,
+    /// `None`: the transaction's final reply (the first that was not a
+    /// success, or else the last one).
+    pub at: Option<SmtpStage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderExpectation {
+    /// Present, and its value contains this text.
+    Contains(String),
+    Present,
+    Absent,
+}
+
+/// The most recent probe reaches these recipients through the sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryExpectation {
+    /// Never empty.
+    pub to: Vec<String>,
+    pub headers: Vec<(String, HeaderExpectation)>,
+    pub within: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArchiveKind {
+    /// Mailman 3's prototype archiver (a maildir per list).
+    Prototype,
+}
+
+impl ArchiveKind {
+    pub const ALL: [ArchiveKind; 1] = [ArchiveKind::Prototype];
+
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchiveKind::Prototype => "prototype",
+        }
+    }
+}
+
+impl fmt::Display for ArchiveKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The most recent probe shows up in a list's archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveExpectation {
+    /// The list's full address.
+    pub list: String,
+    pub archive: ArchiveKind,
+    pub within: Duration,
+}
+
+/// Everything a run needs: the suite and its scenarios, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub suite: Suite,
+    pub scenarios: Vec<Scenario>,
+}

@@ -1,0 +1,421 @@
+//! The scenario file's rules: a name, an optional default list, and the
+//! `[[step]]` tables, flattened into steps in source order.
+
+use std::path::Path;
+use std::time::Duration;
+
+use toml::de::DeValue;
+
+use super::error::LoadErrors;
+use super::fields::{self, Header};
+use super::model::{
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl, Scenario,
+    SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite,
+};
+use super::reader::{Doc, Span, TableReader, Value};
+use super::values::check_address;
+
+const TOP_KEYS: &[&str] = &["name", "list", "step"];
+const STEP_KEYS: &[&str] = &["send", "expect_smtp", "expect_delivered", "expect_archived"];
+const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
+const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
+const DELIVERED_KEYS: &[&str] = &["to", "headers", "within"];
+const ARCHIVED_KEYS: &[&str] = &["within", "archive"];
+
+const DEFAULT_WITHIN: Duration = Duration::from_secs(60);
+/// SMTP reply codes that can be expected: 2xx to 5xx (1xx is never a reply
+/// the client sees as final).
+const SMTP_CODES: std::ops::RangeInclusive<i64> = 200..=599;
+
+/// Parses and checks a scenario file against its suite.
+pub fn parse_scenario(path: &Path, src: &str, suite: &Suite) -> Result<Scenario, LoadErrors> {
+    let mut doc = Doc::new(path, src);
+    let Some(root) = doc.parse(src) else {
+        return Err(LoadErrors { errors: doc.into_errors() });
+    };
+    let mut top = TableReader::new("", &root, 0..0, TOP_KEYS);
+
+    let name = top.required(&mut doc, "name").and_then(|value| {
+        let name = doc.string("`name`", value)?;
+        if name.trim().is_empty() {
+            doc.error(value.span(), "empty", "`name` must not be empty");
+        }
+        Some(name.to_string())
+    });
+    let list = top
+        .optional("list")
+        .and_then(|value| resolve_list(&mut doc, suite, value));
+    let steps = match top.optional("step") {
+        Some(value) => read_steps(&mut doc, suite, list, value),
+        None => {
+            // A scenario that checks nothing would always pass.
+            doc.error(0..0, "no steps", "a scenario needs at least one `[[step]]`");
+            Vec::new()
+        }
+    };
+    top.finish(&mut doc);
+
+    doc.finish(Scenario {
+        path: path.to_path_buf(),
+        name: name.unwrap_or_default(),
+        list: list.map(ListDecl::address),
+        steps,
+    })
+}
+
+/// The suite's list named by `value`, by name or by full address.
+fn resolve_list<'s>(doc: &mut Doc, suite: &'s Suite, value: &Value<'_>) -> Option<&'s ListDecl> {
+    let wanted = doc.string("`list`", value)?;
+    if let Some(list) = suite.list(wanted) {
+        return Some(list);
+    }
+    let declared = if suite.lists.is_empty() {
+        format!("{} declares no lists", suite.path.display())
+    } else {
+        let names: Vec<String> = suite
+            .lists
+            .iter()
+            .map(|list| format!("{} ({})", list.name, list.address()))
+            .collect();
+        format!("declared lists: {}", names.join(", "))
+    };
+    doc.error(
+        value.span(),
+        "not declared in the suite",
+        format!("unknown list `{wanted}`; {declared}"),
+    );
+    None
+}
+
+/// What the expectations after a `send` need to know about it.
+#[derive(Clone, Copy)]
+struct LastSend<'s> {
+    /// The list the probe went to, for default recipients and the archive.
+    list: Option<&'s ListDecl>,
+    /// False when the `send` itself had errors: then later "no list" errors
+    /// would only repeat them.
+    valid: bool,
+}
+
+/// Flattens the `[[step]]` tables into steps, in the order their keys are
+/// written, and checks each against the `send` before it.
+fn read_steps<'s>(
+    doc: &mut Doc,
+    suite: &'s Suite,
+    scenario_list: Option<&'s ListDecl>,
+    value: &Value<'_>,
+) -> Vec<Step> {
+    let Some(tables) = doc.array("`step`", value) else {
+        return Vec::new();
+    };
+    // (group, key, key span, value), in execution order.
+    let mut items = Vec::new();
+    for (index, item) in tables.iter().enumerate() {
+        let Some(table) = doc.table("each `[[step]]`", item) else {
+            continue;
+        };
+        if table.is_empty() {
+            doc.error(
+                item.span(),
+                "empty step",
+                format!("empty `[[step]]`: give it one or more of {}", STEP_KEYS.join(", ")),
+            );
+            continue;
+        }
+        let mut reader = TableReader::new("[[step]]", table, item.span(), STEP_KEYS);
+        let taken = reader.take_accepted();
+        reader.finish(doc);
+        for (key, key_span, value) in taken {
+            items.push((index + 1, key, key_span, value));
+        }
+    }
+
+    let mut steps = Vec::new();
+    let mut last_send: Option<LastSend<'s>> = None;
+    for (group, key, key_span, value) in items {
+        let kind = match key {
+            "send" => {
+                let send = read_send(doc, value, scenario_list);
+                last_send = Some(LastSend {
+                    list: send
+                        .as_ref()
+                        .and_then(|send| list_of_send(suite, send))
+                        .or(scenario_list),
+                    valid: send.is_some(),
+                });
+                send.map(StepKind::Send)
+            }
+            "expect_smtp" => {
+                require_send(doc, key, &key_span, last_send);
+                read_expect_smtp(doc, value).map(StepKind::ExpectSmtp)
+            }
+            "expect_delivered" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_delivered(doc, value, sent).map(StepKind::ExpectDelivered)
+            }
+            "expect_archived" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_archived(doc, &key_span, value, sent).map(StepKind::ExpectArchived)
+            }
+            other => unreachable!("`{other}` is not in STEP_KEYS"),
+        };
+        if let Some(kind) = kind {
+            let location = doc.location(&key_span);
+            steps.push(Step {
+                group,
+                location,
+                kind,
+            });
+        }
+    }
+    steps
+}
+
+/// Expectations are about the most recent `send`; report when there is none.
+fn require_send<'s>(
+    doc: &mut Doc,
+    key: &str,
+    key_span: &Span,
+    last_send: Option<LastSend<'s>>,
+) -> Option<LastSend<'s>> {
+    if last_send.is_none() {
+        doc.error(
+            key_span.clone(),
+            "no `send` before this",
+            format!("`{key}` must come after a `send`: it checks the most recent one"),
+        );
+    }
+    last_send
+}
+
+/// The declared list a probe was addressed to, when it went to exactly one.
+fn list_of_send<'s>(suite: &'s Suite, send: &SendSpec) -> Option<&'s ListDecl> {
+    match send.to.as_slice() {
+        [only] => suite.list(only),
+        _ => None,
+    }
+}
+
+fn read_send(doc: &mut Doc, value: &Value<'_>, scenario_list: Option<&ListDecl>) -> Option<SendSpec> {
+    let table = doc.table("`send`", value)?;
+    let mut reader = TableReader::new("send", table, value.span(), SEND_KEYS);
+    let from = reader.required(doc, "from").and_then(|value| {
+        doc.checked_string(&reader.field("from"), "address", check_address, value)
+    });
+    let subject = reader
+        .required(doc, "subject")
+        .and_then(|value| doc.string(&reader.field("subject"), value))
+        .map(str::to_string);
+    let body = reader
+        .optional("body")
+        .and_then(|value| doc.string(&reader.field("body"), value))
+        .map(str::to_string);
+    let to = match (reader.optional("to"), scenario_list) {
+        (Some(value), _) => fields::addresses(doc, &reader.field("to"), value, false),
+        (None, Some(list)) => Some(vec![list.address()]),
+        (None, None) => {
+            doc.error(
+                value.span(),
+                "no recipient",
+                "`send` has no `to` and the scenario has no `list`: add one of them",
+            );
+            None
+        }
+    };
+    let headers = match reader.optional("headers") {
+        Some(value) => fields::headers(doc, &reader.field("headers"), value, read_send_header),
+        None => Some(Vec::new()),
+    };
+    reader.finish(doc);
+    Some(SendSpec {
+        from: from?,
+        to: to?,
+        subject: subject?,
+        body,
+        headers: headers?,
+    })
+}
+
+/// A header to send. Message-ID is refused: the harness sets exactly one per
+/// probe to correlate it, and Mailman shunts a message that carries two.
+fn read_send_header(doc: &mut Doc, header: &Header<'_, '_>) -> Option<String> {
+    if header.name.eq_ignore_ascii_case("Message-ID") {
+        doc.error(
+            header.name_span.clone(),
+            "set by the harness",
+            format!(
+                "{} cannot set `{}`: the harness gives each probe its own Message-ID",
+                header.table, header.name
+            ),
+        );
+        return None;
+    }
+    fields::header_text(doc, header)
+}
+
+fn read_expect_smtp(doc: &mut Doc, value: &Value<'_>) -> Option<SmtpExpectation> {
+    let table = match value.get_ref() {
+        DeValue::Integer(_) => {
+            let code = doc.integer_in("`expect_smtp`", SMTP_CODES, value)?;
+            return Some(SmtpExpectation {
+                code: code as u16,
+                text_contains: None,
+                at: None,
+            });
+        }
+        DeValue::Table(table) => table,
+        _ => {
+            doc.wrong_type("`expect_smtp`", "an integer or a table", value);
+            return None;
+        }
+    };
+    let mut reader = TableReader::new("expect_smtp", table, value.span(), SMTP_KEYS);
+    let code = reader
+        .required(doc, "code")
+        .and_then(|value| doc.integer_in(&reader.field("code"), SMTP_CODES, value));
+    // A bad optional value is reported and left as None: the file then
+    // fails anyway, and the remaining keys still get checked.
+    let text_contains = reader
+        .optional("text_contains")
+        .and_then(|value| doc.string(&reader.field("text_contains"), value))
+        .map(str::to_string);
+    let at = reader
+        .optional("at")
+        .and_then(|value| read_stage(doc, &reader.field("at"), value));
+    reader.finish(doc);
+    Some(SmtpExpectation {
+        code: code? as u16,
+        text_contains,
+        at,
+    })
+}
+
+fn read_stage(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<SmtpStage> {
+    let name = doc.string(what, value)?;
+    let stage = SmtpStage::ALL.into_iter().find(|stage| stage.as_str() == name);
+    if stage.is_none() {
+        let names: Vec<&str> = SmtpStage::ALL.iter().map(|stage| stage.as_str()).collect();
+        doc.error(
+            value.span(),
+            "unknown stage",
+            format!("unknown SMTP stage `{name}` in {what}; expected one of {}", names.join(", ")),
+        );
+    }
+    stage
+}
+
+fn read_expect_delivered(
+    doc: &mut Doc,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+) -> Option<DeliveryExpectation> {
+    let table = doc.table("`expect_delivered`", value)?;
+    let mut reader = TableReader::new("expect_delivered", table, value.span(), DELIVERED_KEYS);
+    let to = match reader.optional("to") {
+        Some(value) => fields::addresses(doc, &reader.field("to"), value, false),
+        None => default_recipients(doc, value, sent),
+    };
+    let headers = match reader.optional("headers") {
+        Some(value) => fields::headers(doc, &reader.field("headers"), value, read_header_expectation),
+        None => Some(Vec::new()),
+    };
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    Some(DeliveryExpectation {
+        to: to?,
+        headers: headers?,
+        within: within?,
+    })
+}
+
+/// Without `to`, a delivery is expected to every member of the list the
+/// probe was sent to.
+fn default_recipients(
+    doc: &mut Doc,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+) -> Option<Vec<String>> {
+    let sent = sent.filter(|sent| sent.valid)?;
+    let Some(list) = sent.list else {
+        doc.error(
+            value.span(),
+            "no recipients",
+            "`expect_delivered` has no `to`, and the probe was not sent to a declared list \
+             whose members could be expected: add `to`",
+        );
+        return None;
+    };
+    if list.members.is_empty() {
+        // An empty expectation would pass without checking anything.
+        doc.error(
+            value.span(),
+            "no recipients",
+            format!(
+                "`expect_delivered` has no `to`, and list `{}` has no members in the suite: add `to` or members",
+                list.name
+            ),
+        );
+        return None;
+    }
+    Some(list.members.clone())
+}
+
+/// `"text"`: present and contains it; `true`: present; `false`: absent.
+fn read_header_expectation(doc: &mut Doc, header: &Header<'_, '_>) -> Option<HeaderExpectation> {
+    let value = header.value;
+    match value.get_ref() {
+        DeValue::String(text) => Some(HeaderExpectation::Contains(text.to_string())),
+        DeValue::Boolean(true) => Some(HeaderExpectation::Present),
+        DeValue::Boolean(false) => Some(HeaderExpectation::Absent),
+        _ => {
+            doc.wrong_type(&header.what(), "a string, true or false", value);
+            None
+        }
+    }
+}
+
+fn read_expect_archived(
+    doc: &mut Doc,
+    key_span: &Span,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+) -> Option<ArchiveExpectation> {
+    let table = doc.table("`expect_archived`", value)?;
+    let mut reader = TableReader::new("expect_archived", table, value.span(), ARCHIVED_KEYS);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    let archive = match reader.optional("archive") {
+        Some(value) => read_archive_kind(doc, &reader.field("archive"), value),
+        None => Some(ArchiveKind::Prototype),
+    };
+    reader.finish(doc);
+    let sent = sent.filter(|sent| sent.valid)?;
+    let Some(list) = sent.list else {
+        doc.error(
+            key_span.clone(),
+            "which list?",
+            "`expect_archived` needs a list: give the scenario a `list`, or send to exactly one declared list",
+        );
+        return None;
+    };
+    Some(ArchiveExpectation {
+        list: list.address(),
+        archive: archive?,
+        within: within?,
+    })
+}
+
+fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<ArchiveKind> {
+    let name = doc.string(what, value)?;
+    let kind = ArchiveKind::ALL.into_iter().find(|kind| kind.as_str() == name);
+    if kind.is_none() {
+        let names: Vec<&str> = ArchiveKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        doc.error(
+            value.span(),
+            "unknown archive",
+            format!("unknown archive `{name}` in {what}; expected one of {}", names.join(", ")),
+        );
+    }
+    kind
+}

@@ -1,0 +1,103 @@
+//! The suite file's rules: where probes live and which lists exist.
+
+use std::path::Path;
+
+use super::error::{FileError, LoadErrors};
+use super::fields;
+use super::model::{ListDecl, Suite};
+use super::reader::{Doc, Span, TableReader, Value};
+use super::values::{check_domain, check_list_name};
+
+const TOP_KEYS: &[&str] = &["probe_domain", "list"];
+const LIST_KEYS: &[&str] = &["name", "domain", "members"];
+const DEFAULT_PROBE_DOMAIN: &str = "probe.test";
+
+/// Parses and checks a suite file.
+pub fn parse_suite(path: &Path, src: &str) -> Result<Suite, LoadErrors> {
+    let (suite, errors) = read_suite(path, src);
+    if errors.is_empty() {
+        Ok(suite)
+    } else {
+        Err(LoadErrors { errors })
+    }
+}
+
+/// The suite as far as it could be read, with its errors. `load` checks
+/// scenarios against the lists that did parse, so one bad list declaration
+/// does not hide the scenarios' own errors.
+pub(super) fn read_suite(path: &Path, src: &str) -> (Suite, Vec<FileError>) {
+    let mut doc = Doc::new(path, src);
+    let mut suite = Suite {
+        path: path.to_path_buf(),
+        probe_domain: DEFAULT_PROBE_DOMAIN.to_string(),
+        lists: Vec::new(),
+    };
+    if let Some(root) = doc.parse(src) {
+        let mut top = TableReader::new("", &root, 0..0, TOP_KEYS);
+        if let Some(value) = top.optional("probe_domain") {
+            let what = top.field("probe_domain");
+            if let Some(domain) = doc.checked_string(&what, "domain", check_domain, value) {
+                suite.probe_domain = domain;
+            }
+        }
+        if let Some(value) = top.optional("list") {
+            suite.lists = read_lists(&mut doc, value);
+        }
+        top.finish(&mut doc);
+    }
+    (suite, doc.into_errors())
+}
+
+/// The `[[list]]` tables; declarations with a bad name or domain are left out.
+fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
+    let Some(items) = doc.array("`list`", value) else {
+        return Vec::new();
+    };
+    let mut lists = Vec::new();
+    // Name and span of each accepted declaration, to point at the first one
+    // when a name repeats.
+    let mut declared: Vec<(String, Span)> = Vec::new();
+    for item in items {
+        let Some(table) = doc.table("each `[[list]]`", item) else {
+            continue;
+        };
+        let mut reader = TableReader::new("[[list]]", table, item.span(), LIST_KEYS);
+        let name = reader.required(doc, "name").and_then(|value| {
+            let name = doc.checked_string("`name`", "list name", check_list_name, value)?;
+            match declared.iter().find(|(seen, _)| *seen == name) {
+                Some((_, first)) => {
+                    let first = doc.location(first);
+                    doc.error(
+                        value.span(),
+                        "declared twice",
+                        format!(
+                            "duplicate list name `{name}`: already declared at line {}",
+                            first.line
+                        ),
+                    );
+                    None
+                }
+                None => {
+                    declared.push((name.clone(), value.span()));
+                    Some(name)
+                }
+            }
+        });
+        let domain = reader
+            .required(doc, "domain")
+            .and_then(|value| doc.checked_string("`domain`", "domain", check_domain, value));
+        let members = reader
+            .optional("members")
+            .and_then(|value| fields::addresses(doc, "`members`", value, true))
+            .unwrap_or_default();
+        reader.finish(doc);
+        if let (Some(name), Some(domain)) = (name, domain) {
+            lists.push(ListDecl {
+                name,
+                domain,
+                members,
+            });
+        }
+    }
+    lists
+}

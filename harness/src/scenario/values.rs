@@ -1,0 +1,194 @@
+//! Checks for the scalar values of the format: durations, addresses, domains,
+//! list names, header names. Pure functions on text; each error is the reason
+//! only, the caller names the value and its position.
+
+use std::time::Duration;
+
+/// The longest `within` a step may wait: a scenario is a quick probe, and a
+/// typo like "30m" for "30s" should not stall a run.
+pub(super) const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+
+/// Parses "500ms", "30s", "2m", "1h", "1m30s": numbers with units, each unit
+/// at most once and largest first.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
+    if text.is_empty() {
+        return Err("expected a number with a unit, like \"30s\" or \"1m30s\"".into());
+    }
+    let mut rest = text;
+    let mut millis: u64 = 0;
+    // Index into UNITS of the last unit seen; the next must come later.
+    let mut last_unit: Option<usize> = None;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Err("expected a number with a unit, like \"30s\" or \"1m30s\"".into());
+        }
+        let (number, after) = rest.split_at(digits);
+        let letters =
+            after.len() - after.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
+        let (unit, after) = after.split_at(letters);
+        if let Some(c) = after.chars().next().filter(|_| unit.is_empty()) {
+            return Err(format!("unexpected `{c}`: write whole numbers with units, like \"1m30s\""));
+        }
+        if unit.is_empty() {
+            return Err(format!("`{number}` has no unit (use ms, s, m or h)"));
+        }
+        let Some(index) = UNITS.iter().position(|(name, _)| *name == unit) else {
+            return Err(format!("unknown unit `{unit}` (use ms, s, m or h)"));
+        };
+        if last_unit.is_some_and(|last| index <= last) {
+            return Err("each unit may appear once, largest first (like \"1m30s\")".into());
+        }
+        last_unit = Some(index);
+        let value = number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(UNITS[index].1))
+            .and_then(|ms| ms.checked_add(millis));
+        millis = value.ok_or("the number is too large")?;
+        rest = after;
+    }
+    let duration = Duration::from_millis(millis);
+    if duration.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    if duration > MAX_WAIT {
+        return Err("must be at most 1h".into());
+    }
+    Ok(duration)
+}
+
+/// A mailbox as used in SMTP envelopes: `local@domain`, no display name.
+pub(super) fn check_address(text: &str) -> Result<(), String> {
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>,;".contains(c))
+    {
+        return Err("must be a bare address without spaces or any of `<>,;`".into());
+    }
+    let mut parts = text.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("must contain exactly one `@`".into());
+    };
+    if local.is_empty() {
+        return Err("the part before `@` is empty".into());
+    }
+    if domain.is_empty() {
+        return Err("the part after `@` is empty".into());
+    }
+    Ok(())
+}
+
+/// A lowercase DNS name, as Mailman stores list domains.
+pub(super) fn check_domain(text: &str) -> Result<(), String> {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if text.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err("must be a domain name: lowercase letters, digits and `-`, in labels separated by `.`"
+            .into())
+    }
+}
+
+/// A list's local part, in the characters Mailman accepts for list names.
+pub(super) fn check_list_name(text: &str) -> Result<(), String> {
+    let char_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    if !text.is_empty() && text.chars().all(char_ok) {
+        Ok(())
+    } else {
+        Err("must be lowercase letters, digits, `-`, `_` or `.`".into())
+    }
+}
+
+/// An RFC 5322 field name: printable ASCII except `:`.
+pub(super) fn check_header_name(text: &str) -> Result<(), String> {
+    let char_ok = |c: char| c.is_ascii_graphic() && c != ':';
+    if !text.is_empty() && text.chars().all(char_ok) {
+        Ok(())
+    } else {
+        Err("a header name must be printable ASCII without spaces or `:`".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("2m", 120_000),
+            ("1m30s", 90_000),
+            ("1h", 3_600_000),
+            ("1m0s500ms", 60_500),
+        ];
+        for (text, millis) in ok {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(millis)), "{text}");
+        }
+        let bad = [
+            ("", "expected a number with a unit"),
+            ("30", "`30` has no unit"),
+            ("30 s", "unexpected ` `"),
+            ("3x", "unknown unit `x`"),
+            ("1.5s", "unexpected `.`"),
+            ("s", "expected a number"),
+            ("-1s", "expected a number"),
+            ("30s1m", "largest first"),
+            ("1m1m", "largest first"),
+            ("0s", "greater than zero"),
+            ("0ms", "greater than zero"),
+            ("61m", "at most 1h"),
+            ("1h1ms", "at most 1h"),
+            ("99999999999999999999s", "too large"),
+        ];
+        for (text, reason) in bad {
+            let err = parse_duration(text).expect_err(text);
+            assert!(err.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        for ok in ["alice@probe.test", "a.b+tag@x", "list-bounces@lists.example.test"] {
+            assert_eq!(check_address(ok), Ok(()), "{ok}");
+        }
+        let bad = [
+            ("alice", "exactly one `@`"),
+            ("a@b@c", "exactly one `@`"),
+            ("@probe.test", "before `@` is empty"),
+            ("alice@", "after `@` is empty"),
+            ("Alice <alice@probe.test>", "bare address"),
+            ("alice@probe.test,bob@probe.test", "bare address"),
+            ("", "exactly one `@`"),
+        ];
+        for (text, reason) in bad {
+            let err = check_address(text).expect_err(text);
+            assert!(err.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn domains_names_and_headers() {
+        assert!(check_domain("lists.example.test").is_ok());
+        assert!(check_domain("probe-1.test").is_ok());
+        for bad in ["", "Lists.example.test", "a..b", "a.b.", "a_b.test", "a b"] {
+            assert!(check_domain(bad).is_err(), "{bad}");
+        }
+        assert!(check_list_name("probe-test_1.x").is_ok());
+        for bad in ["", "Probe", "probe test", "probe@x"] {
+            assert!(check_list_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_header_name("X-Mailman-Version").is_ok());
+        for bad in ["", "X Extra", "X:Extra", "X-Ünicode"] {
+            assert!(check_header_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The probe sender: one SMTP transaction, every reply kept.
+//!
+//! Written directly on tokio rather than through mail-send or lettre: a probe
+//! must record the reply to *each* command (including the greeting and the
+//! 354), keep going past a refused recipient, and stop cleanly at the first
+//! refusal of MAIL or DATA, which the general-purpose clients hide.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use super::reply::{MalformedReply, Reply, ReplyParser};
+
+/// Where in the transaction a reply came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Connect,
+    Ehlo,
+    Mail,
+    Rcpt,
+    Data,
+    /// The reply to the final dot after the message body.
+    Message,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Connect => "connect",
+            Stage::Ehlo => "ehlo",
+            Stage::Mail => "mail",
+            Stage::Rcpt => "rcpt",
+            Stage::Data => "data",
+            Stage::Message => "message",
+        })
+    }
+}
+
+/// One command and the reply it got.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub stage: Stage,
+    /// What was sent (`None` for the greeting); the message body is not repeated.
+    pub command: Option<String>,
+    pub reply: Reply,
+    /// Time from connecting to this reply.
+    pub at: Duration,
+}
+
+/// Everything the server said during one send.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript {
+    pub exchanges: Vec<Exchange>,
+}
+
+impl Transcript {
+    /// The reply that decided the transaction: the first refusal, or else the last reply.
+    pub fn final_reply(&self) -> Option<&Exchange> {
+        // A refused recipient ends the transaction only when every recipient was refused.
+        let decisive = |e: &&Exchange| !e.reply.is_positive() && (e.stage != Stage::Rcpt || self.all_rcpt_refused());
+        self.exchanges.iter().find(decisive).or(self.exchanges.last())
+    }
+    /// Replies at a given stage (several for RCPT).
+    pub fn at(&self, stage: Stage) -> impl Iterator<Item = &Exchange> {
+        self.exchanges.iter().filter(move |e| e.stage == stage)
+    }
+    /// Whether the message was accepted at the end of DATA.
+    pub fn accepted(&self) -> bool {
+        self.at(Stage::Message).any(|e| e.reply.is_positive())
+    }
+    /// Exim's queue id, from the reply to the end of data.
+    pub fn queue_id(&self) -> Option<String> {
+        self.at(Stage::Message).find_map(|e| e.reply.exim_queue_id())
+    }
+    fn all_rcpt_refused(&self) -> bool {
+        let mut rcpts = self.at(Stage::Rcpt).peekable();
+        rcpts.peek().is_some() && rcpts.all(|e| !e.reply.is_positive())
+    }
+}
+
+/// What to send: envelope and the finished message bytes (CRLF line ends).
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    pub helo: &'a str,
+    pub mail_from: &'a str,
+    pub rcpt_to: &'a [String],
+}
+
+/// Per-reply and connect deadlines; every wait on the network has one.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub reply: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        // RFC 5321 allows minutes; a probe wants an answer sooner, and exim
+        // answers within a second when healthy.
+        Timeouts { connect: Duration::from_secs(10), reply: Duration::from_secs(60) }
+    }
+}
+
+/// A send that did not complete: the transcript up to the failure is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct SendError {
+    pub kind: SendErrorKind,
+    pub transcript: Transcript,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendErrorKind {
+    #[error("could not connect to {addr}: {source}")]
+    Connect { addr: SocketAddr, source: std::io::Error },
+    #[error("no connection to {addr} within {after:?}")]
+    ConnectTimeout { addr: SocketAddr, after: Duration },
+    #[error("no reply at {stage} within {after:?}")]
+    ReplyTimeout { stage: Stage, after: Duration },
+    #[error("connection closed by the server at {stage}")]
+    Closed { stage: Stage },
+    #[error("i/o error at {stage}: {source}")]
+    Io { stage: Stage, source: std::io::Error },
+    #[error("at {stage}: {source}")]
+    Malformed { stage: Stage, source: MalformedReply },
+}
+
+/// Connects to `addr` and sends one message.
+pub async fn send(
+    addr: SocketAddr,
+    envelope: &Envelope<'_>,
+    message: &[u8],
+    timeouts: Timeouts,
+) -> Result<Transcript, SendError> {
+    let stream = match tokio::time::timeout(timeouts.connect, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => {
+            return Err(SendError { kind: SendErrorKind::Connect { addr, source }, transcript: Transcript::default() })
+        }
+        Err(_) => {
+            return Err(SendError {
+                kind: SendErrorKind::ConnectTimeout { addr, after: timeouts.connect },
+                transcript: Transcript::default(),
+            })
+        }
+    };
+    send_on(stream, envelope, message, timeouts).await
+}
+
+/// The transaction on any stream, so that it can be driven in memory too.
+pub async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    envelope: &Envelope<'_>,
+    message: &[u8],
+    timeouts: Timeouts,
+) -> Result<Transcript, SendError> {
+    let mut session = Session { io: BufReader::new(stream), started: Instant::now(), timeouts, transcript: Transcript::default() };
+    match session.run(envelope, message).await {
+        Ok(()) => Ok(session.transcript),
+        Err(kind) => Err(SendError { kind, transcript: session.transcript }),
+    }
+}
+
+struct Session<S> {
+    io: BufReader<S>,
+    started: Instant,
+    timeouts: Timeouts,
+    transcript: Transcript,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    async fn run(&mut self, env: &Envelope<'_>, message: &[u8]) -> Result<(), SendErrorKind> {
+        if !self.exchange(Stage::Connect, None).await?.is_positive() {
+            return self.quit().await;
+        }
+        if !self.exchange(Stage::Ehlo, Some(format!("EHLO {}", env.helo))).await?.is_positive() {
+            return self.quit().await;
+        }
+        if !self.exchange(Stage::Mail, Some(format!("MAIL FROM:<{}>", env.mail_from))).await?.is_positive() {
+            return self.quit().await;
+        }
+        let mut accepted = 0;
+        for rcpt in env.rcpt_to {
+            if self.exchange(Stage::Rcpt, Some(format!("RCPT TO:<{rcpt}>"))).await?.is_positive() {
+                accepted += 1;
+            }
+        }
+        if accepted == 0 {
+            return self.quit().await;
+        }
+        if !self.exchange(Stage::Data, Some("DATA".into())).await?.is_positive() {
+            return self.quit().await;
+        }
+        let body = dot_stuff(message);
+        self.write(&body, Stage::Message).await?;
+        self.exchange(Stage::Message, None).await?;
+        self.quit().await
+    }
+
+    async fn exchange(&mut self, stage: Stage, command: Option<String>) -> Result<Reply, SendErrorKind> {
+        if let Some(cmd) = &command {
+            self.write(format!("{cmd}\r\n").as_bytes(), stage).await?;
+        }
+        let reply = self.read_reply(stage).await?;
+        self.transcript.exchanges.push(Exchange { stage, command, reply: reply.clone(), at: self.started.elapsed() });
+        Ok(reply)
+    }
+
+    async fn write(&mut self, bytes: &[u8], stage: Stage) -> Result<(), SendErrorKind> {
+        let fut = async {
+            self.io.get_mut().write_all(bytes).await?;
+            self.io.get_mut().flush().await
+        };
+        match tokio::time::timeout(self.timeouts.reply, fut).await {
+            Ok(r) => r.map_err(|source| SendErrorKind::Io { stage, source }),
+            Err(_) => Err(SendErrorKind::ReplyTimeout { stage, after: self.timeouts.reply }),
+        }
+    }
+
+    async fn read_reply(&mut self, stage: Stage) -> Result<Reply, SendErrorKind> {
+        let deadline = tokio::time::Instant::now() + self.timeouts.reply;
+        let mut parser = ReplyParser::default();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout_at(deadline, self.io.read_line(&mut line))
+                .await
+                .map_err(|_| SendErrorKind::ReplyTimeout { stage, after: self.timeouts.reply })?
+                .map_err(|source| SendErrorKind::Io { stage, source })?;
+            if n == 0 {
+                return Err(SendErrorKind::Closed { stage });
+            }
+            if let Some(reply) = parser.push_line(&line).map_err(|source| SendErrorKind::Malformed { stage, source })? {
+                return Ok(reply);
+            }
+        }
+    }
+
+    /// Says goodbye without waiting long: the transaction's outcome is already known.
+    async fn quit(&mut self) -> Result<(), SendErrorKind> {
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = self.io.get_mut().write_all(b"QUIT\r\n").await;
+            let mut line = String::new();
+            let _ = self.io.read_line(&mut line).await;
+        })
+        .await;
+        Ok(())
+    }
+}
+
+/// Normalises line ends to CRLF, doubles leading dots and appends the final dot.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 16);
+    for line in message.split_inclusive(|b| *b == b'\n') {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if content.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(content);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing() {
+        assert_eq!(dot_stuff(b"a\n.b\r\n..c"), b"a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b".\r\n");
+    }
+
+    /// A scripted server in memory: replies are hand-made, not a mock of exim.
+    async fn scripted(replies: &'static str, rcpts: &[String]) -> (Result<Transcript, SendError>, String) {
+        let (client, mut server) = tokio::io::duplex(64 * 1024);
+        let env = Envelope { helo: "probe.test", mail_from: "a@probe.test", rcpt_to: rcpts };
+        let srv = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            server.write_all(replies.as_bytes()).await.unwrap();
+            let mut seen = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_millis(300), server.read_to_end(&mut seen)).await;
+            String::from_utf8_lossy(&seen).into_owned()
+        });
+        let t = Timeouts { connect: Duration::from_secs(1), reply: Duration::from_millis(500) };
+        let res = send_on(client, &env, b"Subject: x\r\n\r\nbody\r\n", t).await;
+        (res, srv.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn stops_after_all_recipients_refused() {
+        let rcpts = vec!["x@elsewhere.test".to_string()];
+        let (res, sent) = scripted("220 hi\r\n250 ok\r\n250 ok\r\n550 relay not permitted\r\n221 bye\r\n", &rcpts).await;
+        let t = res.unwrap();
+        assert!(!sent.contains("DATA"), "{sent}");
+        let fin = t.final_reply().unwrap();
+        assert_eq!((fin.stage, fin.reply.code), (Stage::Rcpt, 550));
+        assert!(!t.accepted());
+    }
+
+    #[tokio::test]
+    async fn one_refused_recipient_does_not_stop_the_send() {
+        let rcpts = vec!["x@elsewhere.test".to_string(), "list@lists.test".to_string()];
+        let (res, sent) = scripted(
+            "220 hi\r\n250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n250 OK id=1abc-000001-AB\r\n221 bye\r\n",
+            &rcpts,
+        )
+        .await;
+        let t = res.unwrap();
+        assert!(sent.contains("DATA\r\n"), "{sent}");
+        assert!(t.accepted());
+        assert_eq!(t.queue_id().as_deref(), Some("1abc-000001-AB"));
+        assert_eq!(t.final_reply().unwrap().stage, Stage::Message);
+    }
+
+    #[tokio::test]
+    async fn silence_is_a_timeout_not_a_hang() {
+        let rcpts = vec!["a@b.test".to_string()];
+        let (res, _) = scripted("220 hi\r\n", &rcpts).await;
+        let err = res.unwrap_err();
+        assert!(matches!(err.kind, SendErrorKind::ReplyTimeout { stage: Stage::Ehlo, .. }), "{err}");
+        assert_eq!(err.transcript.exchanges.len(), 1);
+    }
+}

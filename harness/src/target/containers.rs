@@ -1,0 +1,229 @@
+//! The container target: the lists image started through testcontainers,
+//! with the harness's sink on the Docker host.
+//!
+//! Exim in the container routes the probe domain to the sink at the bridge
+//! gateway address (where a container reaches the host); the harness reaches
+//! exim at the container's bridge address, as an outside client would.
+//! Mailman's REST API stays on the container's loopback and is called from
+//! inside the container, with the password taken from the container's own
+//! environment so it never crosses into the harness's output.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use testcontainers::core::WaitFor;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use super::docker::{ensure_daemon, network_gateway, reap_stale_containers, OWNER_LABEL};
+use super::images::{ensure_base_image, ensure_image, ImageReport};
+use super::{ArchivedCopy, BoxFuture, Target, TargetError};
+use crate::mailman::{MailmanRest, RestResponse, RestTransport};
+use crate::scenario::Suite;
+use crate::sink::Sink;
+
+/// The line the image's start script prints once exim and Mailman answer.
+const READY_LINE: &str = "mailflow-lists ready";
+const MAILMAN_VAR: &str = "/var/lib/mailman3";
+const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What starting the target did, for the report.
+#[derive(Debug, Clone)]
+pub struct StartReport {
+    pub images: Vec<ImageReport>,
+    pub container_start: Duration,
+    pub provisioning: Duration,
+}
+
+/// The running lists container and the sink it delivers to.
+pub struct ContainersTarget {
+    /// Taken out on shutdown; `None` afterwards.
+    container: std::sync::Mutex<Option<ContainerAsync<GenericImage>>>,
+    container_id: String,
+    container_ip: IpAddr,
+    probe_domain: String,
+    sink: Sink,
+    pub report: StartReport,
+}
+
+impl ContainersTarget {
+    /// Builds the images if needed, starts the lists container, waits until
+    /// exim and Mailman answer, and creates the suite's domains, lists and members.
+    pub async fn start(suite: &Suite) -> Result<ContainersTarget, TargetError> {
+        ensure_daemon().await?;
+        reap_stale_containers().await?;
+        let base = ensure_base_image().await?;
+        let lists = ensure_image("lists", &base.image).await?;
+
+        let gateway = network_gateway("bridge").await?;
+        let sink = Sink::bind(SocketAddr::new(gateway, 0)).await.map_err(|e| {
+            TargetError::Start(format!("cannot bind the sink on the bridge gateway {gateway}: {e}"))
+        })?;
+
+        let mut domains: Vec<&str> = suite.lists.iter().map(|l| l.domain.as_str()).collect();
+        domains.dedup();
+        let (repo, tag) = lists.image.split_once(':').expect("tagged image");
+        let started = std::time::Instant::now();
+        let container = GenericImage::new(repo, tag)
+            .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
+            .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
+            .with_env_var("MAILFLOW_SINK_PORT", sink.addr().port().to_string())
+            .with_env_var("MAILFLOW_PROBE_DOMAIN", suite.probe_domain.clone())
+            .with_env_var("MAILFLOW_LIST_DOMAINS", domains.join(":"))
+            .with_env_var("MAILFLOW_REST_PASSWORD", random_password())
+            .with_label(OWNER_LABEL, std::process::id().to_string())
+            .with_cap_add("NET_ADMIN")
+            .with_startup_timeout(Duration::from_secs(240))
+            .start()
+            .await
+            .map_err(|e| TargetError::Start(e.to_string()))?;
+        let container_start = started.elapsed();
+        let container_id = container.id().to_string();
+        let container_ip = container.get_bridge_ip_address().await.map_err(|e| TargetError::Start(e.to_string()))?;
+
+        let target = ContainersTarget {
+            container: std::sync::Mutex::new(Some(container)),
+            container_id,
+            container_ip,
+            probe_domain: suite.probe_domain.clone(),
+            sink,
+            report: StartReport { images: vec![base, lists], container_start, provisioning: Duration::ZERO },
+        };
+        let provisioning = std::time::Instant::now();
+        target.provision(suite).await?;
+        let mut target = target;
+        target.report.provisioning = provisioning.elapsed();
+        Ok(target)
+    }
+
+    async fn provision(&self, suite: &Suite) -> Result<(), TargetError> {
+        let rest = MailmanRest::new(self);
+        rest.versions().await?;
+        for list in &suite.lists {
+            rest.ensure_domain(&list.domain).await?;
+            rest.ensure_list(&list.address()).await?;
+            for m in &list.members {
+                rest.ensure_member(&list.list_id(), m).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn container_id(&self) -> &str {
+        &self.container_id
+    }
+
+    pub fn container_ip(&self) -> IpAddr {
+        self.container_ip
+    }
+
+    /// Runs a command in the container: exit code, stdout, stderr. Through
+    /// `docker exec`, whose exit status is exact, unlike testcontainers' exec
+    /// which reports it only some time after the streams end.
+    pub async fn exec(&self, argv: &[&str]) -> Result<(i64, String, String), TargetError> {
+        if self.container.lock().map(|c| c.is_none()).unwrap_or(true) {
+            return Err(TargetError::Exec("the container was removed".into()));
+        }
+        let mut cmd = tokio::process::Command::new("docker");
+        cmd.arg("exec").arg(&self.container_id).args(argv).stdin(std::process::Stdio::null()).kill_on_drop(true);
+        let out = tokio::time::timeout(EXEC_TIMEOUT, cmd.output())
+            .await
+            .map_err(|_| TargetError::Timeout { what: format!("`{}` in the container", argv.join(" ")), after: EXEC_TIMEOUT })?
+            .map_err(|e| TargetError::Exec(format!("cannot run docker exec: {e}")))?;
+        let code = out.status.code().map(i64::from).unwrap_or(-1);
+        Ok((code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
+    }
+
+    /// Stops and removes the container. Also done on drop, but an explicit
+    /// call reports errors and does not depend on a runtime at drop time.
+    pub async fn shutdown(&self) -> Result<(), TargetError> {
+        let taken = self.container.lock().ok().and_then(|mut c| c.take());
+        if let Some(c) = taken {
+            c.rm().await.map_err(|e| TargetError::Docker(format!("removing {}: {e}", self.container_id)))?;
+        }
+        Ok(())
+    }
+}
+
+impl RestTransport for ContainersTarget {
+    fn call<'a>(&'a self, method: &'a str, path: &'a str, form: &'a [(&'a str, String)]) -> BoxFuture<'a, Result<RestResponse, TargetError>> {
+        Box::pin(async move {
+            // The credentials come from the container's environment inside the
+            // shell and reach curl on stdin: never in argv here or in output.
+            let script = r#"m="$1"; shift; printf 'user = "restadmin:%s"\n' "$MAILFLOW_REST_PASSWORD" | curl -sS --max-time 20 -K - -w '\n%{http_code}' -X "$m" "$@""#;
+            let mut argv: Vec<String> = vec!["sh".into(), "-c".into(), script.into(), "sh".into(), method.into()];
+            for (k, v) in form {
+                argv.push("--data-urlencode".into());
+                argv.push(format!("{k}={v}"));
+            }
+            argv.push(format!("http://127.0.0.1:8001{path}"));
+            let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let (code, out, err) = self.exec(&args).await?;
+            if code != 0 {
+                return Err(TargetError::Rest { method: method.into(), path: path.into(), message: format!("curl exit {code}: {}", err.trim()) });
+            }
+            let (body, status) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
+            let status = status.trim().parse().map_err(|_| TargetError::Rest {
+                method: method.into(),
+                path: path.into(),
+                message: format!("no HTTP status in curl output {out:?}"),
+            })?;
+            Ok(RestResponse { status, body: body.to_string() })
+        })
+    }
+}
+
+impl Target for ContainersTarget {
+    fn describe(&self) -> String {
+        format!("containers (lists container {} at {})", &self.container_id[..12.min(self.container_id.len())], self.container_ip)
+    }
+
+    fn probe_domain(&self) -> &str {
+        &self.probe_domain
+    }
+
+    fn smtp_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.container_ip, 25)
+    }
+
+    fn sink(&self) -> Option<&Sink> {
+        Some(&self.sink)
+    }
+
+    fn find_in_prototype_archive<'a>(&'a self, list_address: &'a str, message_id: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
+        Box::pin(async move {
+            let dir = format!("{MAILMAN_VAR}/archives/prototype/{list_address}");
+            let bare = message_id.trim_start_matches('<').trim_end_matches('>');
+            let new = format!("{dir}/new");
+            let cur = format!("{dir}/cur");
+            let (code, out, err) = self.exec(&["grep", "-rlsF", "-e", bare, "--", &new, &cur]).await?;
+            match code {
+                0 => Ok(out.lines().next().map(|p| ArchivedCopy { location: p.to_string() })),
+                // 1: no match; 2 with no message: the maildir does not exist yet.
+                1 => Ok(None),
+                2 if err.trim().is_empty() => Ok(None),
+                _ => Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
+            }
+        })
+    }
+
+    fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
+        Box::pin(async move {
+            let (code, out, err) = self.exec(&["tail", "-c", "4000000", "/var/log/exim4/mainlog"]).await?;
+            if code != 0 {
+                return Err(TargetError::Exec(format!("reading exim's mainlog: {}", err.trim())));
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// A REST password for this container only; it never leaves the container's environment and this process.
+fn random_password() -> String {
+    let mut bytes = [0u8; 18];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

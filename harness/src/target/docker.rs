@@ -1,0 +1,74 @@
+//! The few Docker operations testcontainers does not cover: image builds and
+//! imports, network facts, and removing what a killed run left behind.
+//! They go through the `docker` CLI, which is on every machine that runs Docker.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use super::TargetError;
+
+/// Label on every container the harness starts: the owning process id, so a
+/// later run can remove containers of runs that were killed.
+pub const OWNER_LABEL: &str = "org.mailflow.owner-pid";
+
+/// Runs `docker ARGS`, returns stdout; fails with stderr in the message.
+pub async fn docker(args: &[&str], timeout: Duration) -> Result<String, TargetError> {
+    let mut cmd = Command::new("docker");
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| TargetError::Timeout { what: format!("docker {}", args.join(" ")), after: timeout })?
+        .map_err(|e| TargetError::Docker(format!("cannot run the docker CLI: {e}")))?;
+    if !out.status.success() {
+        return Err(TargetError::Docker(format!(
+            "docker {} failed: {}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Fails with a hint when the daemon is not reachable.
+pub async fn ensure_daemon() -> Result<(), TargetError> {
+    docker(&["info", "--format", "{{.ServerVersion}}"], Duration::from_secs(20)).await.map(|_| ()).map_err(|e| {
+        TargetError::Docker(format!("the Docker daemon is not reachable ({e}); start dockerd or run .ci/run, which does"))
+    })
+}
+
+pub async fn image_exists(name: &str) -> bool {
+    docker(&["image", "inspect", "--format", "{{.Id}}", name], Duration::from_secs(20)).await.is_ok()
+}
+
+/// The gateway address of a Docker network: where containers on it reach the host.
+pub async fn network_gateway(network: &str) -> Result<std::net::IpAddr, TargetError> {
+    let out = docker(
+        &["network", "inspect", network, "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}"],
+        Duration::from_secs(20),
+    )
+    .await?;
+    out.split_whitespace()
+        .find_map(|s| s.parse::<std::net::Ipv4Addr>().ok())
+        .map(std::net::IpAddr::V4)
+        .ok_or_else(|| TargetError::Docker(format!("network {network} has no IPv4 gateway ({})", out.trim())))
+}
+
+/// Removes containers left by harness runs whose process is gone.
+pub async fn reap_stale_containers() -> Result<usize, TargetError> {
+    let out = docker(
+        &["ps", "-a", "--filter", &format!("label={OWNER_LABEL}"), "--format", &format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}")],
+        Duration::from_secs(20),
+    )
+    .await?;
+    let mut removed = 0;
+    for line in out.lines() {
+        let Some((id, pid)) = line.split_once(' ') else { continue };
+        let alive = pid.parse::<u32>().is_ok_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive && docker(&["rm", "-f", id], Duration::from_secs(60)).await.is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
