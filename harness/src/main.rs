@@ -83,9 +83,10 @@ fn load(paths: &[PathBuf]) -> Result<Plan, ExitCode> {
 }
 
 fn print_load_errors(errors: &LoadErrors) {
-    for e in &errors.errors {
-        // The plain line first (grep-able, names file:line:col), then the snippet.
-        eprintln!("error: {e}");
+    let mut sorted: Vec<_> = errors.errors.iter().collect();
+    sorted.sort_by_key(|e| (e.path().to_path_buf(), e.line(), e.column()));
+    for e in sorted {
+        // miette's header line is the plain `file:line:col: message`, then the snippet.
         eprintln!("{:?}", miette::Report::new(e.clone()));
     }
     eprintln!("mailflow: {} error(s) in the scenario files; nothing was run", errors.errors.len());

@@ -44,7 +44,10 @@ impl FileError {
             message: message.into(),
             label: label.into(),
             span: Some(SourceSpan::from(span)),
-            source_code: Some(NamedSource::new(path.display().to_string(), Arc::clone(src))),
+            source_code: Some(NamedSource::new(
+                path.display().to_string(),
+                Arc::clone(src),
+            )),
         }
     }
 

@@ -119,7 +119,11 @@ pub(super) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<Stri
     let what = header.what();
     let text = doc.string(&what, header.value)?;
     if text.contains(['\r', '\n']) {
-        doc.error(header.value.span(), "line break", format!("{what} must be a single line"));
+        doc.error(
+            header.value.span(),
+            "line break",
+            format!("{what} must be a single line"),
+        );
         return None;
     }
     Some(text.to_string())

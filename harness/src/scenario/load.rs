@@ -53,7 +53,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) => {
-            errors.push(FileError::whole_file(dir, format!("cannot read directory: {err}")));
+            errors.push(FileError::whole_file(
+                dir,
+                format!("cannot read directory: {err}"),
+            ));
             return;
         }
     };
@@ -61,7 +64,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
-                errors.push(FileError::whole_file(dir, format!("cannot read directory: {err}")));
+                errors.push(FileError::whole_file(
+                    dir,
+                    format!("cannot read directory: {err}"),
+                ));
                 continue;
             }
         };
@@ -98,7 +104,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Plan, LoadErrors> {
         let message = "no scenario files (*.toml other than suite.toml) found";
         match paths.first() {
             Some(first) => errors.push(FileError::whole_file(first, message)),
-            None => errors.push(FileError::whole_file(Path::new("."), "no scenario paths given")),
+            None => errors.push(FileError::whole_file(
+                Path::new("."),
+                "no scenario paths given",
+            )),
         }
     }
 
@@ -142,7 +151,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Plan, LoadErrors> {
             suite
         }
         Err(err) => {
-            errors.push(FileError::whole_file(&suite_file.path, format!("cannot read: {err}")));
+            errors.push(FileError::whole_file(
+                &suite_file.path,
+                format!("cannot read: {err}"),
+            ));
             return Err(LoadErrors { errors });
         }
     };

@@ -3,8 +3,31 @@
 //!
 //! A run's files live in one directory tree: `suite.toml` declares the lists
 //! under test and where probe addresses live; every other `*.toml` below it
-//! is a scenario (a name, an optional default list, and `[[step]]` tables of
-//! actions and expectations). See `harness/tests-data/scenario/` for examples.
+//! is a scenario. Format v1, in short:
+//!
+//! ```toml
+//! # suite.toml
+//! probe_domain = "probe.test"          # default "probe.test"
+//! [[list]]
+//! name = "probe-test"
+//! domain = "lists.example.test"
+//! members = ["alice@probe.test"]       # default []
+//!
+//! # any other *.toml: a scenario
+//! name = "a member's post reaches the list"
+//! list = "probe-test"                  # or "probe-test@lists.example.test"
+//! [[step]]
+//! send = { from = "alice@probe.test", subject = "probe" }   # to, body, headers
+//! expect_smtp = 250                    # or { code, text_contains, at }
+//! [[step]]
+//! expect_delivered = { within = "30s" }                     # to, headers
+//! expect_archived = { within = "30s" }                      # archive
+//! ```
+//!
+//! Each key of a `[[step]]` is one [`Step`], in the order written.
+//! Expectations are about the most recent `send`; without `to`, a delivery is
+//! expected to every member of the list that `send` went to. Examples live
+//! in `harness/tests-data/scenario/`.
 //!
 //! Files are parsed into a spanned TOML tree and walked by hand, so that
 //! every problem in a file (syntax, unknown keys, wrong types, bad values,

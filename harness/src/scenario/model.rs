@@ -35,7 +35,7 @@ impl Suite {
     /// (`probe-test@lists.example.test`); both compare case-insensitively,
     /// as Mailman lowercases list names and domains.
     pub fn list(&self, name_or_address: &str) -> Option<&ListDecl> {
-        let wanted = name_or_address.trim();
+        let wanted = name_or_address;
         if wanted.contains('@') {
             self.lists
                 .iter()

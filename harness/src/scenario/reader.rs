@@ -40,7 +40,11 @@ impl Doc {
             Ok(table) => Some(table.into_inner()),
             Err(err) => {
                 let span = err.span().unwrap_or(0..0);
-                self.error(span, "syntax error", format!("TOML syntax error: {}", err.message()));
+                self.error(
+                    span,
+                    "syntax error",
+                    format!("TOML syntax error: {}", err.message()),
+                );
                 None
             }
         }
@@ -48,7 +52,12 @@ impl Doc {
 
     /// Records an error: `label` is the short text under the span in the
     /// rendered snippet, `message` the full sentence.
-    pub(super) fn error(&mut self, span: Span, label: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn error(
+        &mut self,
+        span: Span,
+        label: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let error = FileError::at(&self.path, &self.src, span, label, message);
         self.errors.push(error);
     }
@@ -62,16 +71,21 @@ impl Doc {
         }
     }
 
-    pub(super) fn into_errors(self) -> Vec<FileError> {
+    /// The errors in the order of their position in the file (the rules
+    /// find them in another order: unknown keys come last).
+    pub(super) fn into_errors(mut self) -> Vec<FileError> {
+        self.errors
+            .sort_by_key(|error| (error.line(), error.column()));
         self.errors
     }
 
     /// `value` when no error was recorded, otherwise all the errors.
     pub(super) fn finish<T>(self, value: T) -> Result<T, LoadErrors> {
-        if self.errors.is_empty() {
+        let errors = self.into_errors();
+        if errors.is_empty() {
             Ok(value)
         } else {
-            Err(LoadErrors { errors: self.errors })
+            Err(LoadErrors { errors })
         }
     }
 
@@ -80,7 +94,10 @@ impl Doc {
         self.error(
             value.span(),
             format!("expected {expected}"),
-            format!("{what} must be {expected}, found {}", type_name(value.get_ref())),
+            format!(
+                "{what} must be {expected}, found {}",
+                type_name(value.get_ref())
+            ),
         );
     }
 
@@ -183,7 +200,9 @@ pub(super) fn type_name(value: &DeValue<'_>) -> &'static str {
 /// The entries of a table in source order, with their key spans. The parser
 /// stores keys sorted by name; the format cares about the order they were
 /// written in (steps run in that order).
-pub(super) fn entries_in_order<'t, 'i>(table: &'t DeTable<'i>) -> Vec<(&'t str, Span, &'t Value<'i>)> {
+pub(super) fn entries_in_order<'t, 'i>(
+    table: &'t DeTable<'i>,
+) -> Vec<(&'t str, Span, &'t Value<'i>)> {
     let mut entries: Vec<_> = table
         .iter()
         .map(|(key, value)| (key.get_ref().as_ref(), key.span(), value))
@@ -243,7 +262,10 @@ impl<'t, 'i> TableReader<'t, 'i> {
     }
 
     pub(super) fn optional(&mut self, key: &str) -> Option<&'t Value<'i>> {
-        debug_assert!(self.accepted.contains(&key), "`{key}` is not an accepted key");
+        debug_assert!(
+            self.accepted.contains(&key),
+            "`{key}` is not an accepted key"
+        );
         let index = self.entries.iter().position(|(name, _, _)| *name == key)?;
         self.used[index] = true;
         Some(self.entries[index].2)

@@ -31,7 +31,9 @@ const SMTP_CODES: std::ops::RangeInclusive<i64> = 200..=599;
 pub fn parse_scenario(path: &Path, src: &str, suite: &Suite) -> Result<Scenario, LoadErrors> {
     let mut doc = Doc::new(path, src);
     let Some(root) = doc.parse(src) else {
-        return Err(LoadErrors { errors: doc.into_errors() });
+        return Err(LoadErrors {
+            errors: doc.into_errors(),
+        });
     };
     let mut top = TableReader::new("", &root, 0..0, TOP_KEYS);
 
@@ -42,11 +44,14 @@ pub fn parse_scenario(path: &Path, src: &str, suite: &Suite) -> Result<Scenario,
         }
         Some(name.to_string())
     });
-    let list = top
-        .optional("list")
-        .and_then(|value| resolve_list(&mut doc, suite, value));
+    let list_value = top.optional("list");
+    let list = list_value.and_then(|value| resolve_list(&mut doc, suite, value));
+    let defaults = Defaults {
+        list,
+        list_written: list_value.is_some(),
+    };
     let steps = match top.optional("step") {
-        Some(value) => read_steps(&mut doc, suite, list, value),
+        Some(value) => read_steps(&mut doc, suite, defaults, value),
         None => {
             // A scenario that checks nothing would always pass.
             doc.error(0..0, "no steps", "a scenario needs at least one `[[step]]`");
@@ -87,6 +92,15 @@ fn resolve_list<'s>(doc: &mut Doc, suite: &'s Suite, value: &Value<'_>) -> Optio
     None
 }
 
+/// What steps take from the scenario when they do not say.
+#[derive(Clone, Copy)]
+struct Defaults<'s> {
+    list: Option<&'s ListDecl>,
+    /// True when a `list` was written, even if it did not resolve (that was
+    /// reported already; its absence should not be reported again).
+    list_written: bool,
+}
+
 /// What the expectations after a `send` need to know about it.
 #[derive(Clone, Copy)]
 struct LastSend<'s> {
@@ -102,12 +116,20 @@ struct LastSend<'s> {
 fn read_steps<'s>(
     doc: &mut Doc,
     suite: &'s Suite,
-    scenario_list: Option<&'s ListDecl>,
+    defaults: Defaults<'s>,
     value: &Value<'_>,
 ) -> Vec<Step> {
-    let Some(tables) = doc.array("`step`", value) else {
+    let Some(tables) = value.get_ref().as_array() else {
+        doc.wrong_type("`step`", "an array of tables (`[[step]]`)", value);
         return Vec::new();
     };
+    if tables.is_empty() {
+        doc.error(
+            value.span(),
+            "no steps",
+            "a scenario needs at least one `[[step]]`",
+        );
+    }
     // (group, key, key span, value), in execution order.
     let mut items = Vec::new();
     for (index, item) in tables.iter().enumerate() {
@@ -118,7 +140,10 @@ fn read_steps<'s>(
             doc.error(
                 item.span(),
                 "empty step",
-                format!("empty `[[step]]`: give it one or more of {}", STEP_KEYS.join(", ")),
+                format!(
+                    "empty `[[step]]`: give it one or more of {}",
+                    STEP_KEYS.join(", ")
+                ),
             );
             continue;
         }
@@ -135,12 +160,12 @@ fn read_steps<'s>(
     for (group, key, key_span, value) in items {
         let kind = match key {
             "send" => {
-                let send = read_send(doc, value, scenario_list);
+                let send = read_send(doc, value, defaults);
                 last_send = Some(LastSend {
                     list: send
                         .as_ref()
                         .and_then(|send| list_of_send(suite, send))
-                        .or(scenario_list),
+                        .or(defaults.list),
                     valid: send.is_some(),
                 });
                 send.map(StepKind::Send)
@@ -196,7 +221,7 @@ fn list_of_send<'s>(suite: &'s Suite, send: &SendSpec) -> Option<&'s ListDecl> {
     }
 }
 
-fn read_send(doc: &mut Doc, value: &Value<'_>, scenario_list: Option<&ListDecl>) -> Option<SendSpec> {
+fn read_send(doc: &mut Doc, value: &Value<'_>, defaults: Defaults<'_>) -> Option<SendSpec> {
     let table = doc.table("`send`", value)?;
     let mut reader = TableReader::new("send", table, value.span(), SEND_KEYS);
     let from = reader.required(doc, "from").and_then(|value| {
@@ -210,9 +235,10 @@ fn read_send(doc: &mut Doc, value: &Value<'_>, scenario_list: Option<&ListDecl>)
         .optional("body")
         .and_then(|value| doc.string(&reader.field("body"), value))
         .map(str::to_string);
-    let to = match (reader.optional("to"), scenario_list) {
+    let to = match (reader.optional("to"), defaults.list) {
         (Some(value), _) => fields::addresses(doc, &reader.field("to"), value, false),
         (None, Some(list)) => Some(vec![list.address()]),
+        (None, None) if defaults.list_written => None,
         (None, None) => {
             doc.error(
                 value.span(),
@@ -292,13 +318,18 @@ fn read_expect_smtp(doc: &mut Doc, value: &Value<'_>) -> Option<SmtpExpectation>
 
 fn read_stage(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<SmtpStage> {
     let name = doc.string(what, value)?;
-    let stage = SmtpStage::ALL.into_iter().find(|stage| stage.as_str() == name);
+    let stage = SmtpStage::ALL
+        .into_iter()
+        .find(|stage| stage.as_str() == name);
     if stage.is_none() {
         let names: Vec<&str> = SmtpStage::ALL.iter().map(|stage| stage.as_str()).collect();
         doc.error(
             value.span(),
             "unknown stage",
-            format!("unknown SMTP stage `{name}` in {what}; expected one of {}", names.join(", ")),
+            format!(
+                "unknown SMTP stage `{name}` in {what}; expected one of {}",
+                names.join(", ")
+            ),
         );
     }
     stage
@@ -316,7 +347,12 @@ fn read_expect_delivered(
         None => default_recipients(doc, value, sent),
     };
     let headers = match reader.optional("headers") {
-        Some(value) => fields::headers(doc, &reader.field("headers"), value, read_header_expectation),
+        Some(value) => fields::headers(
+            doc,
+            &reader.field("headers"),
+            value,
+            read_header_expectation,
+        ),
         None => Some(Vec::new()),
     };
     let within_value = reader.optional("within");
@@ -408,13 +444,18 @@ fn read_expect_archived(
 
 fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<ArchiveKind> {
     let name = doc.string(what, value)?;
-    let kind = ArchiveKind::ALL.into_iter().find(|kind| kind.as_str() == name);
+    let kind = ArchiveKind::ALL
+        .into_iter()
+        .find(|kind| kind.as_str() == name);
     if kind.is_none() {
         let names: Vec<&str> = ArchiveKind::ALL.iter().map(|kind| kind.as_str()).collect();
         doc.error(
             value.span(),
             "unknown archive",
-            format!("unknown archive `{name}` in {what}; expected one of {}", names.join(", ")),
+            format!(
+                "unknown archive `{name}` in {what}; expected one of {}",
+                names.join(", ")
+            ),
         );
     }
     kind

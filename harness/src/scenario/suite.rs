@@ -50,7 +50,8 @@ pub(super) fn read_suite(path: &Path, src: &str) -> (Suite, Vec<FileError>) {
 
 /// The `[[list]]` tables; declarations with a bad name or domain are left out.
 fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
-    let Some(items) = doc.array("`list`", value) else {
+    let Some(items) = value.get_ref().as_array() else {
+        doc.wrong_type("`list`", "an array of tables (`[[list]]`)", value);
         return Vec::new();
     };
     let mut lists = Vec::new();

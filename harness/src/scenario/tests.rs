@@ -1,0 +1,722 @@
+//! Parser tests: hand-made files in, values or `path:line:col: message`
+//! lines out. Value checks on their own are tested in `values.rs`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+const SUITE: &str = r#"
+probe_domain = "probe.test"
+
+[[list]]
+name = "probe-test"
+domain = "lists.example.test"
+members = ["alice@probe.test", "bob@probe.test"]
+
+[[list]]
+name = "quiet"
+domain = "lists.example.test"
+"#;
+
+fn suite() -> Suite {
+    parse_suite(Path::new("suite.toml"), SUITE).expect("the test suite parses")
+}
+
+fn scenario(src: &str) -> Scenario {
+    match parse_scenario(Path::new("s.toml"), src, &suite()) {
+        Ok(scenario) => scenario,
+        Err(errors) => panic!("unexpected errors:\n{errors}"),
+    }
+}
+
+/// The errors of a scenario file, one `s.toml:line:col: message` each.
+fn scenario_errors(src: &str) -> Vec<String> {
+    match parse_scenario(Path::new("s.toml"), src, &suite()) {
+        Ok(scenario) => panic!("expected errors, got {scenario:#?}"),
+        Err(errors) => errors.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn suite_errors(src: &str) -> Vec<String> {
+    match parse_suite(Path::new("suite.toml"), src) {
+        Ok(suite) => panic!("expected errors, got {suite:#?}"),
+        Err(errors) => errors.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn location(line: usize, column: usize) -> Location {
+    Location {
+        file: PathBuf::from("s.toml"),
+        line,
+        column,
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data/scenario")
+}
+
+#[test]
+fn valid_suite() {
+    let suite = suite();
+    assert_eq!(
+        suite,
+        Suite {
+            path: PathBuf::from("suite.toml"),
+            probe_domain: "probe.test".into(),
+            lists: vec![
+                ListDecl {
+                    name: "probe-test".into(),
+                    domain: "lists.example.test".into(),
+                    members: vec!["alice@probe.test".into(), "bob@probe.test".into()],
+                },
+                ListDecl {
+                    name: "quiet".into(),
+                    domain: "lists.example.test".into(),
+                    members: vec![],
+                },
+            ],
+        }
+    );
+    let list = suite.list("probe-test").unwrap();
+    assert_eq!(list.address(), "probe-test@lists.example.test");
+    assert_eq!(list.list_id(), "probe-test.lists.example.test");
+    assert_eq!(suite.list("Probe-Test@Lists.Example.Test"), Some(list));
+    assert_eq!(suite.list("nope"), None);
+    assert_eq!(suite.list("probe-test@elsewhere.test"), None);
+}
+
+#[test]
+fn suite_defaults() {
+    let suite = parse_suite(Path::new("suite.toml"), "").unwrap();
+    assert_eq!(suite.probe_domain, "probe.test");
+    assert!(suite.lists.is_empty());
+}
+
+#[test]
+fn valid_scenario() {
+    let scenario = scenario(
+        r#"name = "a member's post reaches every subscriber and the archive"
+list = "probe-test"
+
+[[step]]
+send = { from = "alice@probe.test", subject = "member probe", body = "hello", headers = { "X-Extra" = "value", "A-First" = "x" } }
+expect_smtp = 250
+
+[[step]]
+expect_delivered = { headers = { "List-Id" = "probe-test.lists.example.test", "X-Mailman-Version" = true, "X-Spam" = false }, within = "30s" }
+expect_archived = { within = "1m30s", archive = "prototype" }
+
+[[step]]
+send.from = "bob@probe.test"
+send.to = ["probe-test@lists.example.test", "quiet@lists.example.test"]
+send.subject = "cross post"
+expect_smtp = { code = 550, text_contains = "relay", at = "rcpt" }
+expect_delivered = { to = ["bob@probe.test"] }
+"#,
+    );
+    let list = "probe-test@lists.example.test".to_string();
+    let expected = Scenario {
+        path: PathBuf::from("s.toml"),
+        name: "a member's post reaches every subscriber and the archive".into(),
+        list: Some(list.clone()),
+        steps: vec![
+            Step {
+                group: 1,
+                location: location(5, 1),
+                kind: StepKind::Send(SendSpec {
+                    from: "alice@probe.test".into(),
+                    to: vec![list.clone()],
+                    subject: "member probe".into(),
+                    body: Some("hello".into()),
+                    // Source order, not sorted.
+                    headers: vec![
+                        ("X-Extra".into(), "value".into()),
+                        ("A-First".into(), "x".into()),
+                    ],
+                }),
+            },
+            Step {
+                group: 1,
+                location: location(6, 1),
+                kind: StepKind::ExpectSmtp(SmtpExpectation {
+                    code: 250,
+                    text_contains: None,
+                    at: None,
+                }),
+            },
+            Step {
+                group: 2,
+                location: location(9, 1),
+                kind: StepKind::ExpectDelivered(DeliveryExpectation {
+                    to: vec!["alice@probe.test".into(), "bob@probe.test".into()],
+                    headers: vec![
+                        (
+                            "List-Id".into(),
+                            HeaderExpectation::Contains("probe-test.lists.example.test".into()),
+                        ),
+                        ("X-Mailman-Version".into(), HeaderExpectation::Present),
+                        ("X-Spam".into(), HeaderExpectation::Absent),
+                    ],
+                    within: Duration::from_secs(30),
+                }),
+            },
+            Step {
+                group: 2,
+                location: location(10, 1),
+                kind: StepKind::ExpectArchived(ArchiveExpectation {
+                    list: list.clone(),
+                    archive: ArchiveKind::Prototype,
+                    within: Duration::from_secs(90),
+                }),
+            },
+            Step {
+                group: 3,
+                location: location(13, 1),
+                kind: StepKind::Send(SendSpec {
+                    from: "bob@probe.test".into(),
+                    to: vec![list.clone(), "quiet@lists.example.test".into()],
+                    subject: "cross post".into(),
+                    body: None,
+                    headers: vec![],
+                }),
+            },
+            Step {
+                group: 3,
+                location: location(16, 1),
+                kind: StepKind::ExpectSmtp(SmtpExpectation {
+                    code: 550,
+                    text_contains: Some("relay".into()),
+                    at: Some(SmtpStage::Rcpt),
+                }),
+            },
+            Step {
+                group: 3,
+                location: location(17, 1),
+                kind: StepKind::ExpectDelivered(DeliveryExpectation {
+                    to: vec!["bob@probe.test".into()],
+                    headers: vec![],
+                    within: Duration::from_secs(60),
+                }),
+            },
+        ],
+    };
+    assert_eq!(scenario, expected);
+    assert_eq!(scenario.steps[3].label(), "step 2 expect_archived");
+    assert_eq!(scenario.steps[0].location.to_string(), "s.toml:5:1");
+}
+
+#[test]
+fn steps_follow_source_order_within_a_step_table() {
+    // Written in the reverse of alphabetical order: the parser stores keys
+    // sorted, the steps must not be.
+    let scenario = scenario(
+        r#"name = "order"
+list = "probe-test"
+
+[[step]]
+send = { from = "alice@probe.test", subject = "s" }
+
+[[step]]
+expect_smtp = 250
+expect_delivered = {}
+expect_archived = {}
+"#,
+    );
+    let labels: Vec<String> = scenario.steps.iter().map(Step::label).collect();
+    assert_eq!(
+        labels,
+        [
+            "step 1 send",
+            "step 2 expect_smtp",
+            "step 2 expect_delivered",
+            "step 2 expect_archived"
+        ]
+    );
+    let lines: Vec<usize> = scenario
+        .steps
+        .iter()
+        .map(|step| step.location.line)
+        .collect();
+    assert_eq!(lines, [5, 8, 9, 10]);
+}
+
+#[test]
+fn expectation_before_send_in_the_same_step_table() {
+    // Source order decides, so an expectation written above its `send`
+    // has nothing to check.
+    let errors = scenario_errors(
+        r#"name = "x"
+list = "probe-test"
+[[step]]
+expect_smtp = 250
+send = { from = "alice@probe.test", subject = "s" }
+"#,
+    );
+    assert_eq!(
+        errors,
+        ["s.toml:4:1: `expect_smtp` must come after a `send`: it checks the most recent one"]
+    );
+}
+
+#[test]
+fn defaults_follow_the_list_the_probe_was_sent_to() {
+    // No scenario list: a send to exactly one declared list gives the
+    // archive's list and the default recipients.
+    let scenario = scenario(
+        r#"name = "x"
+[[step]]
+send = { from = "carol@probe.test", to = ["probe-test@lists.example.test"], subject = "s" }
+expect_delivered = {}
+expect_archived = {}
+"#,
+    );
+    let StepKind::ExpectDelivered(delivered) = &scenario.steps[1].kind else {
+        panic!("{:?}", scenario.steps[1]);
+    };
+    assert_eq!(delivered.to, ["alice@probe.test", "bob@probe.test"]);
+    let StepKind::ExpectArchived(archived) = &scenario.steps[2].kind else {
+        panic!("{:?}", scenario.steps[2]);
+    };
+    assert_eq!(archived.list, "probe-test@lists.example.test");
+    assert_eq!(archived.within, Duration::from_secs(60));
+    assert_eq!(scenario.list, None);
+}
+
+#[test]
+fn an_unknown_list_is_reported_once() {
+    // The send relies on the list for its recipient; the list's error is
+    // enough.
+    let errors = scenario_errors(
+        "name = \"x\"\nlist = \"nope\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_archived = {}\n",
+    );
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("s.toml:2:8: unknown list `nope`"),
+        "{errors:#?}"
+    );
+}
+
+/// One error per case: (what, file, the one expected line).
+const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "syntax error",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\" subject = \"s\" }\n",
+        "s.toml:4:36: TOML syntax error: missing comma between key-value pairs, expected `,`",
+    ),
+    (
+        "unknown key at top level",
+        "name = \"x\"\nlist = \"probe-test\"\ncolour = \"red\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n",
+        "s.toml:3:1: unknown key `colour` at the top level; accepted keys: name, list, step",
+    ),
+    (
+        "unknown key in a step",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_held = true\n",
+        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived",
+    ),
+    (
+        "unknown key in an inline table",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\", cc = [\"x@y.test\"] }\n",
+        "s.toml:4:52: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
+    ),
+    (
+        "unknown key in a nested inline table",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_smtp = { code = 250, stage = \"rcpt\" }\n",
+        "s.toml:5:29: unknown key `stage` in `expect_smtp`; accepted keys: code, text_contains, at",
+    ),
+    (
+        "wrong type",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = 3 }\n",
+        "s.toml:4:47: `send.subject` must be a string, found an integer",
+    ),
+    (
+        "wrong type of a step",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_smtp = \"250\"\n",
+        "s.toml:5:15: `expect_smtp` must be an integer or a table, found a string",
+    ),
+    (
+        "step is not an array of tables",
+        "name = \"x\"\nstep = \"send\"\n",
+        "s.toml:2:8: `step` must be an array of tables (`[[step]]`), found a string",
+    ),
+    (
+        "bad duration",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_archived = { within = \"30 seconds\" }\n",
+        "s.toml:5:30: invalid duration `30 seconds` in `expect_archived.within`: unexpected ` `: write whole numbers with units, like \"1m30s\"",
+    ),
+    (
+        "duration too long",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = { within = \"2h\" }\n",
+        "s.toml:5:31: invalid duration `2h` in `expect_delivered.within`: must be at most 1h",
+    ),
+    (
+        "bad address in from",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice\", subject = \"s\" }\n",
+        "s.toml:4:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
+    ),
+    (
+        "bad address in to",
+        "name = \"x\"\n[[step]]\nsend = { from = \"alice@probe.test\", to = [\"bob@\"], subject = \"s\" }\n",
+        "s.toml:3:43: invalid address `bob@` in each entry of `send.to`: the part after `@` is empty",
+    ),
+    (
+        "empty to",
+        "name = \"x\"\n[[step]]\nsend = { from = \"alice@probe.test\", to = [], subject = \"s\" }\n",
+        "s.toml:3:42: `send.to` must not be empty",
+    ),
+    (
+        "expect_smtp before any send",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_smtp = 250\n",
+        "s.toml:4:1: `expect_smtp` must come after a `send`: it checks the most recent one",
+    ),
+    (
+        "expect_delivered before any send",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_delivered = { within = \"5s\" }\n",
+        "s.toml:4:1: `expect_delivered` must come after a `send`: it checks the most recent one",
+    ),
+    (
+        "unknown list",
+        "name = \"x\"\nlist = \"nope\"\n[[step]]\nsend = { from = \"alice@probe.test\", to = [\"a@b.test\"], subject = \"s\" }\n",
+        "s.toml:2:8: unknown list `nope`; declared lists: probe-test (probe-test@lists.example.test), quiet (quiet@lists.example.test)",
+    ),
+    (
+        "empty step",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived",
+    ),
+    (
+        "no steps",
+        "name = \"x\"\nlist = \"probe-test\"\n",
+        "s.toml:1:1: a scenario needs at least one `[[step]]`",
+    ),
+    (
+        "empty step array",
+        "name = \"x\"\nstep = []\n",
+        "s.toml:2:8: a scenario needs at least one `[[step]]`",
+    ),
+    (
+        "missing name",
+        "list = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n",
+        "s.toml:1:1: missing required key `name` at the top level",
+    ),
+    (
+        "missing key in an inline table",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { subject = \"s\" }\n",
+        "s.toml:4:8: missing required key `from` in `send`",
+    ),
+    (
+        "missing key in a step table",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend.subject = \"s\"\n",
+        "s.toml:4:1: missing required key `from` in `send`",
+    ),
+    (
+        "send without to or list",
+        "name = \"x\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n",
+        "s.toml:3:8: `send` has no `to` and the scenario has no `list`: add one of them",
+    ),
+    (
+        "Message-ID header",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\", headers = { \"message-id\" = \"<a@b>\" } }\n",
+        "s.toml:4:64: `send.headers` cannot set `message-id`: the harness gives each probe its own Message-ID",
+    ),
+    (
+        "bad header name",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\", headers = { \"X Extra\" = \"v\" } }\n",
+        "s.toml:4:64: invalid header name `X Extra` in `send.headers`: a header name must be printable ASCII without spaces or `:`",
+    ),
+    (
+        "header value with a line break",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\", headers = { X-Extra = \"a\\nBcc: b@c\" } }\n",
+        "s.toml:4:74: header `X-Extra` in `send.headers` must be a single line",
+    ),
+    (
+        "bad header expectation",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = { headers = { List-Id = 3 } }\n",
+        "s.toml:5:44: header `List-Id` in `expect_delivered.headers` must be a string, true or false, found an integer",
+    ),
+    (
+        "smtp code out of range",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_smtp = 99\n",
+        "s.toml:5:15: `expect_smtp` must be between 200 and 599, found 99",
+    ),
+    (
+        "unknown smtp stage",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_smtp = { code = 221, at = \"quit\" }\n",
+        "s.toml:5:34: unknown SMTP stage `quit` in `expect_smtp.at`; expected one of connect, ehlo, mail, rcpt, data, message",
+    ),
+    (
+        "unknown archive",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_archived = { archive = \"pipermail\" }\n",
+        "s.toml:5:31: unknown archive `pipermail` in `expect_archived.archive`; expected one of prototype",
+    ),
+    (
+        "archive without a list",
+        "name = \"x\"\n[[step]]\nsend = { from = \"alice@probe.test\", to = [\"a@b.test\"], subject = \"s\" }\nexpect_archived = {}\n",
+        "s.toml:4:1: `expect_archived` needs a list: give the scenario a `list`, or send to exactly one declared list",
+    ),
+    (
+        "delivery to a list without members",
+        "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
+        "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
+    ),
+];
+
+#[test]
+fn scenario_error_kinds() {
+    let mut failures = Vec::new();
+    for (what, src, expected) in SCENARIO_ERRORS {
+        let errors = scenario_errors(src);
+        if errors != [*expected] {
+            failures.push(format!(
+                "{what}:\n  expected {expected}\n  got      {errors:#?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_error_of_a_file_is_reported() {
+    let errors = scenario_errors(
+        r#"name = 5
+list = "probe-test"
+extra = true
+
+[[step]]
+send = { from = "alice", subject = "s", cc = "x" }
+expect_smtp = { code = 250, at = "rcpt", when = "now" }
+
+[[step]]
+
+[[step]]
+expect_delivered = { within = "0s" }
+"#,
+    );
+    assert_eq!(
+        errors,
+        [
+            "s.toml:1:8: `name` must be a string, found an integer",
+            "s.toml:3:1: unknown key `extra` at the top level; accepted keys: name, list, step",
+            "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
+            "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
+            "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived",
+            "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
+        ]
+    );
+}
+
+/// One error per case, for suite files.
+const SUITE_ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "syntax error",
+        "[[list]\nname = \"a\"\n",
+        "suite.toml:1:8: TOML syntax error: unclosed array table, expected `]`",
+    ),
+    (
+        "unknown key at top level",
+        "probe_domain = \"probe.test\"\nsink = \"x\"\n",
+        "suite.toml:2:1: unknown key `sink` at the top level; accepted keys: probe_domain, list",
+    ),
+    (
+        "unknown key in a list",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nowner = \"x@y.test\"\n",
+        "suite.toml:4:1: unknown key `owner` in `[[list]]`; accepted keys: name, domain, members",
+    ),
+    (
+        "missing domain",
+        "[[list]]\nname = \"a\"\n",
+        "suite.toml:1:1: missing required key `domain` in `[[list]]`",
+    ),
+    (
+        "bad list name",
+        "[[list]]\nname = \"Probe Test\"\ndomain = \"lists.example.test\"\n",
+        "suite.toml:2:8: invalid list name `Probe Test` in `name`: must be lowercase letters, digits, `-`, `_` or `.`",
+    ),
+    (
+        "bad domain",
+        "probe_domain = \"probe..test\"\n",
+        "suite.toml:1:16: invalid domain `probe..test` in `probe_domain`: must be a domain name: lowercase letters, digits and `-`, in labels separated by `.`",
+    ),
+    (
+        "duplicate list name",
+        "[[list]]\nname = \"a\"\ndomain = \"one.test\"\n\n[[list]]\nname = \"a\"\ndomain = \"two.test\"\n",
+        "suite.toml:6:8: duplicate list name `a`: already declared at line 2",
+    ),
+    (
+        "bad member address",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\", \"bob\"]\n",
+        "suite.toml:4:32: invalid address `bob` in each entry of `members`: must contain exactly one `@`",
+    ),
+    (
+        "repeated member",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\", \"Alice@probe.test\"]\n",
+        "suite.toml:4:32: `members` lists `Alice@probe.test` more than once",
+    ),
+    (
+        "list is not an array",
+        "list = \"a\"\n",
+        "suite.toml:1:8: `list` must be an array of tables (`[[list]]`), found a string",
+    ),
+];
+
+#[test]
+fn suite_error_kinds() {
+    let mut failures = Vec::new();
+    for (what, src, expected) in SUITE_ERRORS {
+        let errors = suite_errors(src);
+        if errors != [*expected] {
+            failures.push(format!(
+                "{what}:\n  expected {expected}\n  got      {errors:#?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn error_display_and_diagnostic() {
+    let errors = parse_scenario(
+        Path::new("s.toml"),
+        "name = \"x\"\ncolour = 1\n[[step]]\n",
+        &suite(),
+    )
+    .unwrap_err();
+    // Display: one plain line per error.
+    assert_eq!(
+        errors.to_string(),
+        "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived"
+    );
+    let first = &errors.errors[0];
+    assert_eq!(
+        (first.path(), first.line(), first.column()),
+        (Path::new("s.toml"), 2, 1)
+    );
+    assert_eq!(first.location(), Some(location(2, 1)));
+
+    // Diagnostic: the labelled snippet.
+    let mut rendered = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut rendered, first)
+        .unwrap();
+    assert!(rendered.contains("colour = 1"), "{rendered}");
+    assert!(rendered.contains("unknown key"), "{rendered}");
+    assert!(rendered.contains("[s.toml:2:1]"), "{rendered}");
+
+    // Errors without a position print just the path.
+    let missing = load(&[PathBuf::from("/nonexistent/scenarios")]).unwrap_err();
+    assert_eq!(missing.errors.len(), 1);
+    assert!(
+        missing
+            .to_string()
+            .starts_with("/nonexistent/scenarios: cannot read: "),
+        "{missing}"
+    );
+    assert_eq!(missing.errors[0].location(), None);
+}
+
+#[test]
+fn discover_finds_scenarios_sorted_and_skips_the_rest() {
+    let dir = fixtures().join("valid");
+    let found = discover(std::slice::from_ref(&dir)).unwrap();
+    assert_eq!(
+        found,
+        [dir.join("member-post.toml"), dir.join("relay/refused.toml")]
+    );
+    // Explicit files are kept in the order given, the suite is skipped, and
+    // a file named twice runs once.
+    let found = discover(&[
+        dir.join("relay/refused.toml"),
+        dir.join("suite.toml"),
+        dir.clone(),
+    ])
+    .unwrap();
+    assert_eq!(
+        found,
+        [dir.join("relay/refused.toml"), dir.join("member-post.toml")]
+    );
+}
+
+#[test]
+fn load_a_valid_tree() {
+    let dir = fixtures().join("valid");
+    let plan = load(std::slice::from_ref(&dir)).unwrap();
+    assert_eq!(plan.suite.path, dir.join("suite.toml"));
+    assert_eq!(
+        plan.suite.lists[0].address(),
+        "probe-test@lists.example.test"
+    );
+    let names: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "a member's post reaches every subscriber and the archive",
+            "relaying to another domain is refused"
+        ]
+    );
+    // A scenario in a subfolder finds the suite above it.
+    let plan = load(&[dir.join("relay/refused.toml")]).unwrap();
+    assert_eq!(plan.suite.path, dir.join("suite.toml"));
+}
+
+#[test]
+fn load_reports_every_error_of_every_file() {
+    let dir = fixtures().join("broken");
+    let errors = load(std::slice::from_ref(&dir)).unwrap_err();
+    let lines: Vec<String> = errors
+        .errors
+        .iter()
+        .map(|e| e.to_string().replace(&format!("{}/", dir.display()), ""))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "suite.toml:2:1: unknown key `colour` at the top level; accepted keys: probe_domain, list",
+            "syntax.toml:1:21: TOML syntax error: invalid basic string, expected `\"`",
+            "two-errors.toml:5:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
+            "two-errors.toml:6:29: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
+        ]
+    );
+}
+
+#[test]
+fn load_refuses_scenarios_of_two_suites() {
+    let valid = fixtures().join("valid/member-post.toml");
+    let broken = fixtures().join("broken/two-errors.toml");
+    let errors = load(&[valid, broken.clone()]).unwrap_err();
+    let mismatch = errors
+        .errors
+        .iter()
+        .find(|e| e.path() == broken)
+        .expect("an error for the second suite's scenario");
+    assert!(
+        mismatch.message().contains("run one suite at a time"),
+        "{mismatch}"
+    );
+    assert_eq!(mismatch.line(), 0);
+}
+
+#[test]
+fn load_without_a_suite_or_scenarios() {
+    // A scratch folder outside the repository, with no suite.toml above it.
+    let dir = std::env::temp_dir().join(format!("mailflow-scenario-test-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    std::fs::write(dir.join("lonely.toml"), "name = \"x\"\n").unwrap();
+    let lonely = load(&[dir.join("lonely.toml")]).unwrap_err();
+    let empty = load(&[dir.join("empty")]).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        lonely.to_string().ends_with(
+            "lonely.toml: no suite.toml in this file's directory or any directory above it"
+        ),
+        "{lonely}"
+    );
+    assert!(
+        empty
+            .to_string()
+            .ends_with("empty: no scenario files (*.toml other than suite.toml) found"),
+        "{empty}"
+    );
+}

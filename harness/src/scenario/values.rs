@@ -25,11 +25,15 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
             return Err("expected a number with a unit, like \"30s\" or \"1m30s\"".into());
         }
         let (number, after) = rest.split_at(digits);
-        let letters =
-            after.len() - after.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
+        let letters = after.len()
+            - after
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
         let (unit, after) = after.split_at(letters);
         if let Some(c) = after.chars().next().filter(|_| unit.is_empty()) {
-            return Err(format!("unexpected `{c}`: write whole numbers with units, like \"1m30s\""));
+            return Err(format!(
+                "unexpected `{c}`: write whole numbers with units, like \"1m30s\""
+            ));
         }
         if unit.is_empty() {
             return Err(format!("`{number}` has no unit (use ms, s, m or h)"));
@@ -91,8 +95,10 @@ pub(super) fn check_domain(text: &str) -> Result<(), String> {
     if text.split('.').all(label_ok) {
         Ok(())
     } else {
-        Err("must be a domain name: lowercase letters, digits and `-`, in labels separated by `.`"
-            .into())
+        Err(
+            "must be a domain name: lowercase letters, digits and `-`, in labels separated by `.`"
+                .into(),
+        )
     }
 }
 
@@ -131,7 +137,11 @@ mod tests {
             ("1m0s500ms", 60_500),
         ];
         for (text, millis) in ok {
-            assert_eq!(parse_duration(text), Ok(Duration::from_millis(millis)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
         }
         let bad = [
             ("", "expected a number with a unit"),
@@ -157,7 +167,11 @@ mod tests {
 
     #[test]
     fn addresses() {
-        for ok in ["alice@probe.test", "a.b+tag@x", "list-bounces@lists.example.test"] {
+        for ok in [
+            "alice@probe.test",
+            "a.b+tag@x",
+            "list-bounces@lists.example.test",
+        ] {
             assert_eq!(check_address(ok), Ok(()), "{ok}");
         }
         let bad = [

@@ -79,7 +79,7 @@ impl ContainersTarget {
             .map_err(|e| TargetError::Start(e.to_string()))?;
         let container_start = started.elapsed();
         let container_id = container.id().to_string();
-        let container_ip = container.get_bridge_ip_address().await.map_err(|e| TargetError::Start(e.to_string()))?;
+        let container_ip = container_address(&container_id).await?;
 
         let target = ContainersTarget {
             container: std::sync::Mutex::new(Some(container)),
@@ -216,6 +216,20 @@ impl Target for ContainersTarget {
             Ok(out)
         })
     }
+}
+
+/// The container's address on the default bridge. (testcontainers'
+/// `get_bridge_ip_address` looks up a network named "default", which Docker
+/// does not have.)
+async fn container_address(id: &str) -> Result<IpAddr, TargetError> {
+    let out = super::docker::docker(
+        &["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", id],
+        Duration::from_secs(20),
+    )
+    .await?;
+    out.split_whitespace()
+        .find_map(|a| a.parse().ok())
+        .ok_or_else(|| TargetError::Start(format!("container {id} has no IP address ({})", out.trim())))
 }
 
 /// A REST password for this container only; it never leaves the container's environment and this process.

@@ -43,16 +43,45 @@ pub async fn image_exists(name: &str) -> bool {
 }
 
 /// The gateway address of a Docker network: where containers on it reach the host.
+/// Docker does not always record the default bridge's gateway; it is then the
+/// subnet's first address, which is what dockerd gives the bridge.
 pub async fn network_gateway(network: &str) -> Result<std::net::IpAddr, TargetError> {
     let out = docker(
-        &["network", "inspect", network, "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}"],
+        &["network", "inspect", network, "--format", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}};{{end}}"],
         Duration::from_secs(20),
     )
     .await?;
-    out.split_whitespace()
-        .find_map(|s| s.parse::<std::net::Ipv4Addr>().ok())
+    gateway_from_ipam(&out)
         .map(std::net::IpAddr::V4)
-        .ok_or_else(|| TargetError::Docker(format!("network {network} has no IPv4 gateway ({})", out.trim())))
+        .ok_or_else(|| TargetError::Docker(format!("network {network} has no IPv4 subnet ({})", out.trim())))
+}
+
+/// Parses `SUBNET GATEWAY;` entries (gateway possibly empty).
+fn gateway_from_ipam(text: &str) -> Option<std::net::Ipv4Addr> {
+    text.split(';').find_map(|entry| {
+        let mut words = entry.split_whitespace();
+        let subnet = words.next()?;
+        if let Some(gw) = words.next().and_then(|g| g.parse().ok()) {
+            return Some(gw);
+        }
+        let (net, _) = subnet.split_once('/')?;
+        let net: std::net::Ipv4Addr = net.parse().ok()?;
+        Some(std::net::Ipv4Addr::from(u32::from(net) + 1))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made `docker network inspect` output.
+    use super::*;
+
+    #[test]
+    fn gateways() {
+        assert_eq!(gateway_from_ipam("172.17.0.0/16 ;"), Some("172.17.0.1".parse().unwrap()));
+        assert_eq!(gateway_from_ipam("172.30.5.0/24 172.30.5.254;"), Some("172.30.5.254".parse().unwrap()));
+        assert_eq!(gateway_from_ipam("fd00::/64 ;172.18.0.0/16 ;"), Some("172.18.0.1".parse().unwrap()));
+        assert_eq!(gateway_from_ipam(""), None);
+    }
 }
 
 /// Removes containers left by harness runs whose process is gone.

@@ -1,0 +1,94 @@
+//! Breaking the real system on purpose makes the right step fail, and the
+//! failure says where the probe stopped. Runs the shipped member-post
+//! scenario against its own lists container (not shared with the scenario
+//! trials, since it stops Mailman and deletes the list).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mailflow::mailman::MailmanRest;
+use mailflow::probe::RunId;
+use mailflow::run::{run_scenario, Outcome, ScenarioResult};
+use mailflow::scenario::{self, Plan, Scenario, StepKind};
+use mailflow::target::containers::ContainersTarget;
+
+fn member_post() -> Plan {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/delivery/member-post.toml");
+    scenario::load(&[file]).expect("the shipped scenario loads")
+}
+
+/// The same scenario with shorter deadlines: a broken system is expected to
+/// miss them, and the test should not wait out the full 30 s.
+fn impatient(s: &Scenario) -> Scenario {
+    let mut s = s.clone();
+    for step in &mut s.steps {
+        match &mut step.kind {
+            StepKind::ExpectDelivered(e) => e.within = Duration::from_secs(8),
+            StepKind::ExpectArchived(e) => e.within = Duration::from_secs(8),
+            _ => {}
+        }
+    }
+    s
+}
+
+fn failure(r: &ScenarioResult) -> (String, String) {
+    let f = r.first_failure().unwrap_or_else(|| panic!("expected a failure, got:\n{}", mailflow::report::human::scenario(r)));
+    match &f.outcome {
+        Outcome::Failed(m) => (f.label.clone(), m.clone()),
+        _ => unreachable!(),
+    }
+}
+
+async fn exec_ok(target: &ContainersTarget, script: &str) {
+    let (code, out, err) = target.exec(&["sh", "-c", script]).await.expect("exec");
+    assert_eq!(code, 0, "`{script}` failed: {out}{err}");
+}
+
+async fn wait_for_rest(target: &ContainersTarget) {
+    let started = Instant::now();
+    while MailmanRest::new(target).versions().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(90), "Mailman's REST API did not come back");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[test]
+fn stopped_mailman_and_missing_list_fail_the_right_steps() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let plan = member_post();
+    let scenario = impatient(&plan.scenarios[0]);
+    let run = RunId::new();
+    rt.block_on(async {
+        let target = ContainersTarget::start(&plan.suite).await.expect("container target starts");
+        let outcome = async {
+            // Healthy first, so that the failures below are the breakage's doing.
+            let healthy = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
+            assert!(healthy.passed(), "{}", mailflow::report::human::scenario(&healthy));
+
+            // Mailman stopped (the image's watchdog is told it is on purpose):
+            // exim accepts the post and defers its delivery over LMTP.
+            exec_ok(&target, "mkdir -p /run/mailflow && touch /run/mailflow/maintenance && runuser -u list -- mailman stop").await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let stopped = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
+            let (label, message) = failure(&stopped);
+            assert!(label.contains("expect_delivered"), "{label}: {message}");
+            assert!(message.contains("deferred"), "{message}");
+            assert!(message.contains("8024") || message.to_lowercase().contains("lmtp"), "{message}");
+
+            // Mailman back, the list deleted: exim refuses the post with 550.
+            exec_ok(&target, "runuser -u list -- mailman start --force && rm -f /run/mailflow/maintenance").await;
+            wait_for_rest(&target).await;
+            MailmanRest::new(&target).delete_list("probe-test.lists.example.test").await.expect("delete the list");
+            let removed = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
+            let (label, message) = failure(&removed);
+            assert!(label.contains("expect_smtp"), "{label}: {message}");
+            assert!(message.contains("550"), "{message}");
+        };
+        // Remove the container whatever happened, then report.
+        let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outcome)).await;
+        target.shutdown().await.expect("remove the container");
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    });
+}

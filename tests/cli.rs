@@ -1,0 +1,72 @@
+//! The `mailflow` binary on bad input: exit code 2 and a message that points
+//! at file, line and column. Nothing here needs Docker: loading fails first.
+
+use std::path::Path;
+use std::process::Command;
+
+fn mailflow(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailflow")).args(args).output().expect("run mailflow");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailflow-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, text) in files {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    dir
+}
+
+const SUITE: &str = "[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\"]\n";
+
+#[test]
+fn unknown_key_exits_2_with_position() {
+    let dir = scratch("unknown", &[("suite.toml", SUITE), ("bad.toml", "name = \"x\"\nlist = \"probe-test\"\n\n[[step]]\nsned = { from = \"a@probe.test\", subject = \"s\" }\n")]);
+    let (code, _, err) = mailflow(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let want = format!("{}:5:1", dir.join("bad.toml").display());
+    assert!(err.contains(&want), "expected {want} in:\n{err}");
+    assert!(err.contains("sned"), "{err}");
+}
+
+#[test]
+fn syntax_error_exits_2_with_position() {
+    let dir = scratch("syntax", &[("suite.toml", SUITE), ("bad.toml", "name = \"x\"\n[[step]\n")]);
+    let (code, _, err) = mailflow(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{}:2:", dir.join("bad.toml").display())), "{err}");
+}
+
+#[test]
+fn all_errors_of_a_file_at_once() {
+    let dir = scratch(
+        "many",
+        &[("suite.toml", SUITE), ("bad.toml", "name = \"x\"\ncolour = 1\n\n[[step]]\nexpect_delivered = { within = \"soon\" }\n")],
+    );
+    let (code, _, err) = mailflow(&["list", dir.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.toml:2:1"), "{err}");
+    assert!(err.contains("bad.toml:5:"), "{err}");
+}
+
+#[test]
+fn missing_path_exits_2() {
+    let (code, _, err) = mailflow(&["run", "/nonexistent/mailflow-scenarios"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/mailflow-scenarios"), "{err}");
+}
+
+#[test]
+fn list_shows_the_shipped_scenarios() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let (code, out, err) = mailflow(&["list", root.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("member-post.toml"), "{out}");
+    assert!(out.contains("relay.toml"), "{out}");
+}
