@@ -131,14 +131,19 @@ alive() {
     [[ -r /proc/$pid/status ]] || return 1
     ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
 }
-pid_from() { tr -dc '0-9' <"$1" 2>/dev/null || true; }
+pid_from() { tr -dc '0-9' 2>/dev/null <"$1" || true; }
 
 log "starting exim (exim4 -bd -q5s)"
 exim4 -bd -q5s || die "exim4 -bd did not start (see /var/log/exim4/mainlog and paniclog)"
 
-log "starting Mailman 3 (mailman start --force, as list)"
-runuser -u list -- mailman -C "$MAILMAN_CFG" start --force \
-    || die "mailman start failed (see /var/log/mailman3/mailman.log)"
+# Mailman's runners write warnings and library chatter to stdout/stderr:
+# keep that in a file so that this container's output stays readable.
+MAILMAN_STDIO=/var/log/mailman3/stdio.log
+log "starting Mailman 3 (mailman start --force, as list; runner output in $MAILMAN_STDIO)"
+if ! runuser -u list -- mailman -C "$MAILMAN_CFG" start --force </dev/null >>"$MAILMAN_STDIO" 2>&1; then
+    tail -n 20 "$MAILMAN_STDIO" 2>/dev/null || true
+    die "mailman start failed (see $MAILMAN_STDIO and /var/log/mailman3/mailman.log)"
+fi
 
 log "starting nginx (80, 443)"
 nginx || die "nginx did not start"
@@ -152,12 +157,18 @@ if [[ "${MAILFLOW_TAIL_LOGS:-0}" == 1 ]]; then
 fi
 
 stop_all() {
+    # What `mailman stop` does (SIGTERM to the master), without its start-up
+    # cost; the master stops its runners.
     log "stopping"
-    runuser -u list -- mailman -C "$MAILMAN_CFG" stop >/dev/null 2>&1 || true
-    local pid
-    pid=$(pid_from "$EXIM_PID_FILE")
-    [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
+    local pid i
+    for pid in "$(pid_from "$MAILMAN_PID_FILE")" "$(pid_from "$EXIM_PID_FILE")"; do
+        [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
+    done
     nginx -s quit 2>/dev/null || true
+    for (( i = 0; i < 30; i++ )); do
+        alive "$(pid_from "$MAILMAN_PID_FILE")" || break
+        sleep 0.2
+    done
     exit 0
 }
 trap stop_all TERM INT
@@ -188,12 +199,12 @@ check_alive() {
     local pid
     pid=$(pid_from "$EXIM_PID_FILE")
     if ! alive "$pid"; then
-        tail -n 20 /var/log/exim4/paniclog 2>/dev/null >&2 || true
+        tail -n 20 /var/log/exim4/paniclog 2>/dev/null || true
         die "exim daemon (pid ${pid:-unknown}) is not running; see /var/log/exim4/mainlog"
     fi
     pid=$(pid_from "$MAILMAN_PID_FILE")
     if ! alive "$pid"; then
-        tail -n 20 /var/log/mailman3/mailman.log 2>/dev/null >&2 || true
+        tail -n 20 /var/log/mailman3/mailman.log 2>/dev/null || true
         die "Mailman's master runner (pid ${pid:-unknown}) is not running; see /var/log/mailman3/mailman.log"
     fi
 }

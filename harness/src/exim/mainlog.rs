@@ -125,9 +125,20 @@ impl Trace {
             .collect()
     }
 
-    /// The latest deferral or failure, the usual answer to "where did it stop".
+    /// The latest deferral or failure that names a cause, the usual answer to
+    /// "where did it stop". Exim's later "retry time not reached" lines only
+    /// say that it is waiting, so an earlier line with the cause wins.
     pub fn last_problem(&self) -> Option<&Event> {
-        self.events.iter().rev().find(|e| matches!(e.kind, EventKind::Deferral | EventKind::Failure | EventKind::Frozen))
+        let problems = || {
+            self.events.iter().rev().filter(|e| matches!(e.kind, EventKind::Deferral | EventKind::Failure | EventKind::Frozen))
+        };
+        problems().find(|e| !e.text.contains("retry time not reached")).or_else(|| problems().next())
+    }
+
+    /// Host-level lines exim logs for a failed connection (`H=127.0.0.1
+    /// [127.0.0.1]:8024 Connection refused`), which name the port that failed.
+    pub fn host_errors(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().filter(|e| e.kind == EventKind::Other && e.text.starts_with("H="))
     }
 
     /// One sentence on where the probe is according to exim.
@@ -151,6 +162,9 @@ impl Trace {
                     _ => "deferred",
                 };
                 s.push_str(&format!("; {what} and still in exim's queue ({}): {p}", pending.join(", ")));
+                if let Some(h) = self.host_errors().last() {
+                    s.push_str(&format!(" [{}]", h.text));
+                }
             }
             (Some(p), true) if p.kind == EventKind::Failure => s.push_str(&format!("; delivery failed: {p}")),
             (None, false) => s.push_str(&format!("; still in exim's queue ({}), no delivery attempt logged yet", pending.join(", "))),

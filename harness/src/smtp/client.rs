@@ -284,7 +284,7 @@ mod tests {
             use tokio::io::AsyncReadExt;
             server.write_all(replies.as_bytes()).await.unwrap();
             let mut seen = Vec::new();
-            let _ = tokio::time::timeout(Duration::from_millis(300), server.read_to_end(&mut seen)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(3), server.read_to_end(&mut seen)).await;
             String::from_utf8_lossy(&seen).into_owned()
         });
         let t = Timeouts { connect: Duration::from_secs(1), reply: Duration::from_millis(500) };
