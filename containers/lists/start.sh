@@ -71,8 +71,8 @@ addr_list_re='^[0-9./]+( +[0-9./]+)*$'
     || die "MAILFLOW_BASTION_ADDR must be IPv4 addresses (space-separated), got '$MAILFLOW_BASTION_ADDR'"
 
 # render TEMPLATE DEST MODE OWNER:GROUP PLACEHOLDER=VALUE...
-# Values go through stdin-free argv only for non-secrets; the REST password
-# is handed over on stdin.
+# Replaces @PLACEHOLDER@ in TEMPLATE and writes DEST; a VALUE of <stdin> is
+# read from stdin, so that the REST password is never in any argv.
 render() {
     local src=$1 dst=$2 mode=$3 owner=$4
     shift 4
@@ -200,12 +200,12 @@ check_alive() {
     pid=$(pid_from "$EXIM_PID_FILE")
     if ! alive "$pid"; then
         tail -n 20 /var/log/exim4/paniclog 2>/dev/null || true
-        die "exim daemon (pid ${pid:-unknown}) is not running; see /var/log/exim4/mainlog"
+        die "exim daemon (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/exim4/mainlog"
     fi
     pid=$(pid_from "$MAILMAN_PID_FILE")
     if ! alive "$pid"; then
         tail -n 20 /var/log/mailman3/mailman.log 2>/dev/null || true
-        die "Mailman's master runner (pid ${pid:-unknown}) is not running; see /var/log/mailman3/mailman.log"
+        die "Mailman's master runner (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/mailman3/mailman.log"
     fi
 }
 
