@@ -73,6 +73,10 @@ impl ContainersTarget {
             .with_env_var("MAILFLOW_REST_PASSWORD", random_password())
             .with_label(OWNER_LABEL, std::process::id().to_string())
             .with_cap_add("NET_ADMIN")
+            // testcontainers publishes every exposed port on all host
+            // interfaces; the harness reaches the container on its bridge
+            // address, so nothing is published beyond this machine.
+            .with_host_config_modifier(|hc| hc.publish_all_ports = Some(false))
             .with_startup_timeout(Duration::from_secs(240))
             .start()
             .await
