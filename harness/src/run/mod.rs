@@ -4,6 +4,7 @@
 
 mod diagnose;
 pub mod events;
+mod moderation;
 mod steps;
 
 use std::path::PathBuf;
@@ -45,6 +46,25 @@ pub async fn run_scenario<T: Target + ?Sized>(
         let result = StepResult {
             label: step.label(),
             location: step.location.clone(),
+            outcome,
+            detail,
+            duration: t0.elapsed(),
+        };
+        emit(Event::StepFinished { path: scenario.path.clone(), result: result.clone() });
+        results.push(result);
+    }
+    // Whatever happened, none of this scenario's probes stays held.
+    let t0 = Instant::now();
+    let cleaned = moderation::cleanup(target, run, &state.list_ids, &state.probe_ids).await;
+    let cleanup_result = match cleaned {
+        Ok(None) => None,
+        Ok(Some(detail)) => Some((Outcome::Passed, Some(detail))),
+        Err(message) => Some((Outcome::Failed(message), None)),
+    };
+    if let Some((outcome, detail)) = cleanup_result {
+        let result = StepResult {
+            label: "cleanup".into(),
+            location: crate::scenario::Location { file: scenario.path.clone(), line: 1, column: 1 },
             outcome,
             detail,
             duration: t0.elapsed(),
