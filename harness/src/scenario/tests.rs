@@ -314,8 +314,8 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     ),
     (
         "unknown key in a step",
-        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_held = true\n",
-        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted",
     ),
     (
         "unknown key in an inline table",
@@ -669,7 +669,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted"
     );
     let first = &errors.errors[0];
     assert_eq!(
