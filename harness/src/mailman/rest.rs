@@ -138,7 +138,7 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
         let path = format!("/3.1/lists/{}/held/{}", held.list_id(), held.request_id());
         let mut form = vec![("action", decision.action.as_str().to_string())];
         if let (ModerationAction::Reject, Some(comment)) = (decision.action, &decision.comment) {
-            form.push(("reason", comment.clone()));
+            form.push(("comment", comment.clone()));
         }
         self.expect("POST", &path, &form, &[204], &[]).await.map(|_| ())
     }
