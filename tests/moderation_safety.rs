@@ -133,7 +133,13 @@ fn foreign_held_messages_survive_the_whole_suite_and_no_probe_stays_held() {
                 for (l, h) in before.iter().filter(|(l, _)| l == list_id) {
                     assert!(now.contains(h), "foreign held message {} on {l} was touched or removed; held now: {now:#?}\n{report}", h.message_id);
                 }
-                let left: Vec<&HeldMessage> = now.iter().filter(|h| is_probe_id_of_run(&run, &h.message_id)).collect();
+                // (The foreign near-misses include ids of this run's shape
+                // under another domain: they are foreign, and must stay.)
+                let left: Vec<&HeldMessage> = now
+                    .iter()
+                    .filter(|h| is_probe_id_of_run(&run, &h.message_id))
+                    .filter(|h| !expected_foreign.iter().any(|(_, id)| *id == h.message_id))
+                    .collect();
                 assert!(left.is_empty(), "probes of this run still held on {list_id}: {left:#?}\n{report}");
             }
             println!("{report}");
