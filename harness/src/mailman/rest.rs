@@ -134,8 +134,25 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     }
 
     /// Acts on one held message: only one that passed [`super::select_own`].
+    /// Right before acting it reads the request again and refuses when its
+    /// Message-ID is no longer the probe's (request ids are reused once a
+    /// request is gone, e.g. after a person moderated the probe meanwhile).
     pub async fn moderate(&self, held: &OwnHeld, decision: &Decision) -> Result<(), TargetError> {
         let path = format!("/3.1/lists/{}/held/{}", held.list_id(), held.request_id());
+        let current = self.transport.call("GET", &path, &[]).await?;
+        let current_id = serde_json::from_str::<HeldMessage>(&current.body).ok().map(|h| h.message_id);
+        if current.status != 200 || current_id.as_deref() != Some(held.message_id()) {
+            return Err(TargetError::Rest {
+                method: "GET".into(),
+                path,
+                message: format!(
+                    "request {} is no longer the probe {} (HTTP {}); not acting on it",
+                    held.request_id(),
+                    held.message_id(),
+                    current.status
+                ),
+            });
+        }
         let mut form = vec![("action", decision.action.as_str().to_string())];
         if let (ModerationAction::Reject, Some(comment)) = (decision.action, &decision.comment) {
             form.push(("comment", comment.clone()));
