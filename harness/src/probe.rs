@@ -69,10 +69,28 @@ pub struct Probe {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// Builds a probe for `run`, named `label` in its probe header.
-pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>) -> Probe {
+/// Every Message-ID this process gave a probe, for the run-wide cleanup
+/// (after the last scenario, and on Ctrl-C).
+static ISSUED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn next_message_id(run: &RunId, probe_domain: &str) -> String {
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     let message_id = format!("<mailflow.{run}.{seq}@{probe_domain}>");
+    if let Ok(mut issued) = ISSUED.lock() {
+        issued.push(message_id.clone());
+    }
+    message_id
+}
+
+/// The Message-IDs this process built for `run`'s probes so far.
+pub fn issued_ids(run: &RunId) -> Vec<String> {
+    let prefix = format!("<mailflow.{run}.");
+    ISSUED.lock().map(|ids| ids.iter().filter(|id| id.starts_with(&prefix)).cloned().collect()).unwrap_or_default()
+}
+
+/// Builds a probe for `run`, named `label` in its probe header.
+pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>) -> Probe {
+    let message_id = next_message_id(run, probe_domain);
     let mut m = String::new();
     let mut h = |name: &str, value: &str| {
         m.push_str(name);
@@ -111,8 +129,7 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
 /// becomes this probe's Message-ID; line ends become CRLF. Nothing else is
 /// added, so the text decides which headers the message has.
 pub fn build_raw(run: &RunId, probe_domain: &str, from: &str, to: &[String], data: &str) -> Probe {
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let message_id = format!("<mailflow.{run}.{seq}@{probe_domain}>");
+    let message_id = next_message_id(run, probe_domain);
     let text = data.replace(crate::scenario::MESSAGE_ID_PLACEHOLDER, &message_id);
     let mut m = String::new();
     for line in text.lines() {
@@ -232,6 +249,8 @@ mod tests {
         assert!(!text.contains("{message_id}"));
         assert!(text.contains("\r\n\r\nbody\r\n"));
         assert_eq!(p.subject, "two ids");
+        assert_eq!(issued_ids(&run), vec![p.message_id.clone()]);
+        assert!(issued_ids(&RunId::from_string("9-a")).is_empty());
     }
 
     #[test]

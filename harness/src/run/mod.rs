@@ -100,6 +100,16 @@ pub async fn run_all<T: Target + ?Sized>(
     indexed.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The run-wide safety net, for after the last scenario and for Ctrl-C:
+/// discards whatever probe of this run is still held on any of the suite's
+/// lists (each scenario already cleans up after itself; this catches a
+/// scenario that was interrupted). Goes through the same check as every
+/// other moderation: only this run's exact probe Message-IDs.
+pub async fn cleanup_run<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId) -> Result<Option<String>, String> {
+    let list_ids: Vec<String> = suite.lists.iter().map(|l| l.list_id()).collect();
+    moderation::cleanup(target, run, &list_ids, &crate::probe::issued_ids(run)).await
+}
+
 /// Summary counts over results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
