@@ -148,3 +148,97 @@ pub(super) async fn cleanup<T: Target + ?Sized>(
     }
     Ok((!done.is_empty()).then(|| format!("discarded held probes: {}", done.join(", "))))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The moderation paths against a recording target: whatever is held,
+    //! only this run's exact probe ids are acted on.
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::scenario::ModerationAction;
+    use crate::sink::Sink;
+    use crate::target::{ArchivedCopy, BoxFuture};
+
+    struct Recording {
+        held: Vec<HeldMessage>,
+        acted: Mutex<Vec<(String, u64, String, ModerationAction)>>,
+    }
+
+    impl Target for Recording {
+        fn describe(&self) -> String {
+            "recording".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            "127.0.0.1:25".parse().unwrap()
+        }
+        fn sink(&self) -> Option<&Sink> {
+            None
+        }
+        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
+            Box::pin(async { Ok(String::new()) })
+        }
+        fn held_messages<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
+            Box::pin(async { Ok(self.held.clone()) })
+        }
+        fn moderate_held<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
+            Box::pin(async move {
+                let entry = (held.list_id().to_string(), held.request_id(), held.message_id().to_string(), decision.action);
+                self.acted.lock().unwrap().push(entry);
+                Ok(())
+            })
+        }
+    }
+
+    fn entry(request_id: u64, message_id: &str) -> HeldMessage {
+        HeldMessage {
+            request_id,
+            message_id: message_id.into(),
+            subject: String::new(),
+            sender: String::new(),
+            reason: String::new(),
+            hold_date: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn cleanup_discards_only_this_scenarios_probes() {
+        let run = RunId::from_string("42-beef");
+        let mine = "<mailflow.42-beef.3@probe.test>".to_string();
+        let target = Recording {
+            held: vec![
+                entry(1, "<foreign@example.org>"),
+                entry(2, "<mailflow.42-beef.30@probe.test>"),
+                entry(3, &mine),
+                entry(4, "<mailflow.42-beefx.3@probe.test>"),
+                entry(5, "<mailflow.41-beef.3@probe.test>"),
+            ],
+            acted: Mutex::new(Vec::new()),
+        };
+        // A foreign id slipped into the list of probe ids is still refused.
+        let ids = vec![mine.clone(), "<foreign@example.org>".to_string()];
+        let done = cleanup(&target, &run, &["l.d".to_string()], &ids).await.unwrap();
+        assert!(done.unwrap().contains(&mine));
+        let acted = target.acted.lock().unwrap().clone();
+        assert_eq!(acted, vec![("l.d".to_string(), 3, mine, ModerationAction::Discard)]);
+    }
+
+    #[tokio::test]
+    async fn nothing_of_ours_held_means_nothing_done() {
+        let run = RunId::from_string("42-beef");
+        let target = Recording { held: vec![entry(1, "<foreign@example.org>")], acted: Mutex::new(Vec::new()) };
+        let ids = vec!["<mailflow.42-beef.0@probe.test>".to_string()];
+        assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &ids).await, Ok(None));
+        assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &[]).await, Ok(None));
+        let decision = Decision { action: ModerationAction::Accept, comment: None };
+        assert!(moderate_own(&target, "l.d", &run, &ids, &decision).await.unwrap().is_empty());
+        assert!(target.acted.lock().unwrap().is_empty());
+    }
+}
