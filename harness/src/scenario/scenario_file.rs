@@ -10,8 +10,8 @@ use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
     ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HeldExpectation,
-    ListDecl, Moderation, ModerationAction, NotArchivedExpectation, NoticeExpectation,
-    RawSendSpec, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
+    ListDecl, Moderation, ModerationAction, NotArchivedExpectation, NoticeExpectation, RawSendSpec,
+    Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
     MESSAGE_ID_PLACEHOLDER,
 };
 use super::reader::{Doc, Span, TableReader, Value};
@@ -609,10 +609,21 @@ fn read_moderate(
     sent: Option<LastSend<'_>>,
 ) -> Option<Moderation> {
     let read_action = |doc: &mut Doc, what: &str, value: &Value<'_>| {
-        fields::one_of(doc, what, "moderation action", value, &ModerationAction::ALL, ModerationAction::as_str)
+        fields::one_of(
+            doc,
+            what,
+            "moderation action",
+            value,
+            &ModerationAction::ALL,
+            ModerationAction::as_str,
+        )
     };
     let (action, comment, within) = match value.get_ref() {
-        DeValue::String(_) => (read_action(doc, "`moderate`", value), None, Some(DEFAULT_WITHIN)),
+        DeValue::String(_) => (
+            read_action(doc, "`moderate`", value),
+            None,
+            Some(DEFAULT_WITHIN),
+        ),
         DeValue::Table(table) => {
             let mut reader = TableReader::new("moderate", table, value.span(), MODERATE_KEYS);
             let action = reader
@@ -632,7 +643,8 @@ fn read_moderate(
                 }
             }
             let within_value = reader.optional("within");
-            let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+            let within =
+                fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
             reader.finish(doc);
             (action, comment, within)
         }
@@ -667,7 +679,12 @@ fn read_expect_not_archived(
     sent: Option<LastSend<'_>>,
 ) -> Option<NotArchivedExpectation> {
     let table = doc.table("`expect_not_archived`", value)?;
-    let mut reader = TableReader::new("expect_not_archived", table, value.span(), NOT_ARCHIVED_KEYS);
+    let mut reader = TableReader::new(
+        "expect_not_archived",
+        table,
+        value.span(),
+        NOT_ARCHIVED_KEYS,
+    );
     let within_value = reader.optional("within");
     let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_ABSENCE);
     let archive = match reader.optional("archive") {

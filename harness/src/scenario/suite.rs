@@ -128,7 +128,12 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
 }
 
 /// A moderated address must be subscribed: Mailman moderates members.
-fn check_moderated_are_members(doc: &mut Doc, value: &Value<'_>, moderated: &[String], members: &[String]) {
+fn check_moderated_are_members(
+    doc: &mut Doc,
+    value: &Value<'_>,
+    moderated: &[String],
+    members: &[String],
+) {
     for address in moderated {
         if !members.iter().any(|m| m.eq_ignore_ascii_case(address)) {
             doc.error(
@@ -170,5 +175,12 @@ fn read_settings(doc: &mut Doc, value: &Value<'_>) -> Option<ListSettings> {
 fn read_action(doc: &mut Doc, reader: &mut TableReader<'_, '_>, key: &str) -> Option<PostAction> {
     let what = reader.field(key);
     let value = reader.optional(key)?;
-    fields::one_of(doc, &what, "action", value, &PostAction::ALL, PostAction::as_str)
+    fields::one_of(
+        doc,
+        &what,
+        "action",
+        value,
+        &PostAction::ALL,
+        PostAction::as_str,
+    )
 }

@@ -890,7 +890,9 @@ expect_shunted = { within = "20s" }
                 subject_contains: Some("rejected".into()),
                 within: Duration::from_secs(20),
             }),
-            StepKind::ExpectNotDelivered(Window { within: Duration::from_secs(5) }),
+            StepKind::ExpectNotDelivered(Window {
+                within: Duration::from_secs(5)
+            }),
             StepKind::ExpectNotArchived(NotArchivedExpectation {
                 list: list.clone(),
                 archive: ArchiveKind::Prototype,
@@ -907,7 +909,9 @@ expect_shunted = { within = "20s" }
                 to: vec![list.clone()],
                 data: "Message-ID: {message_id}\nMessage-ID: {message_id}\n\nbody\n".into(),
             }),
-            StepKind::ExpectShunted(Window { within: Duration::from_secs(20) }),
+            StepKind::ExpectShunted(Window {
+                within: Duration::from_secs(20)
+            }),
         ]
     );
 }
