@@ -119,7 +119,24 @@ async fn cmd_run(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     let target = start_target(&plan).await?;
     println!("run {run_id} against {}", target.describe());
     let printer = human::printer();
-    let results = run::run_all(&target, &plan.suite, &plan.scenarios, &run_id, &printer).await;
+    let all = run::run_all(&target, &plan.suite, &plan.scenarios, &run_id, &printer);
+    let results = tokio::select! {
+        results = all => Some(results),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    // Interrupted or not, no probe of this run stays held.
+    match run::cleanup_run(&target, &plan.suite, &run_id).await {
+        Ok(Some(done)) => eprintln!("mailflow: cleanup: {done}"),
+        Ok(None) => {}
+        Err(e) => eprintln!("mailflow: {e}"),
+    }
+    let Some(results) = results else {
+        // testcontainers' watchdog removes the container on Ctrl-C (a second
+        // removal from here would race it); against a container the cleanup
+        // above may therefore find it gone, which loses nothing.
+        eprintln!("mailflow: interrupted");
+        return Ok(ExitCode::from(130));
+    };
     let totals = run::totals(&results);
     println!("{}", human::totals(&totals));
     if let Err(e) = target.shutdown().await {

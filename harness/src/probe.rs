@@ -24,6 +24,10 @@ impl RunId {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         RunId(format!("{}-{:x}{:04x}", std::process::id(), now.as_secs(), now.subsec_micros() & 0xffff))
     }
+    /// A given id (tests; a run that must recognise an earlier run's probes).
+    pub fn from_string(id: impl Into<String>) -> Self {
+        RunId(id.into())
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -65,10 +69,28 @@ pub struct Probe {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// Builds a probe for `run`, named `label` in its probe header.
-pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>) -> Probe {
+/// Every Message-ID this process gave a probe, for the run-wide cleanup
+/// (after the last scenario, and on Ctrl-C).
+static ISSUED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn next_message_id(run: &RunId, probe_domain: &str) -> String {
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     let message_id = format!("<mailflow.{run}.{seq}@{probe_domain}>");
+    if let Ok(mut issued) = ISSUED.lock() {
+        issued.push(message_id.clone());
+    }
+    message_id
+}
+
+/// The Message-IDs this process built for `run`'s probes so far.
+pub fn issued_ids(run: &RunId) -> Vec<String> {
+    let prefix = format!("<mailflow.{run}.");
+    ISSUED.lock().map(|ids| ids.iter().filter(|id| id.starts_with(&prefix)).cloned().collect()).unwrap_or_default()
+}
+
+/// Builds a probe for `run`, named `label` in its probe header.
+pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>) -> Probe {
+    let message_id = next_message_id(run, probe_domain);
     let mut m = String::new();
     let mut h = |name: &str, value: &str| {
         m.push_str(name);
@@ -101,6 +123,24 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
         subject: spec.subject.to_string(),
         bytes: m.into_bytes(),
     }
+}
+
+/// A message sent as written (`send_raw`): every `{message_id}` in `data`
+/// becomes this probe's Message-ID; line ends become CRLF. Nothing else is
+/// added, so the text decides which headers the message has.
+pub fn build_raw(run: &RunId, probe_domain: &str, from: &str, to: &[String], data: &str) -> Probe {
+    let message_id = next_message_id(run, probe_domain);
+    let text = data.replace(crate::scenario::MESSAGE_ID_PLACEHOLDER, &message_id);
+    let mut m = String::new();
+    for line in text.lines() {
+        m.push_str(line);
+        m.push_str("\r\n");
+    }
+    let subject = mailparse::parse_headers(m.as_bytes())
+        .ok()
+        .and_then(|(hs, _)| hs.iter().find(|h| h.get_key().eq_ignore_ascii_case("Subject")).map(|h| h.get_value()))
+        .unwrap_or_default();
+    Probe { message_id, from: from.to_string(), to: to.to_vec(), subject, bytes: m.into_bytes() }
 }
 
 /// RFC 2047 encoded-word (base64) for non-ASCII header text; ASCII as is.
@@ -195,6 +235,22 @@ mod tests {
         let got = headers.iter().find(|h| h.get_key() == "Subject").unwrap().get_value();
         assert_eq!(got, subject);
         assert!(p.bytes.is_ascii() || !String::from_utf8_lossy(&p.bytes).lines().next().unwrap().contains('ü'));
+    }
+
+    #[test]
+    fn raw_message_gets_the_probe_id_everywhere_asked() {
+        let run = RunId::from_string("9-ab");
+        let to = vec!["l@d.test".to_string()];
+        let data = "From: x@probe.test\nSubject: two ids\nMessage-ID: {message_id}\nMessage-ID: {message_id}\n\nbody\n";
+        let p = build_raw(&run, "probe.test", "x@probe.test", &to, data);
+        assert!(crate::mailman::is_probe_id_of_run(&run, &p.message_id), "{}", p.message_id);
+        let text = String::from_utf8(p.bytes.clone()).unwrap();
+        assert_eq!(text.matches(&p.message_id).count(), 2);
+        assert!(!text.contains("{message_id}"));
+        assert!(text.contains("\r\n\r\nbody\r\n"));
+        assert_eq!(p.subject, "two ids");
+        assert_eq!(issued_ids(&run), vec![p.message_id.clone()]);
+        assert!(issued_ids(&RunId::from_string("9-a")).is_empty());
     }
 
     #[test]

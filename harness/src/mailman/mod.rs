@@ -1,5 +1,8 @@
-//! Mailman 3, through its REST API: provisioning the suite's lists.
+//! Mailman 3, through its REST API: provisioning the suite's lists, and the
+//! held queue (see [`held`] for the safety rule).
 
+pub mod held;
 pub mod rest;
 
+pub use held::{is_probe_id_of_run, select_own, Decision, HeldMessage, OwnHeld};
 pub use rest::{MailmanRest, RestResponse, RestTransport};

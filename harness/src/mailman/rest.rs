@@ -4,6 +4,8 @@
 //! it from inside the container; a hosts target will call it over HTTP
 //! (an SSH tunnel, typically). Both implement [`RestTransport`].
 
+use super::held::{Decision, HeldMessage, OwnHeld};
+use crate::scenario::{ListDecl, ModerationAction};
 use crate::target::{BoxFuture, TargetError};
 
 /// A response: status and body text.
@@ -91,9 +93,87 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
         self.expect("PATCH", &path, values, &[204], &[]).await.map(|_| ())
     }
 
+    /// Applies a declared list's settings and member moderation.
+    pub async fn apply_list_settings(&self, list: &ListDecl) -> Result<(), TargetError> {
+        let values = list.settings.rest_values();
+        if !values.is_empty() {
+            self.patch_config(&list.list_id(), &values).await?;
+        }
+        for address in &list.moderated {
+            self.set_member_moderation(&list.list_id(), address, "hold").await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a member's `moderation_action` (`hold`, `accept`, ...).
+    pub async fn set_member_moderation(&self, list_id: &str, address: &str, action: &str) -> Result<(), TargetError> {
+        let path = format!("/3.1/lists/{list_id}/member/{address}");
+        let r = self.expect("GET", &path, &[], &[200], &[]).await?;
+        let member: serde_json::Value = serde_json::from_str(&r.body).map_err(|e| TargetError::Rest {
+            method: "GET".into(),
+            path: path.clone(),
+            message: format!("unexpected JSON: {e}"),
+        })?;
+        let id = match member.get("member_id") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(TargetError::Rest { method: "GET".into(), path, message: "the member has no member_id".into() });
+            }
+        };
+        let member_path = format!("/3.1/members/{id}");
+        let form = [("moderation_action", action.to_string())];
+        self.expect("PATCH", &member_path, &form, &[204], &[]).await.map(|_| ())
+    }
+
+    /// `GET /3.1/lists/<list_id>/held`: every held message of the list.
+    pub async fn held(&self, list_id: &str) -> Result<Vec<HeldMessage>, TargetError> {
+        let path = format!("/3.1/lists/{list_id}/held");
+        let r = self.expect("GET", &path, &[], &[200], &[]).await?;
+        parse_held(&r.body).map_err(|e| TargetError::Rest { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })
+    }
+
+    /// Acts on one held message: only one that passed [`super::select_own`].
+    /// Right before acting it reads the request again and refuses when its
+    /// Message-ID is no longer the probe's (request ids are reused once a
+    /// request is gone, e.g. after a person moderated the probe meanwhile).
+    pub async fn moderate(&self, held: &OwnHeld, decision: &Decision) -> Result<(), TargetError> {
+        let path = format!("/3.1/lists/{}/held/{}", held.list_id(), held.request_id());
+        let current = self.transport.call("GET", &path, &[]).await?;
+        let current_id = serde_json::from_str::<HeldMessage>(&current.body).ok().map(|h| h.message_id);
+        if current.status != 200 || current_id.as_deref() != Some(held.message_id()) {
+            return Err(TargetError::Rest {
+                method: "GET".into(),
+                path,
+                message: format!(
+                    "request {} is no longer the probe {} (HTTP {}); not acting on it",
+                    held.request_id(),
+                    held.message_id(),
+                    current.status
+                ),
+            });
+        }
+        let mut form = vec![("action", decision.action.as_str().to_string())];
+        if let (ModerationAction::Reject, Some(comment)) = (decision.action, &decision.comment) {
+            form.push(("comment", comment.clone()));
+        }
+        self.expect("POST", &path, &form, &[204], &[]).await.map(|_| ())
+    }
+
     /// Deletes a list (used to break a target on purpose in tests).
     pub async fn delete_list(&self, list_id: &str) -> Result<(), TargetError> {
         let path = format!("/3.1/lists/{list_id}");
         self.expect("DELETE", &path, &[], &[204], &[]).await.map(|_| ())
     }
+}
+
+/// The entries of a held-queue response; Mailman leaves out `entries` when
+/// the queue is empty.
+pub(super) fn parse_held(body: &str) -> Result<Vec<HeldMessage>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[serde(default)]
+        entries: Vec<HeldMessage>,
+    }
+    Ok(serde_json::from_str::<Page>(body)?.entries)
 }

@@ -4,6 +4,7 @@
 
 mod diagnose;
 pub mod events;
+mod moderation;
 mod steps;
 
 use std::path::PathBuf;
@@ -52,6 +53,25 @@ pub async fn run_scenario<T: Target + ?Sized>(
         emit(Event::StepFinished { path: scenario.path.clone(), result: result.clone() });
         results.push(result);
     }
+    // Whatever happened, none of this scenario's probes stays held.
+    let t0 = Instant::now();
+    let cleaned = moderation::cleanup(target, run, &state.list_ids, &state.probe_ids).await;
+    let cleanup_result = match cleaned {
+        Ok(None) => None,
+        Ok(Some(detail)) => Some((Outcome::Passed, Some(detail))),
+        Err(message) => Some((Outcome::Failed(message), None)),
+    };
+    if let Some((outcome, detail)) = cleanup_result {
+        let result = StepResult {
+            label: "cleanup".into(),
+            location: crate::scenario::Location { file: scenario.path.clone(), line: 1, column: 1 },
+            outcome,
+            detail,
+            duration: t0.elapsed(),
+        };
+        emit(Event::StepFinished { path: scenario.path.clone(), result: result.clone() });
+        results.push(result);
+    }
     let result = ScenarioResult {
         path: scenario.path.clone(),
         name: scenario.name.clone(),
@@ -78,6 +98,16 @@ pub async fn run_all<T: Target + ?Sized>(
         .await;
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The run-wide safety net, for after the last scenario and for Ctrl-C:
+/// discards whatever probe of this run is still held on any of the suite's
+/// lists (each scenario already cleans up after itself; this catches a
+/// scenario that was interrupted). Goes through the same check as every
+/// other moderation: only this run's exact probe Message-IDs.
+pub async fn cleanup_run<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId) -> Result<Option<String>, String> {
+    let list_ids: Vec<String> = suite.lists.iter().map(|l| l.list_id()).collect();
+    moderation::cleanup(target, run, &list_ids, &crate::probe::issued_ids(run)).await
 }
 
 /// Summary counts over results.

@@ -128,3 +128,28 @@ pub(super) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<Stri
     }
     Some(text.to_string())
 }
+
+/// A string naming one of `choices` (by `name`); reports the others when not.
+pub(super) fn one_of<T: Copy>(
+    doc: &mut Doc,
+    what: &str,
+    noun: &str,
+    value: &Value<'_>,
+    choices: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Option<T> {
+    let text = doc.string(what, value)?;
+    let found = choices.iter().copied().find(|c| name(*c) == text);
+    if found.is_none() {
+        let names: Vec<&str> = choices.iter().map(|c| name(*c)).collect();
+        doc.error(
+            value.span(),
+            format!("unknown {noun}"),
+            format!(
+                "unknown {noun} `{text}` in {what}; expected one of {}",
+                names.join(", ")
+            ),
+        );
+    }
+    found
+}

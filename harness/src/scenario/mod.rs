@@ -53,8 +53,10 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl, Location,
-    Plan, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HeldExpectation,
+    ListDecl, ListSettings, Location, ModerationAction, Moderation, NotArchivedExpectation,
+    NoticeExpectation, Plan, PostAction, RawSendSpec, Scenario, SendSpec, SmtpExpectation,
+    SmtpStage, Step, StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
 };
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

@@ -49,11 +49,83 @@ impl Suite {
 }
 
 /// One mailing list the suite expects on the server, with its members.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListDecl {
     pub name: String,
     pub domain: String,
     pub members: Vec<String>,
+    /// Members whose posts are held (`moderation_action = hold`); each is
+    /// also in `members`.
+    pub moderated: Vec<String>,
+    /// Configuration applied through Mailman's REST API when the target is
+    /// prepared; `None` leaves Mailman's default.
+    pub settings: ListSettings,
+}
+
+/// What Mailman does with a post (`default_member_action`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostAction {
+    Accept,
+    Hold,
+    Reject,
+    Discard,
+    Defer,
+}
+
+impl PostAction {
+    pub const ALL: [PostAction; 5] = [
+        PostAction::Accept,
+        PostAction::Hold,
+        PostAction::Reject,
+        PostAction::Discard,
+        PostAction::Defer,
+    ];
+
+    /// The name used in suite files and by Mailman's REST API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostAction::Accept => "accept",
+            PostAction::Hold => "hold",
+            PostAction::Reject => "reject",
+            PostAction::Discard => "discard",
+            PostAction::Defer => "defer",
+        }
+    }
+}
+
+/// List settings from `[list.settings]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListSettings {
+    pub default_member_action: Option<PostAction>,
+    pub default_nonmember_action: Option<PostAction>,
+    /// In KB, as Mailman counts it; 0 means no limit.
+    pub max_message_size: Option<u64>,
+    /// Emergency moderation: every post is held.
+    pub emergency: Option<bool>,
+    pub subject_prefix: Option<String>,
+}
+
+impl ListSettings {
+    /// The settings as `PATCH /3.1/lists/<id>/config` form values.
+    pub fn rest_values(&self) -> Vec<(&'static str, String)> {
+        let mut values = Vec::new();
+        if let Some(a) = self.default_member_action {
+            values.push(("default_member_action", a.as_str().to_string()));
+        }
+        if let Some(a) = self.default_nonmember_action {
+            values.push(("default_nonmember_action", a.as_str().to_string()));
+        }
+        if let Some(kb) = self.max_message_size {
+            values.push(("max_message_size", kb.to_string()));
+        }
+        if let Some(on) = self.emergency {
+            values.push(("emergency", if on { "true" } else { "false" }.to_string()));
+        }
+        if let Some(prefix) = &self.subject_prefix {
+            values.push(("subject_prefix", prefix.clone()));
+        }
+        values
+    }
 }
 
 impl ListDecl {
@@ -102,6 +174,13 @@ pub enum StepKind {
     ExpectSmtp(SmtpExpectation),
     ExpectDelivered(DeliveryExpectation),
     ExpectArchived(ArchiveExpectation),
+    SendRaw(RawSendSpec),
+    ExpectHeld(HeldExpectation),
+    Moderate(Moderation),
+    ExpectNotDelivered(Window),
+    ExpectNotArchived(NotArchivedExpectation),
+    ExpectNotice(NoticeExpectation),
+    ExpectShunted(Window),
 }
 
 impl StepKind {
@@ -112,6 +191,13 @@ impl StepKind {
             StepKind::ExpectSmtp(_) => "expect_smtp",
             StepKind::ExpectDelivered(_) => "expect_delivered",
             StepKind::ExpectArchived(_) => "expect_archived",
+            StepKind::SendRaw(_) => "send_raw",
+            StepKind::ExpectHeld(_) => "expect_held",
+            StepKind::Moderate(_) => "moderate",
+            StepKind::ExpectNotDelivered(_) => "expect_not_delivered",
+            StepKind::ExpectNotArchived(_) => "expect_not_archived",
+            StepKind::ExpectNotice(_) => "expect_notice",
+            StepKind::ExpectShunted(_) => "expect_shunted",
         }
     }
 }
@@ -226,6 +312,103 @@ pub struct ArchiveExpectation {
     /// The list's full address.
     pub list: String,
     pub archive: ArchiveKind,
+    pub within: Duration,
+}
+
+/// A message sent exactly as written (`send_raw`). Every `{message_id}` in
+/// `data` is replaced by the probe's own Message-ID (with angle brackets),
+/// which is how the harness recognises the message later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawSendSpec {
+    pub from: String,
+    /// Envelope recipients; never empty.
+    pub to: Vec<String>,
+    /// Contains `{message_id}` at least once.
+    pub data: String,
+}
+
+/// The placeholder in `send_raw.data` for the probe's Message-ID.
+pub const MESSAGE_ID_PLACEHOLDER: &str = "{message_id}";
+
+/// The most recent probe is held for moderation on `list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldExpectation {
+    /// The list's full address.
+    pub list: String,
+    /// A substring of Mailman's hold reason.
+    pub reason_contains: Option<String>,
+    pub within: Duration,
+}
+
+/// A moderator's decision on a held message (Mailman 3's REST actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModerationAction {
+    Accept,
+    Discard,
+    Reject,
+    Defer,
+}
+
+impl ModerationAction {
+    pub const ALL: [ModerationAction; 4] = [
+        ModerationAction::Accept,
+        ModerationAction::Discard,
+        ModerationAction::Reject,
+        ModerationAction::Defer,
+    ];
+
+    /// The name used in scenario files and by Mailman's REST API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerationAction::Accept => "accept",
+            ModerationAction::Discard => "discard",
+            ModerationAction::Reject => "reject",
+            ModerationAction::Defer => "defer",
+        }
+    }
+}
+
+impl fmt::Display for ModerationAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Moderate the most recent probe, held on `list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderation {
+    /// The list's full address.
+    pub list: String,
+    pub action: ModerationAction,
+    /// The reason given to the sender; only with `reject`.
+    pub comment: Option<String>,
+    /// How long to wait for the probe to be held.
+    pub within: Duration,
+}
+
+/// A window in which something must not happen (or must happen), counted
+/// from the start of the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub within: Duration,
+}
+
+/// The most recent probe does not show up in the list's archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotArchivedExpectation {
+    /// The list's full address.
+    pub list: String,
+    pub archive: ArchiveKind,
+    pub within: Duration,
+}
+
+/// A message to `to` about the most recent probe (a hold or rejection
+/// notice) reaches the sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeExpectation {
+    /// Default: the probe's sender.
+    pub to: Option<String>,
+    pub subject_contains: Option<String>,
     pub within: Duration,
 }
 

@@ -109,6 +109,14 @@ impl Doc {
         found
     }
 
+    pub(super) fn boolean(&mut self, what: &str, value: &Value<'_>) -> Option<bool> {
+        let found = value.get_ref().as_bool();
+        if found.is_none() {
+            self.wrong_type(what, "true or false", value);
+        }
+        found
+    }
+
     pub(super) fn table<'v, 'i>(
         &mut self,
         what: &str,

@@ -9,14 +9,36 @@ use toml::de::DeValue;
 use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl, Scenario,
-    SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HeldExpectation,
+    ListDecl, Moderation, ModerationAction, NotArchivedExpectation, NoticeExpectation, RawSendSpec,
+    Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
+    MESSAGE_ID_PLACEHOLDER,
 };
 use super::reader::{Doc, Span, TableReader, Value};
 use super::values::check_address;
 
 const TOP_KEYS: &[&str] = &["name", "list", "step"];
-const STEP_KEYS: &[&str] = &["send", "expect_smtp", "expect_delivered", "expect_archived"];
+const STEP_KEYS: &[&str] = &[
+    "send",
+    "send_raw",
+    "expect_smtp",
+    "expect_delivered",
+    "expect_archived",
+    "expect_held",
+    "moderate",
+    "expect_not_delivered",
+    "expect_not_archived",
+    "expect_notice",
+    "expect_shunted",
+];
+const SEND_RAW_KEYS: &[&str] = &["from", "to", "data"];
+const HELD_KEYS: &[&str] = &["reason_contains", "within"];
+const MODERATE_KEYS: &[&str] = &["action", "comment", "within"];
+const WINDOW_KEYS: &[&str] = &["within"];
+const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
+const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "within"];
+/// How long an "it does not happen" step watches by default.
+const DEFAULT_ABSENCE: Duration = Duration::from_secs(10);
 const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
 const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
 const DELIVERED_KEYS: &[&str] = &["to", "headers", "within"];
@@ -170,6 +192,42 @@ fn read_steps<'s>(
                 });
                 send.map(StepKind::Send)
             }
+            "send_raw" => {
+                let send = read_send_raw(doc, value, defaults);
+                last_send = Some(LastSend {
+                    list: send
+                        .as_ref()
+                        .and_then(|send| list_of(suite, &send.to))
+                        .or(defaults.list),
+                    valid: send.is_some(),
+                });
+                send.map(StepKind::SendRaw)
+            }
+            "expect_held" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_held(doc, &key_span, value, sent).map(StepKind::ExpectHeld)
+            }
+            "moderate" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_moderate(doc, &key_span, value, sent).map(StepKind::Moderate)
+            }
+            "expect_not_delivered" => {
+                require_send(doc, key, &key_span, last_send);
+                read_window(doc, key, value, DEFAULT_ABSENCE).map(StepKind::ExpectNotDelivered)
+            }
+            "expect_not_archived" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_not_archived(doc, &key_span, value, sent)
+                    .map(StepKind::ExpectNotArchived)
+            }
+            "expect_notice" => {
+                require_send(doc, key, &key_span, last_send);
+                read_expect_notice(doc, value).map(StepKind::ExpectNotice)
+            }
+            "expect_shunted" => {
+                require_send(doc, key, &key_span, last_send);
+                read_window(doc, key, value, DEFAULT_WITHIN).map(StepKind::ExpectShunted)
+            }
             "expect_smtp" => {
                 require_send(doc, key, &key_span, last_send);
                 read_expect_smtp(doc, value).map(StepKind::ExpectSmtp)
@@ -215,7 +273,11 @@ fn require_send<'s>(
 
 /// The declared list a probe was addressed to, when it went to exactly one.
 fn list_of_send<'s>(suite: &'s Suite, send: &SendSpec) -> Option<&'s ListDecl> {
-    match send.to.as_slice() {
+    list_of(suite, &send.to)
+}
+
+fn list_of<'s>(suite: &'s Suite, to: &[String]) -> Option<&'s ListDecl> {
+    match to {
         [only] => suite.list(only),
         _ => None,
     }
@@ -426,15 +488,7 @@ fn read_expect_archived(
         None => Some(ArchiveKind::Prototype),
     };
     reader.finish(doc);
-    let sent = sent.filter(|sent| sent.valid)?;
-    let Some(list) = sent.list else {
-        doc.error(
-            key_span.clone(),
-            "which list?",
-            "`expect_archived` needs a list: give the scenario a `list`, or send to exactly one declared list",
-        );
-        return None;
-    };
+    let list = sent_list(doc, "expect_archived", key_span, sent)?;
     Some(ArchiveExpectation {
         list: list.address(),
         archive: archive?,
@@ -459,4 +513,215 @@ fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Arc
         );
     }
     kind
+}
+
+/// The list the most recent probe went to, for steps that look at a list's
+/// archive or held queue; reported when there is none.
+fn sent_list<'s>(
+    doc: &mut Doc,
+    key: &str,
+    key_span: &Span,
+    sent: Option<LastSend<'s>>,
+) -> Option<&'s ListDecl> {
+    let sent = sent.filter(|sent| sent.valid)?;
+    if sent.list.is_none() {
+        doc.error(
+            key_span.clone(),
+            "which list?",
+            format!("`{key}` needs a list: give the scenario a `list`, or send to exactly one declared list"),
+        );
+    }
+    sent.list
+}
+
+fn read_send_raw(doc: &mut Doc, value: &Value<'_>, defaults: Defaults<'_>) -> Option<RawSendSpec> {
+    let table = doc.table("`send_raw`", value)?;
+    let mut reader = TableReader::new("send_raw", table, value.span(), SEND_RAW_KEYS);
+    let from = reader.required(doc, "from").and_then(|value| {
+        doc.checked_string(&reader.field("from"), "address", check_address, value)
+    });
+    let to = match (reader.optional("to"), defaults.list) {
+        (Some(value), _) => fields::addresses(doc, &reader.field("to"), value, false),
+        (None, Some(list)) => Some(vec![list.address()]),
+        (None, None) if defaults.list_written => None,
+        (None, None) => {
+            doc.error(
+                value.span(),
+                "no recipient",
+                "`send_raw` has no `to` and the scenario has no `list`: add one of them",
+            );
+            None
+        }
+    };
+    let data = reader.required(doc, "data").and_then(|value| {
+        let data = doc.string(&reader.field("data"), value)?;
+        if !data.contains(MESSAGE_ID_PLACEHOLDER) {
+            // Without a probe Message-ID nothing could be observed, and the
+            // harness could never tell its message from anyone else's.
+            doc.error(
+                value.span(),
+                "no `{message_id}`",
+                format!(
+                    "`send_raw.data` must contain `{MESSAGE_ID_PLACEHOLDER}` (at least in a Message-ID header): \
+                     the harness replaces it with the probe's Message-ID to recognise the message"
+                ),
+            );
+            return None;
+        }
+        Some(data.to_string())
+    });
+    reader.finish(doc);
+    Some(RawSendSpec {
+        from: from?,
+        to: to?,
+        data: data?,
+    })
+}
+
+fn read_expect_held(
+    doc: &mut Doc,
+    key_span: &Span,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+) -> Option<HeldExpectation> {
+    let table = doc.table("`expect_held`", value)?;
+    let mut reader = TableReader::new("expect_held", table, value.span(), HELD_KEYS);
+    let reason_contains = reader
+        .optional("reason_contains")
+        .and_then(|value| doc.string(&reader.field("reason_contains"), value))
+        .map(str::to_string);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    let list = sent_list(doc, "expect_held", key_span, sent)?;
+    Some(HeldExpectation {
+        list: list.address(),
+        reason_contains,
+        within: within?,
+    })
+}
+
+/// `moderate = "discard"` or `moderate = { action = "reject", comment = "..." }`.
+fn read_moderate(
+    doc: &mut Doc,
+    key_span: &Span,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+) -> Option<Moderation> {
+    let read_action = |doc: &mut Doc, what: &str, value: &Value<'_>| {
+        fields::one_of(
+            doc,
+            what,
+            "moderation action",
+            value,
+            &ModerationAction::ALL,
+            ModerationAction::as_str,
+        )
+    };
+    let (action, comment, within) = match value.get_ref() {
+        DeValue::String(_) => (
+            read_action(doc, "`moderate`", value),
+            None,
+            Some(DEFAULT_WITHIN),
+        ),
+        DeValue::Table(table) => {
+            let mut reader = TableReader::new("moderate", table, value.span(), MODERATE_KEYS);
+            let action = reader
+                .required(doc, "action")
+                .and_then(|value| read_action(doc, &reader.field("action"), value));
+            let comment_value = reader.optional("comment");
+            let comment = comment_value
+                .and_then(|value| doc.string(&reader.field("comment"), value))
+                .map(str::to_string);
+            if let (Some(value), Some(action)) = (comment_value, action) {
+                if action != ModerationAction::Reject {
+                    doc.error(
+                        value.span(),
+                        "only with reject",
+                        format!("`moderate.comment` is the reason sent to the sender of a rejected post; it cannot go with `{action}`"),
+                    );
+                }
+            }
+            let within_value = reader.optional("within");
+            let within =
+                fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+            reader.finish(doc);
+            (action, comment, within)
+        }
+        _ => {
+            doc.wrong_type("`moderate`", "a string or a table", value);
+            return None;
+        }
+    };
+    let list = sent_list(doc, "moderate", key_span, sent)?;
+    Some(Moderation {
+        list: list.address(),
+        action: action?,
+        comment,
+        within: within?,
+    })
+}
+
+/// `{ within = "..." }`.
+fn read_window(doc: &mut Doc, key: &str, value: &Value<'_>, default: Duration) -> Option<Window> {
+    let table = doc.table(&format!("`{key}`"), value)?;
+    let mut reader = TableReader::new(key, table, value.span(), WINDOW_KEYS);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, default);
+    reader.finish(doc);
+    Some(Window { within: within? })
+}
+
+fn read_expect_not_archived(
+    doc: &mut Doc,
+    key_span: &Span,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+) -> Option<NotArchivedExpectation> {
+    let table = doc.table("`expect_not_archived`", value)?;
+    let mut reader = TableReader::new(
+        "expect_not_archived",
+        table,
+        value.span(),
+        NOT_ARCHIVED_KEYS,
+    );
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_ABSENCE);
+    let archive = match reader.optional("archive") {
+        Some(value) => read_archive_kind(doc, &reader.field("archive"), value),
+        None => Some(ArchiveKind::Prototype),
+    };
+    reader.finish(doc);
+    let list = sent_list(doc, "expect_not_archived", key_span, sent)?;
+    Some(NotArchivedExpectation {
+        list: list.address(),
+        archive: archive?,
+        within: within?,
+    })
+}
+
+fn read_expect_notice(doc: &mut Doc, value: &Value<'_>) -> Option<NoticeExpectation> {
+    let table = doc.table("`expect_notice`", value)?;
+    let mut reader = TableReader::new("expect_notice", table, value.span(), NOTICE_KEYS);
+    // `Some(None)`: written, but not a valid address (reported).
+    let to = reader
+        .optional("to")
+        .map(|value| doc.checked_string(&reader.field("to"), "address", check_address, value));
+    let subject_contains = reader
+        .optional("subject_contains")
+        .and_then(|value| doc.string(&reader.field("subject_contains"), value))
+        .map(str::to_string);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    let to = match to {
+        Some(None) => return None,
+        Some(Some(to)) => Some(to),
+        None => None,
+    };
+    Some(NoticeExpectation {
+        to,
+        subject_contains,
+        within: within?,
+    })
 }

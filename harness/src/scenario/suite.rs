@@ -4,12 +4,22 @@ use std::path::Path;
 
 use super::error::{FileError, LoadErrors};
 use super::fields;
-use super::model::{ListDecl, Suite};
+use super::model::{ListDecl, ListSettings, PostAction, Suite};
 use super::reader::{Doc, Span, TableReader, Value};
 use super::values::{check_domain, check_list_name};
 
 const TOP_KEYS: &[&str] = &["probe_domain", "list"];
-const LIST_KEYS: &[&str] = &["name", "domain", "members"];
+const LIST_KEYS: &[&str] = &["name", "domain", "members", "moderated", "settings"];
+const SETTINGS_KEYS: &[&str] = &[
+    "default_member_action",
+    "default_nonmember_action",
+    "max_message_size",
+    "emergency",
+    "subject_prefix",
+];
+/// Mailman counts `max_message_size` in KB; 0 is "no limit". A limit above
+/// 1 GB is surely a unit mistake.
+const MAX_MESSAGE_KB: std::ops::RangeInclusive<i64> = 0..=1_048_576;
 const DEFAULT_PROBE_DOMAIN: &str = "probe.test";
 
 /// Parses and checks a suite file.
@@ -91,14 +101,86 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
             .optional("members")
             .and_then(|value| fields::addresses(doc, "`members`", value, true))
             .unwrap_or_default();
+        let moderated = reader
+            .optional("moderated")
+            .and_then(|value| {
+                let found = fields::addresses(doc, "`moderated`", value, true)?;
+                check_moderated_are_members(doc, value, &found, &members);
+                Some(found)
+            })
+            .unwrap_or_default();
+        let settings = reader
+            .optional("settings")
+            .and_then(|value| read_settings(doc, value))
+            .unwrap_or_default();
         reader.finish(doc);
         if let (Some(name), Some(domain)) = (name, domain) {
             lists.push(ListDecl {
                 name,
                 domain,
                 members,
+                moderated,
+                settings,
             });
         }
     }
     lists
+}
+
+/// A moderated address must be subscribed: Mailman moderates members.
+fn check_moderated_are_members(
+    doc: &mut Doc,
+    value: &Value<'_>,
+    moderated: &[String],
+    members: &[String],
+) {
+    for address in moderated {
+        if !members.iter().any(|m| m.eq_ignore_ascii_case(address)) {
+            doc.error(
+                value.span(),
+                "not a member",
+                format!("`moderated` names `{address}`, which is not in `members`: only members can be moderated"),
+            );
+        }
+    }
+}
+
+/// `[list.settings]`: list configuration the target applies through REST.
+fn read_settings(doc: &mut Doc, value: &Value<'_>) -> Option<ListSettings> {
+    let table = doc.table("`settings`", value)?;
+    let mut reader = TableReader::new("settings", table, value.span(), SETTINGS_KEYS);
+    let default_member_action = read_action(doc, &mut reader, "default_member_action");
+    let default_nonmember_action = read_action(doc, &mut reader, "default_nonmember_action");
+    let max_message_size = reader
+        .optional("max_message_size")
+        .and_then(|value| doc.integer_in(&reader.field("max_message_size"), MAX_MESSAGE_KB, value))
+        .map(|kb| kb as u64);
+    let emergency = reader
+        .optional("emergency")
+        .and_then(|value| doc.boolean(&reader.field("emergency"), value));
+    let subject_prefix = reader
+        .optional("subject_prefix")
+        .and_then(|value| doc.string(&reader.field("subject_prefix"), value))
+        .map(str::to_string);
+    reader.finish(doc);
+    Some(ListSettings {
+        default_member_action,
+        default_nonmember_action,
+        max_message_size,
+        emergency,
+        subject_prefix,
+    })
+}
+
+fn read_action(doc: &mut Doc, reader: &mut TableReader<'_, '_>, key: &str) -> Option<PostAction> {
+    let what = reader.field(key);
+    let value = reader.optional(key)?;
+    fields::one_of(
+        doc,
+        &what,
+        "action",
+        value,
+        &PostAction::ALL,
+        PostAction::as_str,
+    )
 }

@@ -70,11 +70,13 @@ fn valid_suite() {
                     name: "probe-test".into(),
                     domain: "lists.example.test".into(),
                     members: vec!["alice@probe.test".into(), "bob@probe.test".into()],
+                    ..ListDecl::default()
                 },
                 ListDecl {
                     name: "quiet".into(),
                     domain: "lists.example.test".into(),
                     members: vec![],
+                    ..ListDecl::default()
                 },
             ],
         }
@@ -312,8 +314,8 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     ),
     (
         "unknown key in a step",
-        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_held = true\n",
-        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted",
     ),
     (
         "unknown key in an inline table",
@@ -383,7 +385,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted",
     ),
     (
         "no steps",
@@ -460,6 +462,61 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
         "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
         "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
     ),
+    (
+        "held without a list",
+        "name = \"x\"\n[[step]]\nsend = { from = \"alice@probe.test\", to = [\"a@b.test\"], subject = \"s\" }\nexpect_held = {}\n",
+        "s.toml:4:1: `expect_held` needs a list: give the scenario a `list`, or send to exactly one declared list",
+    ),
+    (
+        "moderate before send",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nmoderate = \"discard\"\n",
+        "s.toml:4:1: `moderate` must come after a `send`: it checks the most recent one",
+    ),
+    (
+        "unknown moderation action",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nmoderate = \"approve\"\n",
+        "s.toml:5:12: unknown moderation action `approve` in `moderate`; expected one of accept, discard, reject, defer",
+    ),
+    (
+        "moderation comment without reject",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nmoderate = { action = \"discard\", comment = \"no\" }\n",
+        "s.toml:5:44: `moderate.comment` is the reason sent to the sender of a rejected post; it cannot go with `discard`",
+    ),
+    (
+        "moderate of the wrong type",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nmoderate = 3\n",
+        "s.toml:5:12: `moderate` must be a string or a table, found an integer",
+    ),
+    (
+        "moderate without action",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nmoderate = { comment = \"no\" }\n",
+        "s.toml:5:12: missing required key `action` in `moderate`",
+    ),
+    (
+        "unknown key in expect_held",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_held = { reason = \"x\" }\n",
+        "s.toml:5:17: unknown key `reason` in `expect_held`; accepted keys: reason_contains, within",
+    ),
+    (
+        "bad window",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_not_delivered = { within = \"5\" }\n",
+        "s.toml:5:35: invalid duration `5` in `expect_not_delivered.within`: `5` has no unit (use ms, s, m or h)",
+    ),
+    (
+        "notice to a bad address",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_notice = { to = \"owner\" }\n",
+        "s.toml:5:24: invalid address `owner` in `expect_notice.to`: must contain exactly one `@`",
+    ),
+    (
+        "raw message without the placeholder",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend_raw = { from = \"o@probe.test\", data = \"Subject: x\\n\\nbody\\n\" }\n",
+        "s.toml:4:44: `send_raw.data` must contain `{message_id}` (at least in a Message-ID header): the harness replaces it with the probe's Message-ID to recognise the message",
+    ),
+    (
+        "shunted before send",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_shunted = {}\n",
+        "s.toml:4:1: `expect_shunted` must come after a `send`: it checks the most recent one",
+    ),
 ];
 
 #[test]
@@ -501,7 +558,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -522,7 +579,7 @@ const SUITE_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a list",
         "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nowner = \"x@y.test\"\n",
-        "suite.toml:4:1: unknown key `owner` in `[[list]]`; accepted keys: name, domain, members",
+        "suite.toml:4:1: unknown key `owner` in `[[list]]`; accepted keys: name, domain, members, moderated, settings",
     ),
     (
         "missing domain",
@@ -559,6 +616,31 @@ const SUITE_ERRORS: &[(&str, &str, &str)] = &[
         "list = \"a\"\n",
         "suite.toml:1:8: `list` must be an array of tables (`[[list]]`), found a string",
     ),
+    (
+        "unknown setting",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\n[list.settings]\narchive = true\n",
+        "suite.toml:5:1: unknown key `archive` in `settings`; accepted keys: default_member_action, default_nonmember_action, max_message_size, emergency, subject_prefix",
+    ),
+    (
+        "unknown action",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nsettings = { default_nonmember_action = \"approve\" }\n",
+        "suite.toml:4:41: unknown action `approve` in `settings.default_nonmember_action`; expected one of accept, hold, reject, discard, defer",
+    ),
+    (
+        "negative size",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nsettings = { max_message_size = -1 }\n",
+        "suite.toml:4:33: `settings.max_message_size` must be between 0 and 1048576, found -1",
+    ),
+    (
+        "emergency not a boolean",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nsettings = { emergency = \"yes\" }\n",
+        "suite.toml:4:26: `settings.emergency` must be true or false, found a string",
+    ),
+    (
+        "moderated non-member",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\"]\nmoderated = [\"carol@probe.test\"]\n",
+        "suite.toml:5:13: `moderated` names `carol@probe.test`, which is not in `members`: only members can be moderated",
+    ),
 ];
 
 #[test]
@@ -587,7 +669,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted"
     );
     let first = &errors.errors[0];
     assert_eq!(
@@ -718,5 +800,118 @@ fn load_without_a_suite_or_scenarios() {
             .to_string()
             .ends_with("empty: no scenario files (*.toml other than suite.toml) found"),
         "{empty}"
+    );
+}
+
+#[test]
+fn list_settings_and_moderated_members() {
+    let suite = parse_suite(
+        Path::new("suite.toml"),
+        r#"
+[[list]]
+name = "probe-small"
+domain = "lists.example.test"
+members = ["alice@probe.test", "carol@probe.test"]
+moderated = ["carol@probe.test"]
+
+[list.settings]
+default_member_action = "accept"
+default_nonmember_action = "hold"
+max_message_size = 1
+emergency = true
+subject_prefix = "[small] "
+"#,
+    )
+    .expect("parses");
+    let list = &suite.lists[0];
+    assert_eq!(list.moderated, ["carol@probe.test"]);
+    assert_eq!(
+        list.settings,
+        ListSettings {
+            default_member_action: Some(PostAction::Accept),
+            default_nonmember_action: Some(PostAction::Hold),
+            max_message_size: Some(1),
+            emergency: Some(true),
+            subject_prefix: Some("[small] ".into()),
+        }
+    );
+    assert_eq!(
+        list.settings.rest_values(),
+        [
+            ("default_member_action", "accept".to_string()),
+            ("default_nonmember_action", "hold".to_string()),
+            ("max_message_size", "1".to_string()),
+            ("emergency", "true".to_string()),
+            ("subject_prefix", "[small] ".to_string()),
+        ]
+    );
+    // Nothing declared: nothing is changed.
+    assert!(ListSettings::default().rest_values().is_empty());
+}
+
+#[test]
+fn moderation_steps() {
+    let scenario = scenario(
+        r#"name = "held, rejected, noticed"
+list = "probe-test"
+
+[[step]]
+send = { from = "outsider@probe.test", subject = "held probe" }
+expect_held = { reason_contains = "not from a list member", within = "30s" }
+moderate = { action = "reject", comment = "no thanks" }
+expect_notice = { subject_contains = "rejected", within = "20s" }
+expect_not_delivered = { within = "5s" }
+expect_not_archived = {}
+
+[[step]]
+moderate = "discard"
+send_raw = { from = "x@probe.test", data = "Message-ID: {message_id}\nMessage-ID: {message_id}\n\nbody\n" }
+expect_shunted = { within = "20s" }
+"#,
+    );
+    let list = "probe-test@lists.example.test".to_string();
+    let kinds: Vec<StepKind> = scenario.steps.into_iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds[1..],
+        [
+            StepKind::ExpectHeld(HeldExpectation {
+                list: list.clone(),
+                reason_contains: Some("not from a list member".into()),
+                within: Duration::from_secs(30),
+            }),
+            StepKind::Moderate(Moderation {
+                list: list.clone(),
+                action: ModerationAction::Reject,
+                comment: Some("no thanks".into()),
+                within: Duration::from_secs(60),
+            }),
+            StepKind::ExpectNotice(NoticeExpectation {
+                to: None,
+                subject_contains: Some("rejected".into()),
+                within: Duration::from_secs(20),
+            }),
+            StepKind::ExpectNotDelivered(Window {
+                within: Duration::from_secs(5)
+            }),
+            StepKind::ExpectNotArchived(NotArchivedExpectation {
+                list: list.clone(),
+                archive: ArchiveKind::Prototype,
+                within: Duration::from_secs(10),
+            }),
+            StepKind::Moderate(Moderation {
+                list: list.clone(),
+                action: ModerationAction::Discard,
+                comment: None,
+                within: Duration::from_secs(60),
+            }),
+            StepKind::SendRaw(RawSendSpec {
+                from: "x@probe.test".into(),
+                to: vec![list.clone()],
+                data: "Message-ID: {message_id}\nMessage-ID: {message_id}\n\nbody\n".into(),
+            }),
+            StepKind::ExpectShunted(Window {
+                within: Duration::from_secs(20)
+            }),
+        ]
     );
 }

@@ -17,8 +17,8 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 use super::docker::{ensure_daemon, network_gateway, reap_stale_containers, OWNER_LABEL};
 use super::images::{ensure_base_image, ensure_image, ImageReport};
-use super::{ArchivedCopy, BoxFuture, Target, TargetError};
-use crate::mailman::{MailmanRest, RestResponse, RestTransport};
+use super::{ArchivedCopy, BoxFuture, MailmanQueueFacts, Target, TargetError};
+use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestResponse, RestTransport};
 use crate::scenario::Suite;
 use crate::sink::Sink;
 
@@ -109,6 +109,7 @@ impl ContainersTarget {
             for m in &list.members {
                 rest.ensure_member(&list.list_id(), m).await?;
             }
+            rest.apply_list_settings(list).await?;
         }
         Ok(())
     }
@@ -208,6 +209,37 @@ impl Target for ContainersTarget {
                 2 if err.trim().is_empty() => Ok(None),
                 _ => Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
             }
+        })
+    }
+
+    fn held_messages<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
+        Box::pin(async move { MailmanRest::new(self).held(list_id).await })
+    }
+
+    fn moderate_held<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
+        Box::pin(async move { MailmanRest::new(self).moderate(held, decision).await })
+    }
+
+    fn mailman_queues<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
+        Box::pin(async move {
+            // The id goes in as an argument, never into the script's text.
+            let script = r#"grep -rlsF -e "$1" "$2/queue"; echo ---; grep -sF -e "$1" /var/log/mailman3/mailman.log | tail -n 20"#;
+            let bare = message_id.trim_start_matches('<').trim_end_matches('>');
+            let (_, out, err) = self.exec(&["sh", "-c", script, "sh", bare, MAILMAN_VAR]).await?;
+            let Some((files, log)) = out.split_once("---\n") else {
+                return Err(TargetError::Exec(format!("looking in Mailman's queues: {}", err.trim())));
+            };
+            let mut facts = MailmanQueueFacts {
+                queue_files: files.lines().map(str::to_string).collect(),
+                log_lines: log.lines().map(str::to_string).collect(),
+            };
+            // A shunt is logged by file name, not Message-ID: add those lines.
+            for file in facts.queue_files.clone() {
+                let base = file.rsplit('/').next().unwrap_or(&file).trim_end_matches(".pck").to_string();
+                let (_, out, _) = self.exec(&["grep", "-sF", "-e", &base, "/var/log/mailman3/mailman.log"]).await?;
+                facts.log_lines.extend(out.lines().map(str::to_string));
+            }
+            Ok(facts)
         })
     }
 

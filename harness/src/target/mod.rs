@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::mailman::{Decision, HeldMessage, OwnHeld};
 use crate::sink::Sink;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,6 +29,10 @@ pub enum Capability {
     PrototypeArchive,
     /// Exim's mainlog, for diagnosis.
     EximLog,
+    /// Mailman's held queue: list held messages and moderate them.
+    HeldQueue,
+    /// Mailman's queue folders (shunt, bad, retry, ...) and its log.
+    MailmanQueues,
 }
 
 impl fmt::Display for Capability {
@@ -36,6 +41,8 @@ impl fmt::Display for Capability {
             Capability::Sink => "a sink for the list's deliveries",
             Capability::PrototypeArchive => "read access to Mailman's prototype archive",
             Capability::EximLog => "read access to exim's mainlog",
+            Capability::HeldQueue => "access to Mailman's held queue",
+            Capability::MailmanQueues => "read access to Mailman's queues and log",
         })
     }
 }
@@ -68,6 +75,34 @@ pub struct ArchivedCopy {
     pub location: String,
 }
 
+/// Where a message was found among Mailman's queues (for diagnosis and
+/// `expect_shunted`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailmanQueueFacts {
+    /// Queue files that contain the Message-ID, e.g.
+    /// `/var/lib/mailman3/queue/shunt/1700000000.1+abc.pck`.
+    pub queue_files: Vec<String>,
+    /// Lines of Mailman's log that mention the message (or, for a shunt,
+    /// the lines that say so).
+    pub log_lines: Vec<String>,
+}
+
+impl MailmanQueueFacts {
+    /// The queue folders the message is in (`shunt`, `bad`, `in`, ...).
+    pub fn queues(&self) -> Vec<&str> {
+        let mut queues: Vec<&str> = self
+            .queue_files
+            .iter()
+            .filter_map(|f| f.rsplit('/').nth(1))
+            .collect();
+        queues.dedup();
+        queues
+    }
+    pub fn shunted(&self) -> bool {
+        self.queues().contains(&"shunt")
+    }
+}
+
 /// The system under test as the runner sees it.
 pub trait Target: Send + Sync {
     /// One line for reports: which target, where.
@@ -86,4 +121,21 @@ pub trait Target: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
     /// Exim's mainlog (for diagnosis; may be the tail of a large log).
     fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>>;
+    /// The held messages of a list (by list id, `name.domain`).
+    fn held_messages<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
+        let _ = list_id;
+        Box::pin(async { Err(TargetError::Unsupported(Capability::HeldQueue)) })
+    }
+    /// Acts on one held message. Takes an [`OwnHeld`], which only
+    /// [`crate::mailman::select_own`] makes: the harness acts on its own
+    /// probes of this run and nothing else.
+    fn moderate_held<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
+        let _ = (held, decision);
+        Box::pin(async { Err(TargetError::Unsupported(Capability::HeldQueue)) })
+    }
+    /// Looks for the Message-ID in Mailman's queue folders and log.
+    fn mailman_queues<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
+        let _ = message_id;
+        Box::pin(async { Err(TargetError::Unsupported(Capability::MailmanQueues)) })
+    }
 }
