@@ -59,6 +59,8 @@ pub struct Probe {
     pub from: String,
     pub to: Vec<String>,
     pub subject: String,
+    /// The body text as sent (before line ends were made CRLF).
+    pub body: String,
     /// The message in wire form, CRLF line ends, not yet dot-stuffed.
     pub bytes: Vec<u8>,
 }
@@ -99,6 +101,7 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
         from: spec.from.to_string(),
         to: spec.to.to_vec(),
         subject: spec.subject.to_string(),
+        body,
         bytes: m.into_bytes(),
     }
 }

@@ -102,6 +102,8 @@ pub enum StepKind {
     ExpectSmtp(SmtpExpectation),
     ExpectDelivered(DeliveryExpectation),
     ExpectArchived(ArchiveExpectation),
+    ExpectNotArchived(NotArchivedExpectation),
+    ExpectPage(PageExpectation),
 }
 
 impl StepKind {
@@ -112,6 +114,8 @@ impl StepKind {
             StepKind::ExpectSmtp(_) => "expect_smtp",
             StepKind::ExpectDelivered(_) => "expect_delivered",
             StepKind::ExpectArchived(_) => "expect_archived",
+            StepKind::ExpectNotArchived(_) => "expect_not_archived",
+            StepKind::ExpectPage(_) => "expect_page",
         }
     }
 }
@@ -201,15 +205,18 @@ pub struct DeliveryExpectation {
 pub enum ArchiveKind {
     /// Mailman 3's prototype archiver (a maildir per list).
     Prototype,
+    /// HyperKitty, read over HTTP (JSON API and message page).
+    HyperKitty,
 }
 
 impl ArchiveKind {
-    pub const ALL: [ArchiveKind; 1] = [ArchiveKind::Prototype];
+    pub const ALL: [ArchiveKind; 2] = [ArchiveKind::Prototype, ArchiveKind::HyperKitty];
 
     /// The name used in scenario files.
     pub fn as_str(self) -> &'static str {
         match self {
             ArchiveKind::Prototype => "prototype",
+            ArchiveKind::HyperKitty => "hyperkitty",
         }
     }
 }
@@ -226,6 +233,56 @@ pub struct ArchiveExpectation {
     /// The list's full address.
     pub list: String,
     pub archive: ArchiveKind,
+    pub within: Duration,
+}
+
+/// The most recent probe does not show up in any of these archives of a
+/// list before `within` has passed since it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotArchivedExpectation {
+    /// The list's full address.
+    pub list: String,
+    /// Never empty; without `archive` in the file, every kind.
+    pub archives: Vec<ArchiveKind>,
+    pub within: Duration,
+}
+
+/// A named web page of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PageKind {
+    /// Postorius' list information (summary) page.
+    ListInfo,
+    /// HyperKitty's archive index of the list.
+    ArchiveIndex,
+}
+
+impl PageKind {
+    pub const ALL: [PageKind; 2] = [PageKind::ListInfo, PageKind::ArchiveIndex];
+
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageKind::ListInfo => "list-info",
+            PageKind::ArchiveIndex => "archive-index",
+        }
+    }
+}
+
+impl fmt::Display for PageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A list's page answers with `status` and, when given, a body containing
+/// `body_contains`, within `within` of the step's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageExpectation {
+    /// The list's full address.
+    pub list: String,
+    pub page: PageKind,
+    pub status: u16,
+    pub body_contains: Option<String>,
     pub within: Duration,
 }
 

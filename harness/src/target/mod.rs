@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::sink::Sink;
+use crate::web::Web;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -28,6 +29,8 @@ pub enum Capability {
     PrototypeArchive,
     /// Exim's mainlog, for diagnosis.
     EximLog,
+    /// The list server's web side over HTTP: HyperKitty's archive and Postorius' pages.
+    Web,
 }
 
 impl fmt::Display for Capability {
@@ -36,6 +39,7 @@ impl fmt::Display for Capability {
             Capability::Sink => "a sink for the list's deliveries",
             Capability::PrototypeArchive => "read access to Mailman's prototype archive",
             Capability::EximLog => "read access to exim's mainlog",
+            Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
         })
     }
 }
@@ -86,4 +90,8 @@ pub trait Target: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
     /// Exim's mainlog (for diagnosis; may be the tail of a large log).
     fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>>;
+    /// The web side (HyperKitty, Postorius) over HTTP, when the target has one.
+    fn web(&self) -> Option<&Web> {
+        None
+    }
 }
