@@ -292,6 +292,7 @@ check_alive() {
     fi
 }
 
+if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=30; else STARTUP_GRACE=5; fi
 started=$SECONDS
 for (( ; ; )); do
     if smtp_answers && rest_answers && { [[ "$MAILFLOW_WEB" == 0 ]] || web_answers; }; then
@@ -300,8 +301,10 @@ for (( ; ; )); do
     if (( SECONDS - started >= READY_TIMEOUT )); then
         die "not ready after ${READY_TIMEOUT}s (exim on 25, Mailman REST on 127.0.0.1:8001 and/or (MAILFLOW_WEB=1) HyperKitty on 127.0.0.1:80 do not answer)"
     fi
-    # Mailman writes its pid file a moment after `mailman start` returns.
-    if (( SECONDS - started >= 5 )); then
+    # Mailman writes its pid file a moment after `mailman start` returns;
+    # with the web side starting beside it on a busy machine, that moment
+    # was seen to exceed 5 s, so the web side gets a longer grace.
+    if (( SECONDS - started >= STARTUP_GRACE )); then
         check_alive
     fi
     sleep 0.5
