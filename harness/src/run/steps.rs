@@ -429,3 +429,76 @@ async fn expect_page<T: Target + ?Sized>(target: &T, exp: &PageExpectation) -> V
     }
     (Outcome::Failed(format!("{last} (within {})", secs(exp.within))), None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ProbeSpec;
+    use crate::scenario::PageKind;
+    use crate::target::{ArchivedCopy, BoxFuture};
+    use std::net::SocketAddr;
+
+    /// A target with neither sink nor web side: steps that need them are skipped.
+    struct Bare;
+
+    impl Target for Bare {
+        fn describe(&self) -> String {
+            "bare".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            "127.0.0.1:25".parse().unwrap()
+        }
+        fn sink(&self) -> Option<&crate::sink::Sink> {
+            None
+        }
+        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported(Capability::PrototypeArchive)) })
+        }
+        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported(Capability::EximLog)) })
+        }
+    }
+
+    fn sent() -> Sent {
+        let to = vec!["probe-test@lists.example.test".to_string()];
+        let spec = ProbeSpec { from: "alice@probe.test", to: &to, subject: "s", body: None, headers: &[] };
+        Sent { probe: probe::build(&RunId::new(), "probe.test", "t", &spec), transcript: Transcript::default(), at: Instant::now() }
+    }
+
+    #[tokio::test]
+    async fn web_steps_are_skipped_without_a_web_side() {
+        let page = PageExpectation {
+            list: "probe-test@lists.example.test".into(),
+            page: PageKind::ListInfo,
+            status: 200,
+            body_contains: None,
+            within: Duration::from_secs(1),
+        };
+        let (outcome, _) = expect_page(&Bare, &page).await;
+        assert!(matches!(&outcome, Outcome::Skipped(why) if why.contains("HyperKitty and Postorius")), "{outcome:?}");
+
+        let not = NotArchivedExpectation {
+            list: "probe-test@lists.example.test".into(),
+            archives: ArchiveKind::ALL.to_vec(),
+            within: Duration::from_millis(10),
+        };
+        let (outcome, _) = expect_not_archived(&Bare, &sent(), &not).await;
+        assert!(
+            matches!(&outcome, Outcome::Skipped(why) if why.contains("prototype") && why.contains("hyperkitty")),
+            "{outcome:?}"
+        );
+        match look_in_archive(&Bare, ArchiveKind::HyperKitty, "probe-test@lists.example.test", &sent()).await {
+            Err(LookError::Unsupported(why)) => assert!(why.contains("web side"), "{why}"),
+            _ => panic!("expected unsupported"),
+        }
+    }
+
+    #[test]
+    fn body_excerpt_is_the_first_non_empty_line() {
+        assert_eq!(body_excerpt("\n  Hello there.  \nmore"), "Hello there.");
+        assert_eq!(body_excerpt(""), "");
+    }
+}
