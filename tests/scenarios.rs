@@ -5,6 +5,8 @@
 //! nothing. The container target starts on the first trial that runs, is
 //! shared by all trials of this process, and is removed when the trials end,
 //! passed, failed or panicked (libtest-mimic catches panics per trial).
+//! The container runs with the web side (HyperKitty, Postorius) unless
+//! `MAILFLOW_WEB=0`; image and container start times are printed at the end.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -14,7 +16,7 @@ use mailflow::probe::RunId;
 use mailflow::report::human;
 use mailflow::run;
 use mailflow::scenario::{self, Plan};
-use mailflow::target::containers::ContainersTarget;
+use mailflow::target::containers::{ContainersTarget, StartOptions};
 
 struct Shared {
     rt: tokio::runtime::Runtime,
@@ -64,6 +66,11 @@ fn main() {
         print!("{text}");
     }
     if let Some(Ok(target)) = shared.target.get() {
+        // How long preparing the images and the container took, for the run's report.
+        for line in target.report.image_lines() {
+            eprintln!("{line}");
+        }
+        eprintln!("{}", target.report.summary_tail());
         if let Err(e) = shared.rt.block_on(target.shutdown()) {
             eprintln!("removing the container target: {e}");
         }
@@ -85,7 +92,9 @@ fn run_trial(shared: &Shared, dir: &Path, file: &Path) -> Result<(), Failed> {
     shared.rt.block_on(async {
         let target = shared
             .target
-            .get_or_init(|| async { ContainersTarget::start(&plan.suite).await.map_err(|e| e.to_string()) })
+            .get_or_init(|| async {
+                ContainersTarget::start_with(&plan.suite, StartOptions::from_env()).await.map_err(|e| e.to_string())
+            })
             .await
             .as_ref()
             .map_err(|e| Failed::from(format!("the container target did not start: {e}")))?;

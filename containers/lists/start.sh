@@ -4,12 +4,14 @@
 # 1. render exim4.conf and mailman.cfg from the environment,
 # 2. load the ferm firewall (fails the container if it cannot),
 # 3. start exim (daemon + queue runner every 5 s), Mailman 3, nginx and the
-#    stub listeners for ssh/spamd/rsync,
+#    stub listeners for ssh/spamd/rsync; with MAILFLOW_WEB=1 also the web
+#    side (mailman3-web under uwsgi, behind nginx),
 # 4. print "mailflow-lists ready" once exim answers on 25 and Mailman's REST
-#    API answers on 127.0.0.1:8001,
-# 5. watch exim's daemon and Mailman's master: if either dies the container
-#    exits non-zero, unless /run/mailflow/maintenance exists (a test stopped
-#    one of them on purpose).
+#    API answers on 127.0.0.1:8001 (and, with the web side, HyperKitty
+#    answers through nginx),
+# 5. watch exim's daemon and Mailman's master (and uwsgi and nginx with the
+#    web side): if one dies the container exits non-zero, unless
+#    /run/mailflow/maintenance exists (a test stopped one on purpose).
 #
 # Never print MAILFLOW_REST_PASSWORD; this script must not run with `set -x`.
 set -euo pipefail
@@ -19,6 +21,8 @@ MAINTENANCE=/run/mailflow/maintenance
 EXIM_PID_FILE=/run/exim4/exim.pid
 MAILMAN_PID_FILE=/run/mailman3/master.pid
 MAILMAN_CFG=/etc/mailman3/mailman.cfg
+NGINX_PID_FILE=/run/nginx.pid
+UWSGI_PID=
 
 log() { echo "mailflow-lists: $*"; }
 die() { echo "mailflow-lists: FATAL: $*" >&2; exit 1; }
@@ -46,7 +50,13 @@ fi
 export MAILFLOW_SINK_HOST
 MAILFLOW_OLD_HOST_ADDR="${MAILFLOW_OLD_HOST_ADDR:-172.31.250.10}"
 MAILFLOW_BASTION_ADDR="${MAILFLOW_BASTION_ADDR:-172.31.250.11}"
-READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-120}"
+MAILFLOW_WEB="${MAILFLOW_WEB:-0}"
+[[ "$MAILFLOW_WEB" == 0 || "$MAILFLOW_WEB" == 1 ]] || die "MAILFLOW_WEB must be 0 or 1, got '$MAILFLOW_WEB'"
+if [[ "$MAILFLOW_WEB" == 1 ]]; then
+    READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-180}"
+else
+    READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-120}"
+fi
 
 [[ -n "${MAILFLOW_REST_PASSWORD:-}" ]] || die "MAILFLOW_REST_PASSWORD is not set (Mailman's REST password for restadmin)"
 [[ "$MAILFLOW_REST_PASSWORD" != *$'\n'* ]] || die "MAILFLOW_REST_PASSWORD must be one line"
@@ -108,14 +118,59 @@ render "$SHARE/exim4.conf" /etc/exim4/exim4.conf 0644 root:root \
 exim4 -bV >/dev/null || die "exim rejects /etc/exim4/exim4.conf (see exim4 -bV)"
 
 log "rendering $MAILMAN_CFG"
+if [[ "$MAILFLOW_WEB" == 1 ]]; then HYPERKITTY_ENABLE=yes; else HYPERKITTY_ENABLE=no; fi
 printf '%s' "$REST_PASSWORD" | render "$SHARE/mailman.cfg" "$MAILMAN_CFG" 0640 root:list \
-    "REST_PASSWORD=<stdin>" || die "could not render $MAILMAN_CFG"
+    "REST_PASSWORD=<stdin>" "HYPERKITTY_ENABLE=$HYPERKITTY_ENABLE" || die "could not render $MAILMAN_CFG"
+
+# The web side's configuration: the archiver key shared by Mailman's
+# HyperKitty plugin and HyperKitty, Django's secret key (both random per
+# container), Mailman's REST credentials, and the host names Django answers to
+# (loopback, the container's addresses and name, the list domains).
+WEB_CFG=/etc/mailman3/mailman-web.py
+HYPERKITTY_CFG=/etc/mailman3/mailman-hyperkitty.cfg
+if [[ "$MAILFLOW_WEB" == 1 ]]; then
+    log "configuring the web side ($WEB_CFG, $HYPERKITTY_CFG; random archiver key)"
+    WEB_HOSTS="localhost 127.0.0.1 ::1 $(hostname) $(hostname -i 2>/dev/null || true) ${MAILFLOW_LIST_DOMAINS//:/ } ${MAILFLOW_WEB_HOSTS:-}"
+    printf '%s' "$REST_PASSWORD" | python3 -c '
+import os, secrets, sys
+web_cfg, hk_cfg, pristine, hosts = sys.argv[1:5]
+rest_password = sys.stdin.read()
+archiver_key = secrets.token_urlsafe(32)
+secret_key = secrets.token_urlsafe(48)
+def write(path, text, mode, uid, gid):
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chown(tmp, uid, gid)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+import grp
+web = open(pristine).read()
+web += "\n# mailflow: set by the lists container at start (start.sh).\n"
+web += "SECRET_KEY = %r\n" % secret_key
+web += "ALLOWED_HOSTS = %r\n" % sorted(set(hosts.split()))
+web += "MAILMAN_REST_API_URL = %r\n" % "http://127.0.0.1:8001"
+web += "MAILMAN_REST_API_USER = %r\n" % "restadmin"
+web += "MAILMAN_REST_API_PASS = %r\n" % rest_password
+web += "MAILMAN_ARCHIVER_KEY = %r\n" % archiver_key
+web += "MAILMAN_ARCHIVER_FROM = (%r, %r)\n" % ("127.0.0.1", "::1")
+write(web_cfg, web, 0o640, 0, grp.getgrnam("www-data").gr_gid)
+hk = "# mailflow: written by the lists container at start (start.sh).\n[general]\nbase_url: http://127.0.0.1/hyperkitty/\napi_key: %s\n" % archiver_key
+write(hk_cfg, hk, 0o640, 0, grp.getgrnam("list").gr_gid)
+' "$WEB_CFG" "$HYPERKITTY_CFG" /usr/local/share/mailman-web.py.debian "$WEB_HOSTS" \
+        || die "could not write the web side's configuration"
+    install -m 0644 "$SHARE/nginx-web.conf" /etc/nginx/sites-enabled/mailflow
+else
+    install -m 0644 "$SHARE/nginx-plain.conf" /etc/nginx/sites-enabled/mailflow
+fi
 
 # Runtime folders (a restarted container may hold stale pid files).
-mkdir -p /run/mailflow /run/exim4 /run/mailman3
+mkdir -p /run/mailflow /run/exim4 /run/mailman3 /run/mailman3-web /var/log/mailman3/web
 chown Debian-exim:Debian-exim /run/exim4
 chown list:list /run/mailman3
-rm -f "$EXIM_PID_FILE" "$MAILMAN_PID_FILE"
+chown www-data:www-data /run/mailman3-web /var/log/mailman3/web
+rm -f "$EXIM_PID_FILE" "$MAILMAN_PID_FILE" "$NGINX_PID_FILE" /run/mailman3-web/uwsgi.sock
 
 # ---------------------------------------------------------------- firewall
 log "loading ferm (old host $MAILFLOW_OLD_HOST_ADDR, bastion $MAILFLOW_BASTION_ADDR)"
@@ -145,7 +200,16 @@ if ! runuser -u list -- mailman -C "$MAILMAN_CFG" start --force </dev/null >>"$M
     die "mailman start failed (see $MAILMAN_STDIO and /var/log/mailman3/mailman.log)"
 fi
 
-log "starting nginx (80, 443)"
+if [[ "$MAILFLOW_WEB" == 1 ]]; then
+    # uwsgi's master drops to www-data and also runs Django-Q's qcluster
+    # (HyperKitty's background tasks); its log is /var/log/mailman3/web/mailman-web.log.
+    log "starting the web side (uwsgi --ini /etc/mailman3/uwsgi.ini: Postorius, HyperKitty)"
+    uwsgi --ini /etc/mailman3/uwsgi.ini </dev/null >>/var/log/mailman3/web/uwsgi-stdio.log 2>&1 &
+    UWSGI_PID=$!
+    log "starting nginx (80, 443: Postorius at /postorius/, HyperKitty at /hyperkitty/)"
+else
+    log "starting nginx (80, 443: a plain page; MAILFLOW_WEB=1 serves Postorius and HyperKitty)"
+fi
 nginx || die "nginx did not start"
 
 log "starting stub listeners (22, 783, 873)"
@@ -164,6 +228,8 @@ stop_all() {
     for pid in "$(pid_from "$MAILMAN_PID_FILE")" "$(pid_from "$EXIM_PID_FILE")"; do
         [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
     done
+    # uwsgi's master reloads on SIGTERM; SIGINT shuts it down.
+    [[ -n "$UWSGI_PID" ]] && kill -INT "$UWSGI_PID" 2>/dev/null || true
     nginx -s quit 2>/dev/null || true
     for (( i = 0; i < 30; i++ )); do
         alive "$(pid_from "$MAILMAN_PID_FILE")" || break
@@ -192,8 +258,14 @@ rest_answers() {
         | curl -fsS -o /dev/null --max-time 5 -K - http://127.0.0.1:8001/3.1/system/versions 2>/dev/null
 }
 
-# check_alive: dies unless exim's daemon and Mailman's master are running
-# (or the maintenance file says one is down on purpose).
+# HyperKitty answers through nginx (a list-less archive index is a 200 page).
+web_answers() {
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.0.1/hyperkitty/ 2>/dev/null)" == 200 ]]
+}
+
+# check_alive: dies unless exim's daemon and Mailman's master (and, with the
+# web side, uwsgi's master and nginx) are running (or the maintenance file
+# says one is down on purpose).
 check_alive() {
     [[ -e "$MAINTENANCE" ]] && return 0
     local pid
@@ -207,23 +279,41 @@ check_alive() {
         tail -n 20 /var/log/mailman3/mailman.log 2>/dev/null || true
         die "Mailman's master runner (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/mailman3/mailman.log"
     fi
+    if [[ "$MAILFLOW_WEB" == 1 ]]; then
+        if ! alive "$UWSGI_PID"; then
+            tail -n 20 /var/log/mailman3/web/mailman-web.log /var/log/mailman3/web/uwsgi-stdio.log 2>/dev/null || true
+            die "uwsgi (mailman3-web: Postorius, HyperKitty; pid ${UWSGI_PID:-unknown}) is not running; see /var/log/mailman3/web/mailman-web.log"
+        fi
+        pid=$(pid_from "$NGINX_PID_FILE")
+        if ! alive "$pid"; then
+            tail -n 20 /var/log/nginx/error.log 2>/dev/null || true
+            die "nginx (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/nginx/error.log"
+        fi
+    fi
 }
 
+if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=30; else STARTUP_GRACE=5; fi
 started=$SECONDS
 for (( ; ; )); do
-    if smtp_answers && rest_answers; then
+    if smtp_answers && rest_answers && { [[ "$MAILFLOW_WEB" == 0 ]] || web_answers; }; then
         break
     fi
     if (( SECONDS - started >= READY_TIMEOUT )); then
-        die "not ready after ${READY_TIMEOUT}s (exim on 25 and/or Mailman REST on 127.0.0.1:8001 do not answer)"
+        die "not ready after ${READY_TIMEOUT}s (exim on 25, Mailman REST on 127.0.0.1:8001 and/or (MAILFLOW_WEB=1) HyperKitty on 127.0.0.1:80 do not answer)"
     fi
-    # Mailman writes its pid file a moment after `mailman start` returns.
-    if (( SECONDS - started >= 5 )); then
+    # Mailman writes its pid file a moment after `mailman start` returns;
+    # with the web side starting beside it on a busy machine, that moment
+    # was seen to exceed 5 s, so the web side gets a longer grace.
+    if (( SECONDS - started >= STARTUP_GRACE )); then
         check_alive
     fi
     sleep 0.5
 done
-log "exim answers on 25, Mailman REST on 127.0.0.1:8001 (startup took $(( SECONDS - started ))s after services were started)"
+if [[ "$MAILFLOW_WEB" == 1 ]]; then
+    log "exim answers on 25, Mailman REST on 127.0.0.1:8001, HyperKitty on 80 (startup took $(( SECONDS - started ))s after services were started)"
+else
+    log "exim answers on 25, Mailman REST on 127.0.0.1:8001 (startup took $(( SECONDS - started ))s after services were started)"
+fi
 echo "mailflow-lists ready"
 
 # ---------------------------------------------------------------- watchdog

@@ -8,6 +8,7 @@
 //! - [`target`]: where the system under test is (containers), and what it offers.
 //! - [`mailman`]: Mailman 3's REST API.
 //! - [`exim`]: exim's mainlog, for diagnosis.
+//! - [`web`]: HyperKitty and Postorius over HTTP (archive and list pages).
 //! - [`run`]: executes steps and emits events.
 //! - [`report`]: renders events for people (and later machines).
 
@@ -20,3 +21,4 @@ pub mod scenario;
 pub mod sink;
 pub mod smtp;
 pub mod target;
+pub mod web;

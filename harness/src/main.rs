@@ -12,7 +12,7 @@ use mailflow::probe::RunId;
 use mailflow::report::human;
 use mailflow::run::{self, display_path};
 use mailflow::scenario::{self, LoadErrors, Plan};
-use mailflow::target::containers::{ContainersTarget, StartReport};
+use mailflow::target::containers::{ContainersTarget, StartOptions, StartReport};
 use mailflow::target::Target;
 
 #[derive(Parser)]
@@ -93,21 +93,18 @@ fn print_load_errors(errors: &LoadErrors) {
 }
 
 async fn start_target(plan: &Plan) -> anyhow::Result<ContainersTarget> {
-    let target = ContainersTarget::start(&plan.suite).await.context("starting the container target")?;
+    let target = ContainersTarget::start_with(&plan.suite, StartOptions::from_env())
+        .await
+        .context("starting the container target")?;
     print_start(&target.report);
     Ok(target)
 }
 
 fn print_start(r: &StartReport) {
-    for i in &r.images {
-        let how = if i.built { "built" } else { "reused" };
-        eprintln!("image {} {how} in {:.1}s", i.image, i.took.as_secs_f64());
+    for line in r.image_lines() {
+        eprintln!("{line}");
     }
-    eprintln!(
-        "container started in {:.1}s, lists provisioned in {:.1}s",
-        r.container_start.as_secs_f64(),
-        r.provisioning.as_secs_f64()
-    );
+    eprintln!("{}", r.summary_tail());
 }
 
 async fn cmd_run(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -156,6 +153,10 @@ async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     println!("smtp        {}", target.smtp_addr());
     println!("rest        http://127.0.0.1:8001/3.1/ inside the container (docker exec {} curl ...; user restadmin, password in $MAILFLOW_REST_PASSWORD there)", &target.container_id()[..12]);
     println!("sink        {sink} (probe domain {})", plan.suite.probe_domain);
+    match target.web() {
+        Some(web) => println!("web         {}/postorius/lists/  {}/hyperkitty/", web.base(), web.base()),
+        None => println!("web         off (MAILFLOW_WEB=0)"),
+    }
     for l in &plan.suite.lists {
         println!("list        {} ({} members)", l.address(), l.members.len());
     }

@@ -63,6 +63,8 @@ pub struct Probe {
     pub from: String,
     pub to: Vec<String>,
     pub subject: String,
+    /// The body text as sent (before line ends were made CRLF).
+    pub body: String,
     /// The message in wire form, CRLF line ends, not yet dot-stuffed.
     pub bytes: Vec<u8>,
 }
@@ -121,6 +123,7 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
         from: spec.from.to_string(),
         to: spec.to.to_vec(),
         subject: spec.subject.to_string(),
+        body,
         bytes: m.into_bytes(),
     }
 }
@@ -140,7 +143,8 @@ pub fn build_raw(run: &RunId, probe_domain: &str, from: &str, to: &[String], dat
         .ok()
         .and_then(|(hs, _)| hs.iter().find(|h| h.get_key().eq_ignore_ascii_case("Subject")).map(|h| h.get_value()))
         .unwrap_or_default();
-    Probe { message_id, from: from.to_string(), to: to.to_vec(), subject, bytes: m.into_bytes() }
+    let body = m.split_once("\r\n\r\n").map(|(_, b)| b.replace("\r\n", "\n")).unwrap_or_default();
+    Probe { message_id, from: from.to_string(), to: to.to_vec(), subject, body, bytes: m.into_bytes() }
 }
 
 /// RFC 2047 encoded-word (base64) for non-ASCII header text; ASCII as is.

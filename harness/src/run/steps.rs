@@ -8,12 +8,13 @@ use super::moderation;
 use super::secs;
 use crate::probe::{self, Probe, ProbeSpec, RunId};
 use crate::scenario::{
-    ArchiveExpectation, DeliveryExpectation, HeaderExpectation, NotArchivedExpectation, NoticeExpectation, RawSendSpec,
-    Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, NotArchivedExpectation, NoticeExpectation,
+    PageExpectation, RawSendSpec, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
 };
 use crate::sink::Received;
 use crate::smtp::{self, Envelope, Stage, Timeouts, Transcript};
 use crate::target::{Capability, Target, TargetError};
+use crate::web::{self, Web};
 
 /// How often observers without notifications (archives, held queue) look again.
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(250);
@@ -86,6 +87,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
             Some(sent) => expect_shunted(target, sent, w).await,
             None => no_probe(),
         },
+        StepKind::ExpectPage(exp) => expect_page(target, exp).await,
     }
 }
 
@@ -256,6 +258,88 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
     (Outcome::Passed, Some(format!("delivered to {} {} after sending", to.join(", "), secs(elapsed))))
 }
 
+/// A probe found in an archive: where, and what the archive says of it.
+struct Found {
+    location: String,
+    /// Found in HyperKitty: its page and record still need comparing with the probe.
+    over_http: bool,
+}
+
+/// Why looking in an archive could not give an answer.
+enum LookError {
+    /// The target lacks what this archive needs.
+    Unsupported(String),
+    Failed(String),
+}
+
+/// Looks once for the probe in one archive of the list.
+async fn look_in_archive<T: Target + ?Sized>(target: &T, kind: ArchiveKind, list: &str, sent: &Sent) -> Result<Option<Found>, LookError> {
+    match kind {
+        ArchiveKind::Prototype => match target.find_in_prototype_archive(list, &sent.probe.message_id).await {
+            Ok(copy) => Ok(copy.map(|c| Found { location: c.location, over_http: false })),
+            Err(TargetError::Unsupported(c)) => Err(LookError::Unsupported(format!("needs {c}"))),
+            Err(e) => Err(LookError::Failed(format!("could not read the prototype archive: {e}"))),
+        },
+        ArchiveKind::HyperKitty => {
+            let Some(web) = target.web() else {
+                return Err(LookError::Unsupported(format!("needs {}", Capability::Web)));
+            };
+            match web.hyperkitty_email(list, &sent.probe.message_id).await {
+                Ok(Some(_)) => {
+                    let page = Web::message_page_path(list, &sent.probe.message_id);
+                    Ok(Some(Found { location: web.url(&page), over_http: true }))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(LookError::Failed(format!("could not read HyperKitty: {e}"))),
+            }
+        }
+    }
+}
+
+/// Once HyperKitty has the probe: its message page answers, and subject,
+/// sender and body (from the JSON API) match what was sent.
+async fn check_hyperkitty(web: &Web, list: &str, sent: &Sent) -> Result<String, String> {
+    let probe = &sent.probe;
+    let page_path = Web::message_page_path(list, &probe.message_id);
+    let page = web.get(&page_path).await.map_err(|e| format!("HyperKitty has the probe, but its message page does not answer: {e}"))?;
+    if page.status != 200 {
+        return Err(format!(
+            "HyperKitty has the probe, but its message page {} answered {}: {}",
+            page.url,
+            page.status,
+            web::excerpt(&page.body)
+        ));
+    }
+    let email = match web.hyperkitty_email(list, &probe.message_id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return Err("HyperKitty's JSON API stopped finding the probe".into()),
+        Err(e) => return Err(format!("could not read HyperKitty: {e}")),
+    };
+    let mut problems = Vec::new();
+    if !email.subject.contains(probe.subject.as_str()) {
+        problems.push(format!("subject is {:?}, which does not contain {:?}", email.subject, probe.subject));
+    }
+    if !web::same_address(&email.sender_address, &probe.from) {
+        problems.push(format!("sender is {:?}, not {:?}", email.sender_address, probe.from));
+    }
+    let excerpt = body_excerpt(&probe.body);
+    match &email.content {
+        Some(content) if content.contains(excerpt.as_str()) => {}
+        Some(content) => problems.push(format!("body {:?} does not contain {excerpt:?}", web::excerpt(content))),
+        None => problems.push(format!("the JSON API at {} gives no body to compare", email.api_url)),
+    }
+    if problems.is_empty() {
+        Ok(format!("subject {:?}, sender and body match", email.subject))
+    } else {
+        Err(format!("HyperKitty has the probe at {}, but its {}", page.url, problems.join("; ")))
+    }
+}
+
+/// The first non-empty line of a body, trimmed: what an archive must show.
+fn body_excerpt(body: &str) -> String {
+    body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_string()
+}
+
 async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &ArchiveExpectation) -> Verdict {
     if !sent.transcript.accepted() {
         let why = where_it_stopped(target, sent).await;
@@ -263,16 +347,25 @@ async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Arch
     }
     let deadline = sent.at + exp.within;
     loop {
-        match target.find_in_prototype_archive(&exp.list, &sent.probe.message_id).await {
-            Ok(Some(copy)) => {
+        match look_in_archive(target, exp.archive, &exp.list, sent).await {
+            Ok(Some(found)) => {
+                let took = sent.at.elapsed();
+                let mut checked = String::new();
+                if found.over_http {
+                    let web = target.web().expect("found over HTTP");
+                    match check_hyperkitty(web, &exp.list, sent).await {
+                        Ok(c) => checked = format!("; {c}"),
+                        Err(m) => return (Outcome::Failed(m), None),
+                    }
+                }
                 return (
                     Outcome::Passed,
-                    Some(format!("in the {} archive at {} {} after sending", exp.archive.as_str(), copy.location, secs(sent.at.elapsed()))),
-                )
+                    Some(format!("in the {} archive at {} {} after sending{checked}", exp.archive.as_str(), found.location, secs(took))),
+                );
             }
             Ok(None) => {}
-            Err(TargetError::Unsupported(c)) => return (Outcome::Skipped(format!("needs {c}")), None),
-            Err(e) => return (Outcome::Failed(format!("could not read the archive: {e}")), None),
+            Err(LookError::Unsupported(why)) => return (Outcome::Skipped(why), None),
+            Err(LookError::Failed(m)) => return (Outcome::Failed(m), None),
         }
         if Instant::now() + POLL_EVERY > deadline {
             break;
@@ -283,19 +376,67 @@ async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Arch
         .sink()
         .map(|s| s.messages().iter().any(|m| m.message_id() == Some(sent.probe.message_id.as_str())))
         .unwrap_or(false);
-    let why = if delivered {
-        "it was delivered to subscribers, so Mailman processed it but did not archive it".to_string()
-    } else {
-        where_it_stopped(target, sent).await
-    };
-    (
-        Outcome::Failed(format!(
-            "not in the {} archive of {} within {}: {why}",
+    let message = if delivered {
+        format!(
+            "delivered to subscribers, but never reached the {} archive of {} within {} (Mailman processed it but did not archive it)",
             exp.archive.as_str(),
             exp.list,
             secs(exp.within)
+        )
+    } else {
+        let why = where_it_stopped(target, sent).await;
+        format!("not in the {} archive of {} within {}: {why}", exp.archive.as_str(), exp.list, secs(exp.within))
+    };
+    (Outcome::Failed(message), None)
+}
+
+/// The probe stays out of every named archive until `within` has passed
+/// since it was sent. Archives the target cannot read are named as unchecked;
+/// when none can be read, the step is skipped.
+async fn expect_not_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &NotArchivedExpectation) -> Verdict {
+    let deadline = sent.at + exp.within;
+    let mut kinds: Vec<ArchiveKind> = exp.archives.clone();
+    let mut unchecked: Vec<String> = Vec::new();
+    loop {
+        let mut still = Vec::new();
+        for kind in kinds {
+            match look_in_archive(target, kind, &exp.list, sent).await {
+                Ok(Some(found)) => {
+                    return (
+                        Outcome::Failed(format!(
+                            "archived in the {} archive at {} {} after sending, but it should not be",
+                            kind.as_str(),
+                            found.location,
+                            secs(sent.at.elapsed())
+                        )),
+                        None,
+                    )
+                }
+                Ok(None) => still.push(kind),
+                Err(LookError::Unsupported(why)) => unchecked.push(format!("{} ({why})", kind.as_str())),
+                Err(LookError::Failed(m)) => return (Outcome::Failed(m), None),
+            }
+        }
+        kinds = still;
+        if kinds.is_empty() || Instant::now() + POLL_EVERY > deadline {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    if kinds.is_empty() {
+        return (Outcome::Skipped(format!("no archive could be read: {}", unchecked.join(", "))), None);
+    }
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    let not_checked = if unchecked.is_empty() { String::new() } else { format!("; not checked: {}", unchecked.join(", ")) };
+    (
+        Outcome::Passed,
+        Some(format!(
+            "not in the {} archive{} of {} {} after sending{not_checked}",
+            names.join(" and "),
+            if names.len() > 1 { "s" } else { "" },
+            exp.list,
+            secs(sent.at.elapsed())
         )),
-        None,
     )
 }
 
@@ -318,31 +459,6 @@ async fn expect_not_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, w: &W
         }
         Err(_) => (Outcome::Passed, Some(format!("nothing delivered in {}", secs(w.within)))),
     }
-}
-
-async fn expect_not_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &NotArchivedExpectation) -> Verdict {
-    if !sent.transcript.accepted() {
-        return (Outcome::Passed, Some("the probe was never accepted".into()));
-    }
-    let deadline = Instant::now() + exp.within;
-    loop {
-        match target.find_in_prototype_archive(&exp.list, &sent.probe.message_id).await {
-            Ok(Some(copy)) => {
-                return (
-                    Outcome::Failed(format!("archived in the {} archive of {} at {}, but it should not have been", exp.archive, exp.list, copy.location)),
-                    None,
-                )
-            }
-            Ok(None) => {}
-            Err(TargetError::Unsupported(c)) => return (Outcome::Skipped(format!("needs {c}")), None),
-            Err(e) => return (Outcome::Failed(format!("could not read the archive: {e}")), None),
-        }
-        if Instant::now() + POLL_EVERY > deadline {
-            break;
-        }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-    (Outcome::Passed, Some(format!("not in the {} archive of {} after {}", exp.archive, exp.list, secs(exp.within))))
 }
 
 /// The message's text, raw and with each part decoded, for "does it mention".
@@ -425,4 +541,115 @@ async fn expect_shunted<T: Target + ?Sized>(target: &T, sent: &Sent, w: &Window)
     }
     let why = where_it_stopped(target, sent).await;
     (Outcome::Failed(format!("not shunted within {}: {why}", secs(w.within))), None)
+}
+
+/// A list's named page answers with the expected status and body, retried
+/// until `within` has passed since the step started.
+async fn expect_page<T: Target + ?Sized>(target: &T, exp: &PageExpectation) -> Verdict {
+    let Some(web) = target.web() else {
+        return (Outcome::Skipped(format!("needs {}", Capability::Web)), None);
+    };
+    let started = Instant::now();
+    let path = Web::page_path(exp.page, &exp.list);
+    let mut last;
+    loop {
+        last = match web.get(&path).await {
+            Ok(page) => {
+                let status_ok = page.status == exp.status;
+                let body_ok = exp.body_contains.as_ref().is_none_or(|n| page.body.contains(n.as_str()));
+                if status_ok && body_ok {
+                    let matched = exp.body_contains.as_ref().map(|n| format!(", body contains {n:?}")).unwrap_or_default();
+                    return (
+                        Outcome::Passed,
+                        Some(format!("{} {} answered {}{matched} after {}", exp.page, page.url, page.status, secs(started.elapsed()))),
+                    );
+                }
+                let wanted = match &exp.body_contains {
+                    Some(n) => format!("{} with a body containing {n:?}", exp.status),
+                    None => exp.status.to_string(),
+                };
+                format!("{} {} answered {} (expected {wanted}): {}", exp.page, page.url, page.status, web::excerpt(&page.body))
+            }
+            Err(e) => format!("{} page did not answer: {e}", exp.page),
+        };
+        if started.elapsed() + POLL_EVERY > exp.within {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY * 2).await;
+    }
+    (Outcome::Failed(format!("{last} (within {})", secs(exp.within))), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ProbeSpec;
+    use crate::scenario::PageKind;
+    use crate::target::{ArchivedCopy, BoxFuture};
+    use std::net::SocketAddr;
+
+    /// A target with neither sink nor web side: steps that need them are skipped.
+    struct Bare;
+
+    impl Target for Bare {
+        fn describe(&self) -> String {
+            "bare".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            "127.0.0.1:25".parse().unwrap()
+        }
+        fn sink(&self) -> Option<&crate::sink::Sink> {
+            None
+        }
+        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported(Capability::PrototypeArchive)) })
+        }
+        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported(Capability::EximLog)) })
+        }
+    }
+
+    fn sent() -> Sent {
+        let to = vec!["probe-test@lists.example.test".to_string()];
+        let spec = ProbeSpec { from: "alice@probe.test", to: &to, subject: "s", body: None, headers: &[] };
+        Sent { probe: probe::build(&RunId::new(), "probe.test", "t", &spec), transcript: Transcript::default(), at: Instant::now(), wall: SystemTime::now() }
+    }
+
+    #[tokio::test]
+    async fn web_steps_are_skipped_without_a_web_side() {
+        let page = PageExpectation {
+            list: "probe-test@lists.example.test".into(),
+            page: PageKind::ListInfo,
+            status: 200,
+            body_contains: None,
+            within: Duration::from_secs(1),
+        };
+        let (outcome, _) = expect_page(&Bare, &page).await;
+        assert!(matches!(&outcome, Outcome::Skipped(why) if why.contains("HyperKitty and Postorius")), "{outcome:?}");
+
+        let not = NotArchivedExpectation {
+            list: "probe-test@lists.example.test".into(),
+            archives: ArchiveKind::ALL.to_vec(),
+            within: Duration::from_millis(10),
+        };
+        let (outcome, _) = expect_not_archived(&Bare, &sent(), &not).await;
+        assert!(
+            matches!(&outcome, Outcome::Skipped(why) if why.contains("prototype") && why.contains("hyperkitty")),
+            "{outcome:?}"
+        );
+        match look_in_archive(&Bare, ArchiveKind::HyperKitty, "probe-test@lists.example.test", &sent()).await {
+            Err(LookError::Unsupported(why)) => assert!(why.contains("web side"), "{why}"),
+            _ => panic!("expected unsupported"),
+        }
+    }
+
+    #[test]
+    fn body_excerpt_is_the_first_non_empty_line() {
+        assert_eq!(body_excerpt("\n  Hello there.  \nmore"), "Hello there.");
+        assert_eq!(body_excerpt(""), "");
+    }
+
 }

@@ -21,7 +21,11 @@
 //! expect_smtp = 250                    # or { code, text_contains, at }
 //! [[step]]
 //! expect_delivered = { within = "30s" }                     # to, headers
-//! expect_archived = { within = "30s" }                      # archive
+//! expect_archived = { within = "30s" }                      # archive: prototype | hyperkitty
+//! [[step]]
+//! expect_not_archived = { within = "5s" }                   # archive (default: every kind)
+//! [[step]]
+//! expect_page = { page = "list-info", body_contains = "probe-test" }  # status, list, within
 //! ```
 //!
 //! Each key of a `[[step]]` is one [`Step`], in the order written.
@@ -55,8 +59,8 @@ pub use load::{discover, load};
 pub use model::{
     ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HeldExpectation,
     ListDecl, ListSettings, Location, ModerationAction, Moderation, NotArchivedExpectation,
-    NoticeExpectation, Plan, PostAction, RawSendSpec, Scenario, SendSpec, SmtpExpectation,
-    SmtpStage, Step, StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
+    NoticeExpectation, PageExpectation, PageKind, Plan, PostAction, RawSendSpec, Scenario,
+    SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
 };
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

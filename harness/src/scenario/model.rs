@@ -181,6 +181,7 @@ pub enum StepKind {
     ExpectNotArchived(NotArchivedExpectation),
     ExpectNotice(NoticeExpectation),
     ExpectShunted(Window),
+    ExpectPage(PageExpectation),
 }
 
 impl StepKind {
@@ -198,6 +199,7 @@ impl StepKind {
             StepKind::ExpectNotArchived(_) => "expect_not_archived",
             StepKind::ExpectNotice(_) => "expect_notice",
             StepKind::ExpectShunted(_) => "expect_shunted",
+            StepKind::ExpectPage(_) => "expect_page",
         }
     }
 }
@@ -287,15 +289,18 @@ pub struct DeliveryExpectation {
 pub enum ArchiveKind {
     /// Mailman 3's prototype archiver (a maildir per list).
     Prototype,
+    /// HyperKitty, read over HTTP (JSON API and message page).
+    HyperKitty,
 }
 
 impl ArchiveKind {
-    pub const ALL: [ArchiveKind; 1] = [ArchiveKind::Prototype];
+    pub const ALL: [ArchiveKind; 2] = [ArchiveKind::Prototype, ArchiveKind::HyperKitty];
 
     /// The name used in scenario files.
     pub fn as_str(self) -> &'static str {
         match self {
             ArchiveKind::Prototype => "prototype",
+            ArchiveKind::HyperKitty => "hyperkitty",
         }
     }
 }
@@ -393,15 +398,6 @@ pub struct Window {
     pub within: Duration,
 }
 
-/// The most recent probe does not show up in the list's archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotArchivedExpectation {
-    /// The list's full address.
-    pub list: String,
-    pub archive: ArchiveKind,
-    pub within: Duration,
-}
-
 /// A message to `to` about the most recent probe (a hold or rejection
 /// notice) reaches the sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -417,4 +413,54 @@ pub struct NoticeExpectation {
 pub struct Plan {
     pub suite: Suite,
     pub scenarios: Vec<Scenario>,
+}
+
+/// The most recent probe does not show up in any of these archives of a
+/// list before `within` has passed since it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotArchivedExpectation {
+    /// The list's full address.
+    pub list: String,
+    /// Never empty; without `archive` in the file, every kind.
+    pub archives: Vec<ArchiveKind>,
+    pub within: Duration,
+}
+
+/// A named web page of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PageKind {
+    /// Postorius' list information (summary) page.
+    ListInfo,
+    /// HyperKitty's archive index of the list.
+    ArchiveIndex,
+}
+
+impl PageKind {
+    pub const ALL: [PageKind; 2] = [PageKind::ListInfo, PageKind::ArchiveIndex];
+
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageKind::ListInfo => "list-info",
+            PageKind::ArchiveIndex => "archive-index",
+        }
+    }
+}
+
+impl fmt::Display for PageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A list's page answers with `status` and, when given, a body containing
+/// `body_contains`, within `within` of the step's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageExpectation {
+    /// The list's full address.
+    pub list: String,
+    pub page: PageKind,
+    pub status: u16,
+    pub body_contains: Option<String>,
+    pub within: Duration,
 }

@@ -10,9 +10,9 @@ use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
     ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HeldExpectation,
-    ListDecl, Moderation, ModerationAction, NotArchivedExpectation, NoticeExpectation, RawSendSpec,
-    Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
-    MESSAGE_ID_PLACEHOLDER,
+    ListDecl, Moderation, ModerationAction, NotArchivedExpectation, NoticeExpectation,
+    PageExpectation, PageKind, RawSendSpec, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
+    StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
 };
 use super::reader::{Doc, Span, TableReader, Value};
 use super::values::check_address;
@@ -30,6 +30,7 @@ const STEP_KEYS: &[&str] = &[
     "expect_not_archived",
     "expect_notice",
     "expect_shunted",
+    "expect_page",
 ];
 const SEND_RAW_KEYS: &[&str] = &["from", "to", "data"];
 const HELD_KEYS: &[&str] = &["reason_contains", "within"];
@@ -39,12 +40,18 @@ const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
 const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "within"];
 /// How long an "it does not happen" step watches by default.
 const DEFAULT_ABSENCE: Duration = Duration::from_secs(10);
+
 const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
 const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
 const DELIVERED_KEYS: &[&str] = &["to", "headers", "within"];
 const ARCHIVED_KEYS: &[&str] = &["within", "archive"];
+const PAGE_KEYS: &[&str] = &["page", "list", "status", "body_contains", "within"];
 
 const DEFAULT_WITHIN: Duration = Duration::from_secs(60);
+/// How long a page may take to answer as expected (it is retried until then).
+const DEFAULT_PAGE_WITHIN: Duration = Duration::from_secs(10);
+/// HTTP status codes a page can be expected to answer with.
+const HTTP_CODES: std::ops::RangeInclusive<i64> = 100..=599;
 /// SMTP reply codes that can be expected: 2xx to 5xx (1xx is never a reply
 /// the client sees as final).
 const SMTP_CODES: std::ops::RangeInclusive<i64> = 200..=599;
@@ -239,6 +246,9 @@ fn read_steps<'s>(
             "expect_archived" => {
                 let sent = require_send(doc, key, &key_span, last_send);
                 read_expect_archived(doc, &key_span, value, sent).map(StepKind::ExpectArchived)
+            }
+            "expect_page" => {
+                read_expect_page(doc, suite, defaults, &key_span, value).map(StepKind::ExpectPage)
             }
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };
@@ -687,15 +697,16 @@ fn read_expect_not_archived(
     );
     let within_value = reader.optional("within");
     let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_ABSENCE);
-    let archive = match reader.optional("archive") {
-        Some(value) => read_archive_kind(doc, &reader.field("archive"), value),
-        None => Some(ArchiveKind::Prototype),
+    // Without `archive`: every kind the target can read.
+    let archives = match reader.optional("archive") {
+        Some(value) => read_archive_kind(doc, &reader.field("archive"), value).map(|kind| vec![kind]),
+        None => Some(ArchiveKind::ALL.to_vec()),
     };
     reader.finish(doc);
     let list = sent_list(doc, "expect_not_archived", key_span, sent)?;
     Some(NotArchivedExpectation {
         list: list.address(),
-        archive: archive?,
+        archives: archives?,
         within: within?,
     })
 }
@@ -724,4 +735,66 @@ fn read_expect_notice(doc: &mut Doc, value: &Value<'_>) -> Option<NoticeExpectat
         subject_contains,
         within: within?,
     })
+}
+/// `expect_page = { page = "list-info", body_contains = "...", status = 200 }`:
+/// about a list, not a probe, so it needs no `send` before it.
+fn read_expect_page(
+    doc: &mut Doc,
+    suite: &Suite,
+    defaults: Defaults<'_>,
+    key_span: &Span,
+    value: &Value<'_>,
+) -> Option<PageExpectation> {
+    let table = doc.table("`expect_page`", value)?;
+    let mut reader = TableReader::new("expect_page", table, value.span(), PAGE_KEYS);
+    let page = reader
+        .required(doc, "page")
+        .and_then(|value| read_page_kind(doc, &reader.field("page"), value));
+    let list_value = reader.optional("list");
+    let list = match list_value {
+        Some(value) => resolve_list(doc, suite, value),
+        None => defaults.list,
+    };
+    let status = match reader.optional("status") {
+        Some(value) => doc.integer_in(&reader.field("status"), HTTP_CODES, value),
+        None => Some(200),
+    };
+    let body_contains = reader
+        .optional("body_contains")
+        .and_then(|value| doc.string(&reader.field("body_contains"), value))
+        .map(str::to_string);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_PAGE_WITHIN);
+    reader.finish(doc);
+    if list.is_none() && list_value.is_none() && !defaults.list_written {
+        doc.error(
+            key_span.clone(),
+            "which list?",
+            "`expect_page` needs a list: give the scenario a `list`, or give the step one",
+        );
+    }
+    Some(PageExpectation {
+        list: list?.address(),
+        page: page?,
+        status: status? as u16,
+        body_contains,
+        within: within?,
+    })
+}
+
+fn read_page_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<PageKind> {
+    let name = doc.string(what, value)?;
+    let kind = PageKind::ALL.into_iter().find(|kind| kind.as_str() == name);
+    if kind.is_none() {
+        let names: Vec<&str> = PageKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        doc.error(
+            value.span(),
+            "unknown page",
+            format!(
+                "unknown page `{name}` in {what}; expected one of {}",
+                names.join(", ")
+            ),
+        );
+    }
+    kind
 }

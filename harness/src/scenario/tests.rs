@@ -287,6 +287,56 @@ expect_archived = {}
 }
 
 #[test]
+fn archive_kinds_not_archived_and_pages() {
+    let scenario = scenario(
+        r#"name = "x"
+list = "probe-test"
+[[step]]
+send = { from = "alice@probe.test", subject = "s", headers = { "X-No-Archive" = "yes" } }
+expect_archived = { archive = "hyperkitty", within = "30s" }
+[[step]]
+expect_not_archived = { within = "5s" }
+[[step]]
+expect_not_archived = { archive = "prototype" }
+[[step]]
+expect_page = { page = "list-info", body_contains = "probe-test" }
+[[step]]
+expect_page = { page = "archive-index", list = "quiet@lists.example.test", status = 404, within = "1s" }
+"#,
+    );
+    let kinds: Vec<&StepKind> = scenario.steps.iter().map(|s| &s.kind).collect();
+    let StepKind::ExpectArchived(a) = kinds[1] else { panic!("{:?}", kinds[1]) };
+    assert_eq!((a.archive, a.within), (ArchiveKind::HyperKitty, Duration::from_secs(30)));
+    let StepKind::ExpectNotArchived(n) = kinds[2] else { panic!("{:?}", kinds[2]) };
+    assert_eq!(n.archives, ArchiveKind::ALL.to_vec());
+    assert_eq!((n.list.as_str(), n.within), ("probe-test@lists.example.test", Duration::from_secs(5)));
+    let StepKind::ExpectNotArchived(n) = kinds[3] else { panic!("{:?}", kinds[3]) };
+    assert_eq!((n.archives.as_slice(), n.within), ([ArchiveKind::Prototype].as_slice(), Duration::from_secs(60)));
+    assert_eq!(
+        kinds[4],
+        &StepKind::ExpectPage(PageExpectation {
+            list: "probe-test@lists.example.test".into(),
+            page: PageKind::ListInfo,
+            status: 200,
+            body_contains: Some("probe-test".into()),
+            within: Duration::from_secs(10),
+        })
+    );
+    assert_eq!(
+        kinds[5],
+        &StepKind::ExpectPage(PageExpectation {
+            list: "quiet@lists.example.test".into(),
+            page: PageKind::ArchiveIndex,
+            status: 404,
+            body_contains: None,
+            within: Duration::from_secs(1),
+        })
+    );
+    assert_eq!(scenario.steps[5].label(), "step 5 expect_page");
+    assert_eq!(scenario.steps[5].location, location(13, 1));
+}
+
+#[test]
 fn an_unknown_list_is_reported_once() {
     // The send relies on the list for its recipient; the list's error is
     // enough.
@@ -315,7 +365,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
-        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page",
     ),
     (
         "unknown key in an inline table",
@@ -385,7 +435,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page",
     ),
     (
         "no steps",
@@ -450,7 +500,52 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown archive",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_archived = { archive = \"pipermail\" }\n",
-        "s.toml:5:31: unknown archive `pipermail` in `expect_archived.archive`; expected one of prototype",
+        "s.toml:5:31: unknown archive `pipermail` in `expect_archived.archive`; expected one of prototype, hyperkitty",
+    ),
+    (
+        "unknown archive in expect_not_archived",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_not_archived = { archive = \"HyperKitty\" }\n",
+        "s.toml:5:35: unknown archive `HyperKitty` in `expect_not_archived.archive`; expected one of prototype, hyperkitty",
+    ),
+    (
+        "unknown key in expect_not_archived",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_not_archived = { within = \"5s\", after = \"1s\" }\n",
+        "s.toml:5:40: unknown key `after` in `expect_not_archived`; accepted keys: within, archive",
+    ),
+    (
+        "expect_not_archived before a send",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_not_archived = {}\n",
+        "s.toml:4:1: `expect_not_archived` must come after a `send`: it checks the most recent one",
+    ),
+    (
+        "unknown page",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_page = { page = \"admin\" }\n",
+        "s.toml:4:24: unknown page `admin` in `expect_page.page`; expected one of list-info, archive-index",
+    ),
+    (
+        "page without its name",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_page = { body_contains = \"x\" }\n",
+        "s.toml:4:15: missing required key `page` in `expect_page`",
+    ),
+    (
+        "unknown key in expect_page",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_page = { page = \"list-info\", url = \"/\" }\n",
+        "s.toml:4:37: unknown key `url` in `expect_page`; accepted keys: page, list, status, body_contains, within",
+    ),
+    (
+        "page status out of range",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_page = { page = \"list-info\", status = 42 }\n",
+        "s.toml:4:46: `expect_page.status` must be between 100 and 599, found 42",
+    ),
+    (
+        "page of an unknown list",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_page = { page = \"list-info\", list = \"nope\" }\n",
+        "s.toml:4:44: unknown list `nope`; declared lists: probe-test (probe-test@lists.example.test), quiet (quiet@lists.example.test)",
+    ),
+    (
+        "page without a list",
+        "name = \"x\"\n[[step]]\nexpect_page = { page = \"archive-index\" }\n",
+        "s.toml:3:1: `expect_page` needs a list: give the scenario a `list`, or give the step one",
     ),
     (
         "archive without a list",
@@ -558,7 +653,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -669,7 +764,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page"
     );
     let first = &errors.errors[0];
     assert_eq!(
@@ -895,7 +990,7 @@ expect_shunted = { within = "20s" }
             }),
             StepKind::ExpectNotArchived(NotArchivedExpectation {
                 list: list.clone(),
-                archive: ArchiveKind::Prototype,
+                archives: ArchiveKind::ALL.to_vec(),
                 within: Duration::from_secs(10),
             }),
             StepKind::Moderate(Moderation {

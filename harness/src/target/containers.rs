@@ -21,6 +21,7 @@ use super::{ArchivedCopy, BoxFuture, MailmanQueueFacts, Target, TargetError};
 use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestResponse, RestTransport};
 use crate::scenario::Suite;
 use crate::sink::Sink;
+use crate::web::Web;
 
 /// The line the image's start script prints once exim and Mailman answer.
 const READY_LINE: &str = "mailflow-lists ready";
@@ -33,6 +34,51 @@ pub struct StartReport {
     pub images: Vec<ImageReport>,
     pub container_start: Duration,
     pub provisioning: Duration,
+    /// Whether the web side (HyperKitty, Postorius) was started.
+    pub web: bool,
+}
+
+impl StartReport {
+    /// One line per image: built or reused, and how long that took.
+    pub fn image_lines(&self) -> Vec<String> {
+        self.images
+            .iter()
+            .map(|i| format!("image {} {} in {:.1}s", i.image, if i.built { "built" } else { "reused" }, i.took.as_secs_f64()))
+            .collect()
+    }
+
+    /// The container's start and provisioning times.
+    pub fn summary_tail(&self) -> String {
+        let web = if self.web { "with" } else { "without" };
+        format!(
+            "container started in {:.1}s ({web} the web side), lists provisioned in {:.1}s",
+            self.container_start.as_secs_f64(),
+            self.provisioning.as_secs_f64()
+        )
+    }
+}
+
+/// How to start the lists container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// Also start the web side (mailman3-web: HyperKitty and Postorius under
+    /// uwsgi behind nginx; `MAILFLOW_WEB=1`). It adds start-up time, so tests
+    /// that do not read archives over HTTP leave it off.
+    pub web: bool,
+}
+
+impl StartOptions {
+    /// Everything on, as `mailflow run` and the scenario trials use it.
+    pub fn full() -> StartOptions {
+        StartOptions { web: true }
+    }
+
+    /// [`StartOptions::full`], except that `MAILFLOW_WEB=0` in the harness's
+    /// environment leaves the web side off (faster; HyperKitty and page steps
+    /// are then skipped with the reason).
+    pub fn from_env() -> StartOptions {
+        StartOptions { web: std::env::var("MAILFLOW_WEB").map(|v| v.trim() != "0").unwrap_or(true) }
+    }
 }
 
 /// The running lists container and the sink it delivers to.
@@ -43,13 +89,20 @@ pub struct ContainersTarget {
     container_ip: IpAddr,
     probe_domain: String,
     sink: Sink,
+    web: Option<Web>,
     pub report: StartReport,
 }
 
 impl ContainersTarget {
     /// Builds the images if needed, starts the lists container, waits until
-    /// exim and Mailman answer, and creates the suite's domains, lists and members.
+    /// exim and Mailman answer, and creates the suite's domains, lists and
+    /// members. Without the web side; see [`ContainersTarget::start_with`].
     pub async fn start(suite: &Suite) -> Result<ContainersTarget, TargetError> {
+        Self::start_with(suite, StartOptions::default()).await
+    }
+
+    /// As [`ContainersTarget::start`], with options (the web side).
+    pub async fn start_with(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
         ensure_daemon().await?;
         reap_stale_containers().await?;
         let base = ensure_base_image().await?;
@@ -71,6 +124,7 @@ impl ContainersTarget {
             .with_env_var("MAILFLOW_PROBE_DOMAIN", suite.probe_domain.clone())
             .with_env_var("MAILFLOW_LIST_DOMAINS", domains.join(":"))
             .with_env_var("MAILFLOW_REST_PASSWORD", random_password())
+            .with_env_var("MAILFLOW_WEB", if options.web { "1" } else { "0" })
             .with_label(OWNER_LABEL, std::process::id().to_string())
             .with_cap_add("NET_ADMIN")
             // testcontainers publishes every exposed port on all host
@@ -91,7 +145,8 @@ impl ContainersTarget {
             container_ip,
             probe_domain: suite.probe_domain.clone(),
             sink,
-            report: StartReport { images: vec![base, lists], container_start, provisioning: Duration::ZERO },
+            web: options.web.then(|| Web::new(&format!("http://{container_ip}"))),
+            report: StartReport { images: vec![base, lists], container_start, provisioning: Duration::ZERO, web: options.web },
         };
         let provisioning = std::time::Instant::now();
         target.provision(suite).await?;
@@ -241,6 +296,10 @@ impl Target for ContainersTarget {
             }
             Ok(facts)
         })
+    }
+
+    fn web(&self) -> Option<&Web> {
+        self.web.as_ref()
     }
 
     fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::mailman::{Decision, HeldMessage, OwnHeld};
 use crate::sink::Sink;
+use crate::web::Web;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -33,6 +34,8 @@ pub enum Capability {
     HeldQueue,
     /// Mailman's queue folders (shunt, bad, retry, ...) and its log.
     MailmanQueues,
+    /// The list server's web side over HTTP: HyperKitty's archive and Postorius' pages.
+    Web,
 }
 
 impl fmt::Display for Capability {
@@ -43,6 +46,7 @@ impl fmt::Display for Capability {
             Capability::EximLog => "read access to exim's mainlog",
             Capability::HeldQueue => "access to Mailman's held queue",
             Capability::MailmanQueues => "read access to Mailman's queues and log",
+            Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
         })
     }
 }
@@ -137,5 +141,9 @@ pub trait Target: Send + Sync {
     fn mailman_queues<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
         let _ = message_id;
         Box::pin(async { Err(TargetError::Unsupported(Capability::MailmanQueues)) })
+    }
+    /// The web side (HyperKitty, Postorius) over HTTP, when the target has one.
+    fn web(&self) -> Option<&Web> {
+        None
     }
 }

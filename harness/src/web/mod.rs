@@ -1,0 +1,197 @@
+//! The list server's web side as people see it: HyperKitty's archive and
+//! Postorius' list pages, over HTTP.
+//!
+//! [`Web`] is a small HTTP client bound to a base URL (the container's
+//! address on port 80, or a real host). HyperKitty is read through its JSON
+//! API where it has the data (subject, sender, body) and its HTML pages only
+//! for "does the page a person would open answer".
+
+pub mod hash;
+
+use std::time::Duration;
+
+pub use hash::message_id_hash;
+
+use crate::scenario::PageKind;
+
+/// What one GET returned.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub url: String,
+    pub status: u16,
+    pub body: String,
+}
+
+/// A message as HyperKitty's JSON API describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchivedEmail {
+    /// The JSON API URL it was read from.
+    pub api_url: String,
+    pub subject: String,
+    /// The sender's address as HyperKitty shows it (it may obscure `@`).
+    pub sender_address: String,
+    pub sender_name: String,
+    /// The message's text, when the API includes it.
+    pub content: Option<String>,
+}
+
+/// Errors talking to the web side.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("GET {url}: {message}")]
+    Http { url: String, message: String },
+    #[error("GET {url} answered {status}: {excerpt}")]
+    Status { url: String, status: u16, excerpt: String },
+    #[error("GET {url}: the JSON does not parse: {message}")]
+    Json { url: String, message: String },
+}
+
+/// An HTTP client for one web host.
+#[derive(Debug, Clone)]
+pub struct Web {
+    base: String,
+    client: reqwest::Client,
+}
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Web {
+    /// `base` like `http://172.17.0.2` (no trailing slash needed).
+    pub fn new(base: &str) -> Web {
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            // A test host serves a self-signed certificate on 443.
+            .danger_accept_invalid_certs(true)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .expect("a reqwest client with these settings builds");
+        Web { base: base.trim_end_matches('/').to_string(), client }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The full URL of a path on this host.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// One GET; any status is an answer.
+    pub async fn get(&self, path: &str) -> Result<Page, WebError> {
+        let url = self.url(path);
+        let resp = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+        Ok(Page { url, status, body })
+    }
+
+    /// The path of a list's named page.
+    pub fn page_path(page: PageKind, list_address: &str) -> String {
+        match page {
+            // Postorius' list summary takes the list id (name.domain) or the address.
+            PageKind::ListInfo => format!("/postorius/lists/{}/", list_id(list_address)),
+            PageKind::ArchiveIndex => format!("/hyperkitty/list/{list_address}/"),
+        }
+    }
+
+    /// HyperKitty's page for one message, as a person would open it.
+    pub fn message_page_path(list_address: &str, message_id: &str) -> String {
+        format!("/hyperkitty/list/{list_address}/message/{}/", message_id_hash(message_id))
+    }
+
+    /// Looks the message up once in HyperKitty's JSON API: `None` when
+    /// HyperKitty does not have it (404).
+    pub async fn hyperkitty_email(&self, list_address: &str, message_id: &str) -> Result<Option<ArchivedEmail>, WebError> {
+        let path = format!("/hyperkitty/api/list/{list_address}/email/{}/", message_id_hash(message_id));
+        let page = self.get(&path).await?;
+        match page.status {
+            200 => parse_email(&page.url, &page.body).map(Some),
+            404 => Ok(None),
+            status => Err(WebError::Status { url: page.url, status, excerpt: excerpt(&page.body) }),
+        }
+    }
+}
+
+/// Mailman's list id from a posting address: `name@domain` → `name.domain`.
+pub fn list_id(list_address: &str) -> String {
+    list_address.replacen('@', ".", 1)
+}
+
+fn parse_email(url: &str, body: &str) -> Result<ArchivedEmail, WebError> {
+    let v: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| WebError::Json { url: url.to_string(), message: e.to_string() })?;
+    let s = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+    let sender = v.get("sender");
+    let sender_address = sender
+        .and_then(|x| x.get("address").and_then(|a| a.as_str()).or_else(|| x.as_str()))
+        .unwrap_or_default()
+        .to_string();
+    Ok(ArchivedEmail {
+        api_url: url.to_string(),
+        subject: s("subject"),
+        sender_address,
+        sender_name: s("sender_name"),
+        content: v.get("content").and_then(|x| x.as_str()).map(str::to_string),
+    })
+}
+
+/// HyperKitty may show `alice@probe.test` as `alice (a) probe.test`; both
+/// count as the address.
+pub fn same_address(shown: &str, address: &str) -> bool {
+    let norm = |s: &str| s.trim().to_ascii_lowercase().replace(" (a) ", "@").replace(" at ", "@");
+    norm(shown) == norm(address)
+}
+
+/// The start of a body for an error message, on one line.
+pub fn excerpt(body: &str) -> String {
+    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 200 {
+        format!("{}…", flat.chars().take(200).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(Web::page_path(PageKind::ListInfo, "probe-test@lists.example.test"), "/postorius/lists/probe-test.lists.example.test/");
+        assert_eq!(Web::page_path(PageKind::ArchiveIndex, "probe-test@lists.example.test"), "/hyperkitty/list/probe-test@lists.example.test/");
+        assert_eq!(
+            Web::message_page_path("l@d.test", "<ant>"),
+            "/hyperkitty/list/l@d.test/message/MS6QLWERIJLGCRF44J7USBFDELMNT2BW/"
+        );
+    }
+
+    #[test]
+    fn parses_hyperkitty_email_json() {
+        let body = r#"{"url":"x","mailinglist":"y","message_id":"ant","message_id_hash":"MS6Q","subject":"[Probe-test] hi",
+            "sender":{"address":"alice (a) probe.test","mailman_id":"1"},"sender_name":"alice","content":"Hello.\n","date":"2026-01-01T00:00:00Z"}"#;
+        let e = parse_email("u", body).unwrap();
+        assert_eq!(e.subject, "[Probe-test] hi");
+        assert!(same_address(&e.sender_address, "Alice@probe.test"));
+        assert_eq!(e.content.as_deref(), Some("Hello.\n"));
+        assert!(parse_email("u", "<html>").is_err());
+    }
+}
