@@ -311,7 +311,7 @@ expect_page = { page = "archive-index", list = "quiet@lists.example.test", statu
     assert_eq!(n.archives, ArchiveKind::ALL.to_vec());
     assert_eq!((n.list.as_str(), n.within), ("probe-test@lists.example.test", Duration::from_secs(5)));
     let StepKind::ExpectNotArchived(n) = kinds[3] else { panic!("{:?}", kinds[3]) };
-    assert_eq!((n.archives.as_slice(), n.within), ([ArchiveKind::Prototype].as_slice(), Duration::from_secs(60)));
+    assert_eq!((n.archives.as_slice(), n.within), ([ArchiveKind::Prototype].as_slice(), Duration::from_secs(10)));
     assert_eq!(
         kinds[4],
         &StepKind::ExpectPage(PageExpectation {
