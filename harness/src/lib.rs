@@ -8,12 +8,14 @@
 //! - [`target`]: where the system under test is (containers), and what it offers.
 //! - [`mailman`]: Mailman 3's REST API.
 //! - [`exim`]: exim's mainlog, for diagnosis.
+//! - [`reach`]: TCP reachability of a port (open, refused, filtered).
 //! - [`run`]: executes steps and emits events.
 //! - [`report`]: renders events for people (and later machines).
 
 pub mod exim;
 pub mod mailman;
 pub mod probe;
+pub mod reach;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -7,8 +7,8 @@ use super::events::Outcome;
 use super::secs;
 use crate::probe::{self, Probe, ProbeSpec, RunId};
 use crate::scenario::{
-    ArchiveExpectation, DeliveryExpectation, HeaderExpectation, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
-    StepKind, Suite,
+    ArchiveExpectation, DeliveryExpectation, HeaderExpectation, PortExpectation, PortState, Scenario, SendSpec,
+    SmtpExpectation, SmtpStage, Step, StepKind, Suite,
 };
 use crate::sink::Received;
 use crate::smtp::{self, Envelope, Stage, Timeouts, Transcript};
@@ -54,6 +54,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
             Some(sent) => expect_archived(target, sent, exp).await,
             None => no_probe(),
         },
+        StepKind::ExpectPort(exp) => expect_port(target, exp).await,
     }
 }
 
@@ -246,4 +247,34 @@ async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Arch
         )),
         None,
     )
+}
+
+/// One connection attempt from the vantage point, compared with the
+/// expected verdict. A vantage point the target lacks skips the step.
+async fn expect_port<T: Target + ?Sized>(target: &T, exp: &PortExpectation) -> Verdict {
+    let what = format!("{}/{} from {}", exp.port, exp.protocol, exp.vantage);
+    let offered = target.vantages();
+    if !offered.iter().any(|v| v == &exp.vantage) {
+        return (
+            Outcome::Skipped(format!("{what}: this target offers no vantage point `{}` (it offers {})", exp.vantage, offered.join(", "))),
+            None,
+        );
+    }
+    let tried = match target.try_port(&exp.vantage, exp.protocol, exp.port, exp.within).await {
+        Ok(tried) => tried,
+        Err(TargetError::NoVantage { wanted, offered }) => {
+            return (Outcome::Skipped(format!("{what}: this target offers no vantage point `{wanted}` (it offers {offered})")), None)
+        }
+        Err(e) => return (Outcome::Failed(format!("{what}: could not try the port: {e}")), None),
+    };
+    let observed = match tried.attempt.state {
+        PortState::Open => format!("open (connected to {} in {})", tried.addr, secs(tried.attempt.took)),
+        PortState::Refused => format!("refused ({} reset the connection in {})", tried.addr, secs(tried.attempt.took)),
+        PortState::Filtered => format!("filtered (no answer from {} within {})", tried.addr, secs(exp.within)),
+    };
+    if tried.attempt.state == exp.verdict {
+        (Outcome::Passed, Some(format!("{what}: {observed}")))
+    } else {
+        (Outcome::Failed(format!("{what}: expected {}, observed {observed}", exp.verdict)), None)
+    }
 }

@@ -22,6 +22,8 @@
 //! [[step]]
 //! expect_delivered = { within = "30s" }                     # to, headers
 //! expect_archived = { within = "30s" }                      # archive
+//! [[step]]                             # needs no `send`
+//! expect_port = { port = 8001, vantage = "outside", verdict = "filtered", within = "3s" }  # protocol
 //! ```
 //!
 //! Each key of a `[[step]]` is one [`Step`], in the order written.
@@ -54,7 +56,8 @@ pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
     ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl, Location,
-    Plan, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite,
+    Plan, PortExpectation, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
+    StepKind, Suite,
 };
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

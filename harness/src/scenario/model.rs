@@ -102,6 +102,7 @@ pub enum StepKind {
     ExpectSmtp(SmtpExpectation),
     ExpectDelivered(DeliveryExpectation),
     ExpectArchived(ArchiveExpectation),
+    ExpectPort(PortExpectation),
 }
 
 impl StepKind {
@@ -112,6 +113,7 @@ impl StepKind {
             StepKind::ExpectSmtp(_) => "expect_smtp",
             StepKind::ExpectDelivered(_) => "expect_delivered",
             StepKind::ExpectArchived(_) => "expect_archived",
+            StepKind::ExpectPort(_) => "expect_port",
         }
     }
 }
@@ -226,6 +228,73 @@ pub struct ArchiveExpectation {
     /// The list's full address.
     pub list: String,
     pub archive: ArchiveKind,
+    pub within: Duration,
+}
+
+/// The transport protocol of a reachability check. Only TCP for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Tcp,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 1] = [Protocol::Tcp];
+
+    /// The name used in scenario files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a connection attempt to a port finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortState {
+    /// The connection was made.
+    Open,
+    /// The host answered with a reset: reachable, nothing listens (or a
+    /// firewall rejects).
+    Refused,
+    /// No answer within the deadline: a firewall drops the packets.
+    Filtered,
+}
+
+impl PortState {
+    pub const ALL: [PortState; 3] = [PortState::Open, PortState::Refused, PortState::Filtered];
+
+    /// The name used in scenario files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Refused => "refused",
+            PortState::Filtered => "filtered",
+        }
+    }
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A port of the lists host, tried from a vantage point, is in this state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortExpectation {
+    pub port: u16,
+    pub protocol: Protocol,
+    /// A vantage point's name (`outside`, `inside`, `bastion`, `old-host`);
+    /// checked against what the target offers when the step runs.
+    pub vantage: String,
+    pub verdict: PortState,
+    /// How long a connection attempt may take; no answer by then is `filtered`.
     pub within: Duration,
 }
 

@@ -9,20 +9,34 @@ use toml::de::DeValue;
 use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl, Scenario,
-    SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl,
+    PortExpectation, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
+    StepKind, Suite,
 };
 use super::reader::{Doc, Span, TableReader, Value};
 use super::values::check_address;
 
 const TOP_KEYS: &[&str] = &["name", "list", "step"];
-const STEP_KEYS: &[&str] = &["send", "expect_smtp", "expect_delivered", "expect_archived"];
+const STEP_KEYS: &[&str] = &[
+    "send",
+    "expect_smtp",
+    "expect_delivered",
+    "expect_archived",
+    "expect_port",
+];
 const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
 const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
 const DELIVERED_KEYS: &[&str] = &["to", "headers", "within"];
 const ARCHIVED_KEYS: &[&str] = &["within", "archive"];
+const PORT_KEYS: &[&str] = &["port", "protocol", "vantage", "verdict", "within"];
 
 const DEFAULT_WITHIN: Duration = Duration::from_secs(60);
+/// How long a connection attempt may take before the port counts as filtered.
+const DEFAULT_PORT_WITHIN: Duration = Duration::from_secs(5);
+/// A connection attempt needs some time even on loopback; shorter deadlines
+/// would report open ports as filtered.
+const MIN_PORT_WITHIN: Duration = Duration::from_millis(100);
+const MAX_PORT_WITHIN: Duration = Duration::from_secs(60);
 /// SMTP reply codes that can be expected: 2xx to 5xx (1xx is never a reply
 /// the client sees as final).
 const SMTP_CODES: std::ops::RangeInclusive<i64> = 200..=599;
@@ -182,6 +196,8 @@ fn read_steps<'s>(
                 let sent = require_send(doc, key, &key_span, last_send);
                 read_expect_archived(doc, &key_span, value, sent).map(StepKind::ExpectArchived)
             }
+            // Reachability is about the host, not a probe: no `send` needed.
+            "expect_port" => read_expect_port(doc, value).map(StepKind::ExpectPort),
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };
         if let Some(kind) = kind {
@@ -459,4 +475,87 @@ fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Arc
         );
     }
     kind
+}
+
+fn read_expect_port(doc: &mut Doc, value: &Value<'_>) -> Option<PortExpectation> {
+    let table = doc.table("`expect_port`", value)?;
+    let mut reader = TableReader::new("expect_port", table, value.span(), PORT_KEYS);
+    let port = reader
+        .required(doc, "port")
+        .and_then(|value| doc.integer_in(&reader.field("port"), 1..=65535, value));
+    let protocol = match reader.optional("protocol") {
+        Some(value) => read_protocol(doc, &reader.field("protocol"), value),
+        None => Some(Protocol::Tcp),
+    };
+    let vantage = reader.required(doc, "vantage").and_then(|value| {
+        let name = doc.string(&reader.field("vantage"), value)?;
+        if name.trim().is_empty() {
+            doc.error(
+                value.span(),
+                "empty",
+                format!("{} must name a vantage point, like \"outside\"", reader.field("vantage")),
+            );
+            return None;
+        }
+        Some(name.to_string())
+    });
+    let verdict = reader
+        .required(doc, "verdict")
+        .and_then(|value| read_port_state(doc, &reader.field("verdict"), value));
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_PORT_WITHIN)
+        .filter(|within| {
+            let ok = (MIN_PORT_WITHIN..=MAX_PORT_WITHIN).contains(within);
+            if !ok {
+                let span = within_value.map(Value::span).unwrap_or_else(|| value.span());
+                doc.error(
+                    span,
+                    "out of range",
+                    format!(
+                        "{} must be between 100ms and 60s: it is how long a connection attempt may take",
+                        reader.field("within")
+                    ),
+                );
+            }
+            ok
+        });
+    reader.finish(doc);
+    Some(PortExpectation {
+        port: port? as u16,
+        protocol: protocol?,
+        vantage: vantage?,
+        verdict: verdict?,
+        within: within?,
+    })
+}
+
+fn read_protocol(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Protocol> {
+    let name = doc.string(what, value)?;
+    let protocol = Protocol::ALL.into_iter().find(|p| p.as_str() == name);
+    if protocol.is_none() {
+        let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+        doc.error(
+            value.span(),
+            "unsupported protocol",
+            format!(
+                "unsupported protocol `{name}` in {what}; supported: {} (UDP cannot tell a filtered port from an open one that does not answer)",
+                names.join(", ")
+            ),
+        );
+    }
+    protocol
+}
+
+fn read_port_state(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<PortState> {
+    let name = doc.string(what, value)?;
+    let state = PortState::ALL.into_iter().find(|s| s.as_str() == name);
+    if state.is_none() {
+        let names: Vec<&str> = PortState::ALL.iter().map(|s| s.as_str()).collect();
+        doc.error(
+            value.span(),
+            "unknown verdict",
+            format!("unknown verdict `{name}` in {what}; expected one of {}", names.join(", ")),
+        );
+    }
+    state
 }

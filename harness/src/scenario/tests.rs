@@ -313,7 +313,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_held = true\n",
-        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived",
+        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived, expect_port",
     ),
     (
         "unknown key in an inline table",
@@ -383,7 +383,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port",
     ),
     (
         "no steps",
@@ -456,11 +456,104 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
         "s.toml:4:1: `expect_archived` needs a list: give the scenario a `list`, or send to exactly one declared list",
     ),
     (
+        "port out of range",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 70000, vantage = \"outside\", verdict = \"open\" }\n",
+        "s.toml:3:24: `expect_port.port` must be between 1 and 65535, found 70000",
+    ),
+    (
+        "port without a vantage",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, verdict = \"open\" }\n",
+        "s.toml:3:15: missing required key `vantage` in `expect_port`",
+    ),
+    (
+        "unsupported protocol",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 53, protocol = \"udp\", vantage = \"outside\", verdict = \"open\" }\n",
+        "s.toml:3:39: unsupported protocol `udp` in `expect_port.protocol`; supported: tcp (UDP cannot tell a filtered port from an open one that does not answer)",
+    ),
+    (
+        "unknown verdict",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \"outside\", verdict = \"closed\" }\n",
+        "s.toml:3:59: unknown verdict `closed` in `expect_port.verdict`; expected one of open, refused, filtered",
+    ),
+    (
+        "empty vantage",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \" \", verdict = \"open\" }\n",
+        "s.toml:3:38: `expect_port.vantage` must name a vantage point, like \"outside\"",
+    ),
+    (
+        "port deadline too short",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \"outside\", verdict = \"open\", within = \"10ms\" }\n",
+        "s.toml:3:76: `expect_port.within` must be between 100ms and 60s: it is how long a connection attempt may take",
+    ),
+    (
+        "unknown key in expect_port",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \"outside\", verdict = \"open\", host = \"x\" }\n",
+        "s.toml:3:67: unknown key `host` in `expect_port`; accepted keys: port, protocol, vantage, verdict, within",
+    ),
+    (
         "delivery to a list without members",
         "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
         "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
     ),
 ];
+
+#[test]
+fn port_steps_need_no_send() {
+    let scenario = scenario(
+        r#"name = "ports"
+
+[[step]]
+expect_port = { port = 8001, vantage = "outside", verdict = "filtered", within = "3s" }
+
+[[step]]
+expect_port = { port = 25, protocol = "tcp", vantage = "bastion", verdict = "open" }
+"#,
+    );
+    assert_eq!(scenario.list, None);
+    let kinds: Vec<(StepKind, Location)> = scenario.steps.into_iter().map(|s| (s.kind, s.location)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                StepKind::ExpectPort(PortExpectation {
+                    port: 8001,
+                    protocol: Protocol::Tcp,
+                    vantage: "outside".into(),
+                    verdict: PortState::Filtered,
+                    within: Duration::from_secs(3),
+                }),
+                location(4, 1),
+            ),
+            (
+                StepKind::ExpectPort(PortExpectation {
+                    port: 25,
+                    protocol: Protocol::Tcp,
+                    vantage: "bastion".into(),
+                    verdict: PortState::Open,
+                    within: Duration::from_secs(5),
+                }),
+                location(7, 1),
+            ),
+        ]
+    );
+}
+
+#[test]
+fn every_port_error_of_a_step_is_reported() {
+    let errors = scenario_errors(
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 0, protocol = \"sctp\", verdict = \"up\", within = \"soon\" }\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "s.toml:3:15: missing required key `vantage` in `expect_port`",
+            "s.toml:3:24: `expect_port.port` must be between 1 and 65535, found 0",
+            "s.toml:3:38: unsupported protocol `sctp` in `expect_port.protocol`; supported: tcp (UDP cannot tell a filtered port from an open one that does not answer)",
+            "s.toml:3:56: unknown verdict `up` in `expect_port.verdict`; expected one of open, refused, filtered",
+            "s.toml:3:71: invalid duration `soon` in `expect_port.within`: expected a number with a unit, like \"30s\" or \"1m30s\"",
+        ]
+    );
+}
 
 #[test]
 fn scenario_error_kinds() {
@@ -501,7 +594,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -587,7 +680,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port"
     );
     let first = &errors.errors[0];
     assert_eq!(

@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::reach::Attempt;
+use crate::scenario::Protocol;
 use crate::sink::Sink;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,9 +59,14 @@ pub enum TargetError {
     Rest { method: String, path: String, message: String },
     #[error("{what} did not answer within {after:?}")]
     Timeout { what: String, after: Duration },
+    #[error("this target offers no vantage point `{wanted}` (it offers {offered})")]
+    NoVantage { wanted: String, offered: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
+
+/// The vantage point every target offers: the machine mailflow runs on.
+pub const OUTSIDE: &str = "outside";
 
 /// A copy of a probe found in an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,4 +93,25 @@ pub trait Target: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
     /// Exim's mainlog (for diagnosis; may be the tail of a large log).
     fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>>;
+    /// The vantage points reachability can be checked from, by name; always
+    /// [`OUTSIDE`] (this machine) first.
+    fn vantages(&self) -> Vec<String>;
+    /// Tries `port` of the lists host from `vantage` once, giving up after
+    /// `deadline` (then the port is filtered). An unknown vantage point is
+    /// [`TargetError::NoVantage`].
+    fn try_port<'a>(
+        &'a self,
+        vantage: &'a str,
+        protocol: Protocol,
+        port: u16,
+        deadline: Duration,
+    ) -> BoxFuture<'a, Result<PortAttempt, TargetError>>;
+}
+
+/// One reachability attempt, with the address that was tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortAttempt {
+    pub attempt: Attempt,
+    /// The address tried, as the vantage point sees the lists host.
+    pub addr: SocketAddr,
 }
