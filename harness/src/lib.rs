@@ -9,6 +9,7 @@
 //! - [`mailman`]: Mailman 3's REST API.
 //! - [`exim`]: exim's mainlog, for diagnosis.
 //! - [`reach`]: TCP reachability of a port (open, refused, filtered).
+//! - [`web`]: HTTP(S) requests to the lists host's web server.
 //! - [`run`]: executes steps and emits events.
 //! - [`report`]: renders events for people (and later machines).
 
@@ -22,3 +23,4 @@ pub mod scenario;
 pub mod sink;
 pub mod smtp;
 pub mod target;
+pub mod web;

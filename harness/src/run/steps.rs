@@ -7,12 +7,13 @@ use super::events::Outcome;
 use super::secs;
 use crate::probe::{self, Probe, ProbeSpec, RunId};
 use crate::scenario::{
-    ArchiveExpectation, DeliveryExpectation, HeaderExpectation, PortExpectation, PortState, Scenario, SendSpec,
+    ArchiveExpectation, DeliveryExpectation, HeaderExpectation, HttpExpectation, PortExpectation, PortState, Scenario, SendSpec,
     SmtpExpectation, SmtpStage, Step, StepKind, Suite,
 };
 use crate::sink::Received;
 use crate::smtp::{self, Envelope, Stage, Timeouts, Transcript};
 use crate::target::{Capability, Target, TargetError};
+use crate::web;
 
 /// How often observers without notifications (archives) look again.
 const POLL_EVERY: Duration = Duration::from_millis(250);
@@ -55,6 +56,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
             None => no_probe(),
         },
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
+        StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
     }
 }
 
@@ -277,4 +279,72 @@ async fn expect_port<T: Target + ?Sized>(target: &T, exp: &PortExpectation) -> V
     } else {
         (Outcome::Failed(format!("{what}: expected {}, observed {observed}", exp.verdict)), None)
     }
+}
+
+/// GETs the path until the answer matches or `within` has passed; a failure
+/// shows the last answer (or error) and what differed.
+async fn expect_http<T: Target + ?Sized>(target: &T, exp: &HttpExpectation) -> Verdict {
+    let Some(endpoint) = target.web() else {
+        return (Outcome::Skipped("this target offers no web server to check".into()), None);
+    };
+    let url = endpoint.url(exp.scheme, &exp.path);
+    let what = format!("GET {url} ({})", endpoint.socket(exp.scheme));
+    let tls_note = match (&endpoint.tls, exp.scheme) {
+        (web::TlsTrust::Off, crate::scenario::Scheme::Https) => " (TLS verification off, as the target says)",
+        _ => "",
+    };
+    let started = Instant::now();
+    let deadline = started + exp.within;
+    let mut last;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+        last = match web::client(endpoint, remaining) {
+            Ok(client) => match web::get(&client, &url).await {
+                Ok(response) => match http_mismatch(&url, exp, &response) {
+                    None => {
+                        let redirect = response.location.map(|l| format!(", redirect to {l}")).unwrap_or_default();
+                        return (
+                            Outcome::Passed,
+                            Some(format!("{what}: {}{redirect} in {}{tls_note}", response.status, secs(started.elapsed()))),
+                        );
+                    }
+                    Some(problem) => problem,
+                },
+                Err(e) => format!("no answer: {e}"),
+            },
+            // A client that cannot be built will not be built on a retry either.
+            Err(e) => return (Outcome::Failed(format!("{what}: {e}")), None),
+        };
+        if Instant::now() + POLL_EVERY >= deadline {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    (Outcome::Failed(format!("{what}{tls_note}: not as expected within {}: {last}", secs(exp.within))), None)
+}
+
+/// What differs between the answer and the expectation, if anything.
+fn http_mismatch(url: &str, exp: &HttpExpectation, r: &web::Response) -> Option<String> {
+    if r.status != exp.status {
+        let redirect = r.location.as_ref().map(|l| format!(" (redirect to {l})")).unwrap_or_default();
+        return Some(format!("expected status {}, got {}{redirect}", exp.status, r.status));
+    }
+    if let Some(want) = &exp.redirect_to {
+        let want = web::resolve(url, want);
+        match &r.location {
+            None => return Some(format!("expected a redirect to {want}, got no Location header")),
+            Some(got) if *got != want => return Some(format!("expected a redirect to {want}, got one to {got}")),
+            Some(_) => {}
+        }
+    }
+    if let Some(needle) = &exp.body_contains {
+        if !r.body.contains(needle.as_str()) {
+            let mut start: String = r.body.chars().take(200).collect();
+            if start.len() < r.body.len() {
+                start.push_str("...");
+            }
+            return Some(format!("the body does not contain {needle:?}; it starts {start:?}"));
+        }
+    }
+    None
 }

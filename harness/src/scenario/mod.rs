@@ -24,6 +24,7 @@
 //! expect_archived = { within = "30s" }                      # archive
 //! [[step]]                             # needs no `send`
 //! expect_port = { port = 8001, vantage = "outside", verdict = "filtered", within = "3s" }  # protocol
+//! expect_http = { scheme = "https", path = "/", status = 200, body_contains = "lists" }  # redirect_to, within
 //! ```
 //!
 //! Each key of a `[[step]]` is one [`Step`], in the order written.
@@ -55,8 +56,8 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl, Location,
-    Plan, PortExpectation, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HttpExpectation, ListDecl, Location,
+    Plan, PortExpectation, Scheme, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
     StepKind, Suite,
 };
 pub use scenario_file::parse_scenario;

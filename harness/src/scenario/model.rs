@@ -103,6 +103,7 @@ pub enum StepKind {
     ExpectDelivered(DeliveryExpectation),
     ExpectArchived(ArchiveExpectation),
     ExpectPort(PortExpectation),
+    ExpectHttp(HttpExpectation),
 }
 
 impl StepKind {
@@ -114,6 +115,7 @@ impl StepKind {
             StepKind::ExpectDelivered(_) => "expect_delivered",
             StepKind::ExpectArchived(_) => "expect_archived",
             StepKind::ExpectPort(_) => "expect_port",
+            StepKind::ExpectHttp(_) => "expect_http",
         }
     }
 }
@@ -295,6 +297,43 @@ pub struct PortExpectation {
     pub vantage: String,
     pub verdict: PortState,
     /// How long a connection attempt may take; no answer by then is `filtered`.
+    pub within: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub const ALL: [Scheme; 2] = [Scheme::Http, Scheme::Https];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A GET of a path on the lists host's web server answers like this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExpectation {
+    pub scheme: Scheme,
+    /// Starts with `/`; may carry a query.
+    pub path: String,
+    pub status: u16,
+    pub body_contains: Option<String>,
+    /// Where the `Location` header points, relative (`/hyperkitty/`) or absolute.
+    pub redirect_to: Option<String>,
+    /// Requests are repeated until one matches or this much time has passed.
     pub within: Duration,
 }
 

@@ -9,8 +9,8 @@ use toml::de::DeValue;
 use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, ListDecl,
-    PortExpectation, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HttpExpectation,
+    ListDecl, PortExpectation, Scheme, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
     StepKind, Suite,
 };
 use super::reader::{Doc, Span, TableReader, Value};
@@ -23,11 +23,14 @@ const STEP_KEYS: &[&str] = &[
     "expect_delivered",
     "expect_archived",
     "expect_port",
+    "expect_http",
 ];
 const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
 const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
 const DELIVERED_KEYS: &[&str] = &["to", "headers", "within"];
 const ARCHIVED_KEYS: &[&str] = &["within", "archive"];
+const HTTP_KEYS: &[&str] = &["scheme", "path", "status", "body_contains", "redirect_to", "within"];
+const DEFAULT_HTTP_WITHIN: Duration = Duration::from_secs(10);
 const PORT_KEYS: &[&str] = &["port", "protocol", "vantage", "verdict", "within"];
 
 const DEFAULT_WITHIN: Duration = Duration::from_secs(60);
@@ -198,6 +201,7 @@ fn read_steps<'s>(
             }
             // Reachability is about the host, not a probe: no `send` needed.
             "expect_port" => read_expect_port(doc, value).map(StepKind::ExpectPort),
+            "expect_http" => read_expect_http(doc, value).map(StepKind::ExpectHttp),
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };
         if let Some(kind) = kind {
@@ -558,4 +562,67 @@ fn read_port_state(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<PortS
         );
     }
     state
+}
+
+fn read_expect_http(doc: &mut Doc, value: &Value<'_>) -> Option<HttpExpectation> {
+    let table = doc.table("`expect_http`", value)?;
+    let mut reader = TableReader::new("expect_http", table, value.span(), HTTP_KEYS);
+    let scheme = match reader.optional("scheme") {
+        Some(value) => read_scheme(doc, &reader.field("scheme"), value),
+        None => Some(Scheme::Https),
+    };
+    let path = match reader.optional("path") {
+        Some(value) => read_path(doc, &reader.field("path"), value),
+        None => Some("/".to_string()),
+    };
+    let status = match reader.optional("status") {
+        Some(value) => doc.integer_in(&reader.field("status"), 100..=599, value),
+        None => Some(200),
+    };
+    let body_contains = reader
+        .optional("body_contains")
+        .and_then(|value| doc.string(&reader.field("body_contains"), value))
+        .map(str::to_string);
+    let redirect_to = reader
+        .optional("redirect_to")
+        .and_then(|value| doc.string(&reader.field("redirect_to"), value))
+        .map(str::to_string);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_HTTP_WITHIN);
+    reader.finish(doc);
+    Some(HttpExpectation {
+        scheme: scheme?,
+        path: path?,
+        status: status? as u16,
+        body_contains,
+        redirect_to,
+        within: within?,
+    })
+}
+
+fn read_scheme(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Scheme> {
+    let name = doc.string(what, value)?;
+    let scheme = Scheme::ALL.into_iter().find(|s| s.as_str() == name);
+    if scheme.is_none() {
+        doc.error(
+            value.span(),
+            "unknown scheme",
+            format!("unknown scheme `{name}` in {what}; expected http or https"),
+        );
+    }
+    scheme
+}
+
+/// A path on the web server: starts with `/`, no spaces or control characters.
+fn read_path(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let path = doc.string(what, value)?;
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        doc.error(
+            value.span(),
+            "invalid path",
+            format!("invalid path `{path}` in {what}: it must start with `/` and contain no spaces"),
+        );
+        return None;
+    }
+    Some(path.to_string())
 }

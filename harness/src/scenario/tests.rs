@@ -313,7 +313,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_held = true\n",
-        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived, expect_port",
+        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http",
     ),
     (
         "unknown key in an inline table",
@@ -383,7 +383,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http",
     ),
     (
         "no steps",
@@ -491,6 +491,21 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
         "s.toml:3:67: unknown key `host` in `expect_port`; accepted keys: port, protocol, vantage, verdict, within",
     ),
     (
+        "http path without a slash",
+        "name = \"x\"\n[[step]]\nexpect_http = { path = \"index.html\" }\n",
+        "s.toml:3:24: invalid path `index.html` in `expect_http.path`: it must start with `/` and contain no spaces",
+    ),
+    (
+        "unknown http scheme",
+        "name = \"x\"\n[[step]]\nexpect_http = { scheme = \"ftp\" }\n",
+        "s.toml:3:26: unknown scheme `ftp` in `expect_http.scheme`; expected http or https",
+    ),
+    (
+        "http status out of range",
+        "name = \"x\"\n[[step]]\nexpect_http = { status = 42 }\n",
+        "s.toml:3:26: `expect_http.status` must be between 100 and 599, found 42",
+    ),
+    (
         "delivery to a list without members",
         "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
         "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
@@ -534,6 +549,42 @@ expect_port = { port = 25, protocol = "tcp", vantage = "bastion", verdict = "ope
                 }),
                 location(7, 1),
             ),
+        ]
+    );
+}
+
+#[test]
+fn http_steps_and_their_defaults() {
+    let scenario = scenario(
+        r#"name = "web"
+
+[[step]]
+expect_http = {}
+
+[[step]]
+expect_http = { scheme = "http", path = "/pipermail/x/?a=1", status = 301, body_contains = "moved", redirect_to = "/hyperkitty/", within = "3s" }
+"#,
+    );
+    let kinds: Vec<StepKind> = scenario.steps.into_iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::ExpectHttp(HttpExpectation {
+                scheme: Scheme::Https,
+                path: "/".into(),
+                status: 200,
+                body_contains: None,
+                redirect_to: None,
+                within: Duration::from_secs(10),
+            }),
+            StepKind::ExpectHttp(HttpExpectation {
+                scheme: Scheme::Http,
+                path: "/pipermail/x/?a=1".into(),
+                status: 301,
+                body_contains: Some("moved".into()),
+                redirect_to: Some("/hyperkitty/".into()),
+                within: Duration::from_secs(3),
+            }),
         ]
     );
 }
@@ -594,7 +645,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -680,7 +731,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http"
     );
     let first = &errors.errors[0];
     assert_eq!(

@@ -33,6 +33,7 @@ use super::images::{ensure_base_image, ensure_image, ImageReport};
 use super::{ArchivedCopy, BoxFuture, PortAttempt, Target, TargetError, OUTSIDE};
 use crate::reach;
 use crate::scenario::Protocol;
+use crate::web::{TlsTrust, WebEndpoint};
 use crate::mailman::{MailmanRest, RestResponse, RestTransport};
 use crate::scenario::Suite;
 use crate::sink::Sink;
@@ -41,6 +42,10 @@ use crate::sink::Sink;
 const READY_LINE: &str = "mailflow-lists ready";
 const MAILMAN_VAR: &str = "/var/lib/mailman3";
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+/// The lists image's own CA, which signed nginx's certificate.
+const WEB_CA: &str = "/etc/ssl/mailflow/ca.pem";
+/// The name nginx's certificate is for.
+const WEB_HOST: &str = "lists.example.test";
 
 /// The vantage point inside the lists host: a command run in its container,
 /// connecting to its loopback address.
@@ -79,6 +84,8 @@ pub struct ContainersTarget {
     network_removed: std::sync::atomic::AtomicBool,
     probe_domain: String,
     sink: Sink,
+    /// Filled in once the container answers.
+    web: Option<WebEndpoint>,
     pub report: StartReport,
 }
 
@@ -144,10 +151,18 @@ impl ContainersTarget {
             network_removed: std::sync::atomic::AtomicBool::new(false),
             probe_domain: suite.probe_domain.clone(),
             sink,
+            web: None,
             report: StartReport { images: vec![base, lists], container_start, provisioning: Duration::ZERO },
         };
         match address_on(&target.container_id, &target.network.name).await {
             Ok(ip) => target.container_ip = ip,
+            Err(e) => {
+                let _ = target.shutdown().await;
+                return Err(e);
+            }
+        }
+        match target.web_endpoint().await {
+            Ok(web) => target.web = Some(web),
             Err(e) => {
                 let _ = target.shutdown().await;
                 return Err(e);
@@ -173,6 +188,22 @@ impl ContainersTarget {
             }
         }
         Ok(())
+    }
+
+    /// nginx on 80 and 443, trusted through the image's own CA (read from
+    /// the container), so that TLS verification stays on.
+    async fn web_endpoint(&self) -> Result<WebEndpoint, TargetError> {
+        let (code, pem, err) = self.exec(&["cat", WEB_CA]).await?;
+        if code != 0 {
+            return Err(TargetError::Start(format!("reading {WEB_CA} in the lists container: {}", err.trim())));
+        }
+        Ok(WebEndpoint {
+            host: WEB_HOST.to_string(),
+            addr: self.container_ip,
+            http_port: 80,
+            https_port: 443,
+            tls: TlsTrust::Roots(pem),
+        })
     }
 
     pub fn container_id(&self) -> &str {
@@ -311,6 +342,10 @@ impl Target for ContainersTarget {
                 _ => Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
             }
         })
+    }
+
+    fn web(&self) -> Option<&WebEndpoint> {
+        self.web.as_ref()
     }
 
     fn vantages(&self) -> Vec<String> {

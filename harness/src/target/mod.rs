@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::reach::Attempt;
 use crate::scenario::Protocol;
 use crate::sink::Sink;
+use crate::web::WebEndpoint;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -93,6 +94,8 @@ pub trait Target: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
     /// Exim's mainlog (for diagnosis; may be the tail of a large log).
     fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>>;
+    /// The lists host's web server, when the target has one to check.
+    fn web(&self) -> Option<&WebEndpoint>;
     /// The vantage points reachability can be checked from, by name; always
     /// [`OUTSIDE`] (this machine) first.
     fn vantages(&self) -> Vec<String>;
