@@ -10,9 +10,11 @@
 //! - [`exim`]: exim's mainlog, for diagnosis.
 //! - [`reach`]: TCP reachability of a port (open, refused, filtered).
 //! - [`web`]: HTTP(S) requests to the lists host's web server.
+//! - [`dns`]: DNS answers and their TTLs from a named server.
 //! - [`run`]: executes steps and emits events.
 //! - [`report`]: renders events for people (and later machines).
 
+pub mod dns;
 pub mod exim;
 pub mod mailman;
 pub mod probe;

@@ -7,13 +7,14 @@ use super::events::Outcome;
 use super::secs;
 use crate::probe::{self, Probe, ProbeSpec, RunId};
 use crate::scenario::{
-    ArchiveExpectation, DeliveryExpectation, HeaderExpectation, HttpExpectation, PortExpectation, PortState, Scenario, SendSpec,
+    ArchiveExpectation, DeliveryExpectation, DnsExpectation, HeaderExpectation, HttpExpectation, PortExpectation, PortState, Scenario, SendSpec,
     SmtpExpectation, SmtpStage, Step, StepKind, Suite,
 };
 use crate::sink::Received;
 use crate::smtp::{self, Envelope, Stage, Timeouts, Transcript};
 use crate::target::{Capability, Target, TargetError};
 use crate::web;
+use crate::dns;
 
 /// How often observers without notifications (archives) look again.
 const POLL_EVERY: Duration = Duration::from_millis(250);
@@ -57,6 +58,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
         },
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
+        StepKind::ExpectDns(exp) => expect_dns(target, exp).await,
     }
 }
 
@@ -344,6 +346,62 @@ fn http_mismatch(url: &str, exp: &HttpExpectation, r: &web::Response) -> Option<
                 start.push_str("...");
             }
             return Some(format!("the body does not contain {needle:?}; it starts {start:?}"));
+        }
+    }
+    None
+}
+
+/// Asks the DNS server until the answer matches or `within` has passed.
+async fn expect_dns<T: Target + ?Sized>(target: &T, exp: &DnsExpectation) -> Verdict {
+    let Some(server) = exp.server.or_else(|| target.dns_server()) else {
+        return (Outcome::Skipped("the step names no `server` and this target offers no DNS server".into()), None);
+    };
+    let what = format!("{} {} at {server}", exp.name, exp.rtype);
+    let started = Instant::now();
+    let deadline = started + exp.within;
+    let mut last;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(200));
+        last = match dns::lookup(server, &exp.name, exp.rtype, remaining.min(Duration::from_secs(5))).await {
+            Ok(answers) => match dns_mismatch(exp, &answers) {
+                None => return (Outcome::Passed, Some(format!("{what}: {}", describe_answers(&answers)))),
+                Some(problem) => problem,
+            },
+            Err(e) => e,
+        };
+        if Instant::now() + POLL_EVERY >= deadline {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    (Outcome::Failed(format!("{what}: {last}")), None)
+}
+
+fn describe_answers(answers: &[dns::Answer]) -> String {
+    if answers.is_empty() {
+        return "no records".into();
+    }
+    answers.iter().map(|a| format!("{} (TTL {})", a.value, a.ttl)).collect::<Vec<_>>().join(", ")
+}
+
+fn dns_mismatch(exp: &DnsExpectation, answers: &[dns::Answer]) -> Option<String> {
+    let got = describe_answers(answers);
+    match &exp.values {
+        None if answers.is_empty() => return Some("expected records, got none".into()),
+        None => {}
+        Some(values) => {
+            let mut want: Vec<String> = values.iter().map(|v| dns::normalize(v)).collect();
+            let mut have: Vec<String> = answers.iter().map(|a| a.value.clone()).collect();
+            want.sort();
+            have.sort();
+            if want != have {
+                return Some(format!("expected {}, got {got}", want.join(", ")));
+            }
+        }
+    }
+    if let Some(max) = exp.ttl_at_most {
+        if let Some(a) = answers.iter().find(|a| a.ttl > max) {
+            return Some(format!("expected TTLs of at most {max}s, got {} for {} ({got})", a.ttl, a.value));
         }
     }
     None

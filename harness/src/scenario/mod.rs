@@ -25,6 +25,7 @@
 //! [[step]]                             # needs no `send`
 //! expect_port = { port = 8001, vantage = "outside", verdict = "filtered", within = "3s" }  # protocol
 //! expect_http = { scheme = "https", path = "/", status = 200, body_contains = "lists" }  # redirect_to, within
+//! expect_dns = { name = "lists.example.test", type = "MX", values = ["10 lists.example.test"], ttl_at_most = 300 }  # server, within
 //! ```
 //!
 //! Each key of a `[[step]]` is one [`Step`], in the order written.
@@ -56,7 +57,7 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HttpExpectation, ListDecl, Location,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, DnsExpectation, DnsType, HeaderExpectation, HttpExpectation, ListDecl, Location,
     Plan, PortExpectation, Scheme, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
     StepKind, Suite,
 };

@@ -104,6 +104,7 @@ pub enum StepKind {
     ExpectArchived(ArchiveExpectation),
     ExpectPort(PortExpectation),
     ExpectHttp(HttpExpectation),
+    ExpectDns(DnsExpectation),
 }
 
 impl StepKind {
@@ -116,6 +117,7 @@ impl StepKind {
             StepKind::ExpectArchived(_) => "expect_archived",
             StepKind::ExpectPort(_) => "expect_port",
             StepKind::ExpectHttp(_) => "expect_http",
+            StepKind::ExpectDns(_) => "expect_dns",
         }
     }
 }
@@ -334,6 +336,51 @@ pub struct HttpExpectation {
     /// Where the `Location` header points, relative (`/hyperkitty/`) or absolute.
     pub redirect_to: Option<String>,
     /// Requests are repeated until one matches or this much time has passed.
+    pub within: Duration,
+}
+
+/// The record types `expect_dns` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DnsType {
+    A,
+    Aaaa,
+    Mx,
+    Txt,
+}
+
+impl DnsType {
+    pub const ALL: [DnsType; 4] = [DnsType::A, DnsType::Aaaa, DnsType::Mx, DnsType::Txt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsType::A => "A",
+            DnsType::Aaaa => "AAAA",
+            DnsType::Mx => "MX",
+            DnsType::Txt => "TXT",
+        }
+    }
+}
+
+impl fmt::Display for DnsType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name's records of one type, asked of a named DNS server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsExpectation {
+    /// Fully qualified, without the final dot.
+    pub name: String,
+    pub rtype: DnsType,
+    /// The answer holds exactly these values (in any order), written as in a
+    /// zone file: `192.0.2.25`, `10 lists.example.test`, `v=spf1 mx -all`.
+    /// `None`: any non-empty answer.
+    pub values: Option<Vec<String>>,
+    /// Every record's TTL is at most this many seconds.
+    pub ttl_at_most: Option<u32>,
+    /// `IP` or `IP:port`; `None`: the target's own DNS server.
+    pub server: Option<std::net::SocketAddr>,
     pub within: Duration,
 }
 

@@ -9,12 +9,13 @@ use toml::de::DeValue;
 use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HttpExpectation,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, DnsExpectation, DnsType, HeaderExpectation,
+    HttpExpectation,
     ListDecl, PortExpectation, Scheme, PortState, Protocol, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
     StepKind, Suite,
 };
 use super::reader::{Doc, Span, TableReader, Value};
-use super::values::check_address;
+use super::values::{check_address, check_domain};
 
 const TOP_KEYS: &[&str] = &["name", "list", "step"];
 const STEP_KEYS: &[&str] = &[
@@ -24,6 +25,7 @@ const STEP_KEYS: &[&str] = &[
     "expect_archived",
     "expect_port",
     "expect_http",
+    "expect_dns",
 ];
 const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
 const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
@@ -31,6 +33,8 @@ const DELIVERED_KEYS: &[&str] = &["to", "headers", "within"];
 const ARCHIVED_KEYS: &[&str] = &["within", "archive"];
 const HTTP_KEYS: &[&str] = &["scheme", "path", "status", "body_contains", "redirect_to", "within"];
 const DEFAULT_HTTP_WITHIN: Duration = Duration::from_secs(10);
+const DNS_KEYS: &[&str] = &["name", "type", "values", "ttl_at_most", "server", "within"];
+const DEFAULT_DNS_WITHIN: Duration = Duration::from_secs(10);
 const PORT_KEYS: &[&str] = &["port", "protocol", "vantage", "verdict", "within"];
 
 const DEFAULT_WITHIN: Duration = Duration::from_secs(60);
@@ -202,6 +206,7 @@ fn read_steps<'s>(
             // Reachability is about the host, not a probe: no `send` needed.
             "expect_port" => read_expect_port(doc, value).map(StepKind::ExpectPort),
             "expect_http" => read_expect_http(doc, value).map(StepKind::ExpectHttp),
+            "expect_dns" => read_expect_dns(doc, value).map(StepKind::ExpectDns),
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };
         if let Some(kind) = kind {
@@ -625,4 +630,67 @@ fn read_path(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
         return None;
     }
     Some(path.to_string())
+}
+
+fn read_expect_dns(doc: &mut Doc, value: &Value<'_>) -> Option<DnsExpectation> {
+    let table = doc.table("`expect_dns`", value)?;
+    let mut reader = TableReader::new("expect_dns", table, value.span(), DNS_KEYS);
+    let name = reader.required(doc, "name").and_then(|value| {
+        doc.checked_string(&reader.field("name"), "domain", check_domain, value)
+    });
+    let rtype = reader.required(doc, "type").and_then(|value| {
+        let text = doc.string(&reader.field("type"), value)?;
+        let found = DnsType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(text));
+        if found.is_none() {
+            let names: Vec<&str> = DnsType::ALL.iter().map(|t| t.as_str()).collect();
+            doc.error(
+                value.span(),
+                "unsupported type",
+                format!("unsupported record type `{text}` in {}; expected one of {}", reader.field("type"), names.join(", ")),
+            );
+        }
+        found
+    });
+    let values = match reader.optional("values") {
+        Some(value) => {
+            let what = reader.field("values");
+            doc.array(&what, value).map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| doc.string(&format!("each entry of {what}"), item).map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+        }
+        None => None,
+    };
+    let ttl_at_most = reader
+        .optional("ttl_at_most")
+        .and_then(|value| doc.integer_in(&reader.field("ttl_at_most"), 0..=i64::from(i32::MAX), value))
+        .map(|ttl| ttl as u32);
+    let server = reader.optional("server").and_then(|value| {
+        let text = doc.string(&reader.field("server"), value)?;
+        let parsed = text
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| std::net::SocketAddr::new(ip, 53)));
+        if parsed.is_none() {
+            doc.error(
+                value.span(),
+                "invalid server",
+                format!("invalid server `{text}` in {}: write an IP address, or IP:port", reader.field("server")),
+            );
+        }
+        parsed
+    });
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_DNS_WITHIN);
+    reader.finish(doc);
+    Some(DnsExpectation {
+        name: name?,
+        rtype: rtype?,
+        values,
+        ttl_at_most,
+        server,
+        within: within?,
+    })
 }

@@ -313,7 +313,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_held = true\n",
-        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http",
+        "s.toml:5:3: unknown key `expect_held` in `[[step]]`; accepted keys: send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http, expect_dns",
     ),
     (
         "unknown key in an inline table",
@@ -383,7 +383,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http, expect_dns",
     ),
     (
         "no steps",
@@ -506,6 +506,16 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
         "s.toml:3:26: `expect_http.status` must be between 100 and 599, found 42",
     ),
     (
+        "unsupported dns type",
+        "name = \"x\"\n[[step]]\nexpect_dns = { name = \"lists.example.test\", type = \"SRV\" }\n",
+        "s.toml:3:52: unsupported record type `SRV` in `expect_dns.type`; expected one of A, AAAA, MX, TXT",
+    ),
+    (
+        "bad dns server",
+        "name = \"x\"\n[[step]]\nexpect_dns = { name = \"lists.example.test\", type = \"A\", server = \"ns.example.test\" }\n",
+        "s.toml:3:66: invalid server `ns.example.test` in `expect_dns.server`: write an IP address, or IP:port",
+    ),
+    (
         "delivery to a list without members",
         "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
         "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
@@ -590,6 +600,42 @@ expect_http = { scheme = "http", path = "/pipermail/x/?a=1", status = 301, body_
 }
 
 #[test]
+fn dns_steps() {
+    let scenario = scenario(
+        r#"name = "dns"
+
+[[step]]
+expect_dns = { name = "lists.example.test", type = "mx", values = ["10 lists.example.test."], ttl_at_most = 300, server = "127.0.0.1:5353" }
+
+[[step]]
+expect_dns = { name = "lists.example.test", type = "A" }
+"#,
+    );
+    let kinds: Vec<StepKind> = scenario.steps.into_iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::ExpectDns(DnsExpectation {
+                name: "lists.example.test".into(),
+                rtype: DnsType::Mx,
+                values: Some(vec!["10 lists.example.test.".into()]),
+                ttl_at_most: Some(300),
+                server: Some("127.0.0.1:5353".parse().unwrap()),
+                within: Duration::from_secs(10),
+            }),
+            StepKind::ExpectDns(DnsExpectation {
+                name: "lists.example.test".into(),
+                rtype: DnsType::A,
+                values: None,
+                ttl_at_most: None,
+                server: None,
+                within: Duration::from_secs(10),
+            }),
+        ]
+    );
+}
+
+#[test]
 fn every_port_error_of_a_step_is_reported() {
     let errors = scenario_errors(
         "name = \"x\"\n[[step]]\nexpect_port = { port = 0, protocol = \"sctp\", verdict = \"up\", within = \"soon\" }\n",
@@ -645,7 +691,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http, expect_dns",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -731,7 +777,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, expect_smtp, expect_delivered, expect_archived, expect_port, expect_http, expect_dns"
     );
     let first = &errors.errors[0];
     assert_eq!(

@@ -55,6 +55,8 @@ pub const OLD_HOST: &str = "old-host";
 /// Fixed host parts of the vantage containers on the run's network.
 const OLD_HOST_HOST: u8 = 10;
 const BASTION_HOST: u8 = 11;
+/// The DNS container (NSD serving containers/dns/example.test.zone).
+const DNS_HOST: u8 = 53;
 
 /// What starting the target did, for the report.
 #[derive(Debug, Clone)]
@@ -122,11 +124,12 @@ impl ContainersTarget {
         reap_stale_networks().await?;
         let base = ensure_base_image().await?;
         let lists = ensure_image("lists", &base.image).await?;
+        let dns = ensure_image("dns", &base.image).await?;
 
         let network = create_run_network().await?;
         let started = std::time::Instant::now();
-        let containers = start_containers(suite, &network, &base.image, &lists.image).await;
-        let (lists_container, vantages, sink) = match containers {
+        let containers = start_containers(suite, &network, &base.image, &lists.image, &dns.image).await;
+        let (lists_container, vantages, dns_container, sink) = match containers {
             Ok(c) => c,
             Err(e) => {
                 // The containers that did start are removed on drop; the network then.
@@ -136,7 +139,7 @@ impl ContainersTarget {
         };
         let container_start = started.elapsed();
         let container_id = lists_container.id().to_string();
-        let mut all = vec![lists_container];
+        let mut all = vec![lists_container, dns_container];
         let mut vantage_info = Vec::new();
         for (name, host, c) in vantages {
             vantage_info.push(VantageContainer { name, id: c.id().to_string(), addr: IpAddr::V4(network.addr(host)) });
@@ -152,7 +155,7 @@ impl ContainersTarget {
             probe_domain: suite.probe_domain.clone(),
             sink,
             web: None,
-            report: StartReport { images: vec![base, lists], container_start, provisioning: Duration::ZERO },
+            report: StartReport { images: vec![base, lists, dns], container_start, provisioning: Duration::ZERO },
         };
         match address_on(&target.container_id, &target.network.name).await {
             Ok(ip) => target.container_ip = ip,
@@ -344,6 +347,10 @@ impl Target for ContainersTarget {
         })
     }
 
+    fn dns_server(&self) -> Option<SocketAddr> {
+        Some(SocketAddr::new(IpAddr::V4(self.network.addr(DNS_HOST)), 53))
+    }
+
     fn web(&self) -> Option<&WebEndpoint> {
         self.web.as_ref()
     }
@@ -393,12 +400,23 @@ impl Target for ContainersTarget {
     }
 }
 
-type Started = (ContainerAsync<GenericImage>, Vec<(&'static str, u8, ContainerAsync<GenericImage>)>, Sink);
+type Started = (
+    ContainerAsync<GenericImage>,
+    Vec<(&'static str, u8, ContainerAsync<GenericImage>)>,
+    ContainerAsync<GenericImage>,
+    Sink,
+);
 
 /// Binds the sink on the network's gateway, starts the vantage containers
 /// (with their fixed addresses) and the lists container, which is told those
 /// addresses for its firewall.
-async fn start_containers(suite: &Suite, network: &RunNetwork, base_image: &str, lists_image: &str) -> Result<Started, TargetError> {
+async fn start_containers(
+    suite: &Suite,
+    network: &RunNetwork,
+    base_image: &str,
+    lists_image: &str,
+    dns_image: &str,
+) -> Result<Started, TargetError> {
     let gateway = IpAddr::V4(network.gateway());
     let sink = Sink::bind(SocketAddr::new(gateway, 0))
         .await
@@ -421,30 +439,40 @@ async fn start_containers(suite: &Suite, network: &RunNetwork, base_image: &str,
         .with_cap_add("NET_ADMIN")
         .with_startup_timeout(Duration::from_secs(240))
         .start();
-    let vantages = async {
+    let others = async {
         let mut started = Vec::new();
         for (name, host) in [(OLD_HOST, OLD_HOST_HOST), (BASTION, BASTION_HOST)] {
-            started.push((name, host, start_vantage(network, base_image, host).await?));
+            let image = GenericImage::new(split_image(base_image).0, split_image(base_image).1).with_cmd(["sleep", "infinity"]);
+            started.push((name, host, start_at(network, image, host).await?));
         }
-        Ok::<_, TargetError>(started)
+        let (repo, tag) = split_image(dns_image);
+        let dns = GenericImage::new(repo, tag).with_wait_for(WaitFor::message_on_stderr("nsd started"));
+        let dns = start_at(network, dns, DNS_HOST).await?;
+        Ok::<_, TargetError>((started, dns))
     };
-    let (lists, vantages) = tokio::join!(lists, vantages);
+    let (lists, others) = tokio::join!(lists, others);
     let lists = lists.map_err(|e| TargetError::Start(e.to_string()))?;
-    Ok((lists, vantages?, sink))
+    let (vantages, dns) = others?;
+    Ok((lists, vantages, dns, sink))
 }
 
-/// A container that only runs `sleep`, for `docker exec`, on the run's
-/// network at `.host`. testcontainers starts it on the default bridge (so
-/// its watchdog removes it like the others); `docker network connect` then
-/// gives it the fixed address, which testcontainers cannot.
-async fn start_vantage(network: &RunNetwork, base_image: &str, host: u8) -> Result<ContainerAsync<GenericImage>, TargetError> {
-    let (repo, tag) = base_image.split_once(':').unwrap_or((base_image, "latest"));
-    let c = GenericImage::new(repo, tag)
-        .with_cmd(["sleep", "infinity"])
+fn split_image(image: &str) -> (&str, &str) {
+    image.split_once(':').unwrap_or((image, "latest"))
+}
+
+/// Starts a helper container (a vantage point, the DNS server) and gives it
+/// the fixed address `.host` on the run's network. testcontainers starts it
+/// on the default bridge (so its watchdog removes it like the others);
+/// `docker network connect` then adds the fixed address, which
+/// testcontainers cannot set.
+async fn start_at(network: &RunNetwork, image: impl Into<testcontainers::ContainerRequest<GenericImage>>, host: u8) -> Result<ContainerAsync<GenericImage>, TargetError> {
+    let request: testcontainers::ContainerRequest<GenericImage> = image.into();
+    let c = request
         .with_label(OWNER_LABEL, std::process::id().to_string())
+        .with_startup_timeout(Duration::from_secs(60))
         .start()
         .await
-        .map_err(|e| TargetError::Start(format!("vantage container: {e}")))?;
+        .map_err(|e| TargetError::Start(format!("helper container for .{host}: {e}")))?;
     let ip = network.addr(host).to_string();
     super::docker::docker(&["network", "connect", "--ip", &ip, &network.name, c.id()], Duration::from_secs(30)).await?;
     Ok(c)

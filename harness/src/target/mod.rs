@@ -94,6 +94,8 @@ pub trait Target: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
     /// Exim's mainlog (for diagnosis; may be the tail of a large log).
     fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>>;
+    /// The DNS server `expect_dns` asks when its step names none.
+    fn dns_server(&self) -> Option<SocketAddr>;
     /// The lists host's web server, when the target has one to check.
     fn web(&self) -> Option<&WebEndpoint>;
     /// The vantage points reachability can be checked from, by name; always
