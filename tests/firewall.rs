@@ -70,6 +70,19 @@ fn opened_loopback_ports_fail_the_port_policy_naming_port_vantage_and_verdicts()
             assert_eq!(closed.attempt.state, PortState::Refused);
             assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 
+            // TLS verification is really on: the image's CA vouches for
+            // lists.example.test only, so another name is refused; with
+            // verification off the same server answers.
+            let web = target.web().expect("the container target has a web server").clone();
+            let other = mailflow::web::WebEndpoint { host: "other.example.test".into(), ..web.clone() };
+            let client = mailflow::web::client(&other, Duration::from_secs(5)).expect("client");
+            let err = mailflow::web::get(&client, "https://other.example.test/").await.expect_err("a name the certificate is not for");
+            assert!(err.contains("certificate"), "{err}");
+            let off = mailflow::web::WebEndpoint { tls: mailflow::web::TlsTrust::Off, ..other };
+            let client = mailflow::web::client(&off, Duration::from_secs(5)).expect("client");
+            let answer = mailflow::web::get(&client, "https://other.example.test/").await.expect("verification off");
+            assert_eq!(answer.status, 200);
+
             // Open Mailman's REST API to all, ahead of ferm's rules.
             open_to_all(&target, 8001).await;
             let (message, report) = first_failure(&target, &plan, &run).await;
