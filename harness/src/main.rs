@@ -139,6 +139,15 @@ async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     println!("smtp        {}", target.smtp_addr());
     println!("rest        http://127.0.0.1:8001/3.1/ inside the container (docker exec {} curl ...; user restadmin, password in $MAILFLOW_REST_PASSWORD there)", &target.container_id()[..12]);
     println!("sink        {sink} (probe domain {})", plan.suite.probe_domain);
+    let net = target.network();
+    println!("network     {} ({}, gateway {})", net.name, net.subnet(), net.gateway());
+    println!("vantages    {}", target.vantages().join(", "));
+    if let Some(dns) = target.dns_server() {
+        println!("dns         {dns} (NSD, zone example.test)");
+    }
+    if let Some(web) = target.web() {
+        println!("web         http://{0}/ and https://{0}/ at {1} (certificate signed by the image's CA)", web.host, web.addr);
+    }
     for l in &plan.suite.lists {
         println!("list        {} ({} members)", l.address(), l.members.len());
     }
