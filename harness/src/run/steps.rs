@@ -406,3 +406,122 @@ fn dns_mismatch(exp: &DnsExpectation, answers: &[dns::Answer]) -> Option<String>
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    //! Checks against a stand-in target that offers only "outside", like a
+    //! hosts target will, and answers every port with a fixed state.
+    use super::*;
+    use crate::reach::Attempt;
+    use crate::scenario::Protocol;
+    use crate::target::{ArchivedCopy, BoxFuture, PortAttempt, OUTSIDE};
+    use std::net::SocketAddr;
+
+    struct OutsideOnly(PortState);
+
+    impl Target for OutsideOnly {
+        fn describe(&self) -> String {
+            "outside only".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            "127.0.0.1:25".parse().unwrap()
+        }
+        fn sink(&self) -> Option<&crate::sink::Sink> {
+            None
+        }
+        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported(Capability::PrototypeArchive)) })
+        }
+        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported(Capability::EximLog)) })
+        }
+        fn dns_server(&self) -> Option<SocketAddr> {
+            None
+        }
+        fn web(&self) -> Option<&web::WebEndpoint> {
+            None
+        }
+        fn vantages(&self) -> Vec<String> {
+            vec![OUTSIDE.into()]
+        }
+        fn try_port<'a>(&'a self, _: &'a str, _: Protocol, port: u16, deadline: Duration) -> BoxFuture<'a, Result<PortAttempt, TargetError>> {
+            let state = self.0;
+            Box::pin(async move {
+                let took = if state == PortState::Filtered { deadline } else { Duration::from_millis(1) };
+                Ok(PortAttempt { attempt: Attempt { state, took }, addr: SocketAddr::new([192, 0, 2, 25].into(), port) })
+            })
+        }
+    }
+
+    fn port(vantage: &str, verdict: PortState) -> PortExpectation {
+        PortExpectation { port: 8001, protocol: Protocol::Tcp, vantage: vantage.into(), verdict, within: Duration::from_secs(2) }
+    }
+
+    #[tokio::test]
+    async fn port_verdicts() {
+        let (outcome, detail) = expect_port(&OutsideOnly(PortState::Filtered), &port("outside", PortState::Filtered)).await;
+        assert_eq!(outcome, Outcome::Passed);
+        assert_eq!(detail.as_deref(), Some("8001/tcp from outside: filtered (no answer from 192.0.2.25:8001 within 2.00s)"));
+
+        let (outcome, _) = expect_port(&OutsideOnly(PortState::Open), &port("outside", PortState::Filtered)).await;
+        assert_eq!(
+            outcome,
+            Outcome::Failed("8001/tcp from outside: expected filtered, observed open (connected to 192.0.2.25:8001 in 0.00s)".into())
+        );
+
+        let (outcome, _) = expect_port(&OutsideOnly(PortState::Open), &port("bastion", PortState::Open)).await;
+        assert_eq!(
+            outcome,
+            Outcome::Skipped("8001/tcp from bastion: this target offers no vantage point `bastion` (it offers outside)".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn web_and_dns_need_the_target_to_offer_them() {
+        let http = HttpExpectation {
+            scheme: crate::scenario::Scheme::Https,
+            path: "/".into(),
+            status: 200,
+            body_contains: None,
+            redirect_to: None,
+            within: Duration::from_secs(1),
+        };
+        let (outcome, _) = expect_http(&OutsideOnly(PortState::Open), &http).await;
+        assert!(matches!(outcome, Outcome::Skipped(_)), "{outcome:?}");
+        let dns = DnsExpectation {
+            name: "lists.example.test".into(),
+            rtype: crate::scenario::DnsType::Mx,
+            values: None,
+            ttl_at_most: None,
+            server: None,
+            within: Duration::from_secs(1),
+        };
+        let (outcome, _) = expect_dns(&OutsideOnly(PortState::Open), &dns).await;
+        assert!(matches!(outcome, Outcome::Skipped(_)), "{outcome:?}");
+    }
+
+    #[test]
+    fn dns_answers_compare_as_sets_and_ttls_as_limits() {
+        let exp = DnsExpectation {
+            name: "lists.example.test".into(),
+            rtype: crate::scenario::DnsType::A,
+            values: Some(vec!["192.0.2.26".into(), "192.0.2.25".into()]),
+            ttl_at_most: Some(300),
+            server: None,
+            within: Duration::from_secs(1),
+        };
+        let a = |value: &str, ttl| dns::Answer { value: value.into(), ttl };
+        assert_eq!(dns_mismatch(&exp, &[a("192.0.2.25", 300), a("192.0.2.26", 60)]), None);
+        assert_eq!(
+            dns_mismatch(&exp, &[a("192.0.2.25", 3600), a("192.0.2.26", 60)]).as_deref(),
+            Some("expected TTLs of at most 300s, got 3600 for 192.0.2.25 (192.0.2.25 (TTL 3600), 192.0.2.26 (TTL 60))")
+        );
+        assert_eq!(
+            dns_mismatch(&exp, &[a("192.0.2.25", 300)]).as_deref(),
+            Some("expected 192.0.2.25, 192.0.2.26, got 192.0.2.25 (TTL 300)")
+        );
+    }
+}
