@@ -9,12 +9,18 @@
 //! - [`mailman`]: Mailman 3's REST API.
 //! - [`exim`]: exim's mainlog, for diagnosis.
 //! - [`web`]: HyperKitty and Postorius over HTTP (archive and list pages).
+//! - [`reach`]: TCP reachability of a port (open, refused, filtered).
+//! - [`http`]: HTTP(S) requests to the lists host's web server (`expect_http`).
+//! - [`dns`]: DNS answers and their TTLs from a named server.
 //! - [`run`]: executes steps and emits events.
 //! - [`report`]: renders events for people (and later machines).
 
+pub mod dns;
 pub mod exim;
+pub mod http;
 pub mod mailman;
 pub mod probe;
+pub mod reach;
 pub mod report;
 pub mod run;
 pub mod scenario;

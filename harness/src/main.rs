@@ -157,6 +157,15 @@ async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
         Some(web) => println!("web         {}/postorius/lists/  {}/hyperkitty/", web.base(), web.base()),
         None => println!("web         off (MAILFLOW_WEB=0)"),
     }
+    let net = target.network();
+    println!("network     {} ({}, gateway {})", net.name, net.subnet(), net.gateway());
+    println!("vantages    {}", target.vantages().join(", "));
+    if let Some(dns) = target.dns_server() {
+        println!("dns         {dns} (NSD, zone example.test)");
+    }
+    if let Some(web) = target.http_endpoint() {
+        println!("https       http://{0}/ and https://{0}/ at {1} (certificate signed by the image's CA)", web.host, web.addr);
+    }
     for l in &plan.suite.lists {
         println!("list        {} ({} members)", l.address(), l.members.len());
     }

@@ -24,8 +24,11 @@
 //! expect_archived = { within = "30s" }                      # archive: prototype | hyperkitty
 //! [[step]]
 //! expect_not_archived = { within = "5s" }                   # archive (default: every kind)
-//! [[step]]
+//! [[step]]                             # these need no `send`
 //! expect_page = { page = "list-info", body_contains = "probe-test" }  # status, list, within
+//! expect_port = { port = 8001, vantage = "outside", verdict = "filtered", within = "3s" }  # protocol
+//! expect_http = { scheme = "https", path = "/", status = 200, body_contains = "lists" }  # redirect_to, within
+//! expect_dns = { name = "lists.example.test", type = "MX", values = ["10 lists.example.test"], ttl_at_most = 300 }  # server, within
 //! ```
 //!
 //! Each key of a `[[step]]` is one [`Step`], in the order written.
@@ -57,10 +60,12 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HeldExpectation,
-    ListDecl, ListSettings, Location, ModerationAction, Moderation, NotArchivedExpectation,
-    NoticeExpectation, PageExpectation, PageKind, Plan, PostAction, RawSendSpec, Scenario,
-    SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, DnsExpectation, DnsType,
+    HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location,
+    ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
+    PageKind, Plan, PortExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
+    Scheme, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
+    MESSAGE_ID_PLACEHOLDER,
 };
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

@@ -182,6 +182,9 @@ pub enum StepKind {
     ExpectNotice(NoticeExpectation),
     ExpectShunted(Window),
     ExpectPage(PageExpectation),
+    ExpectPort(PortExpectation),
+    ExpectHttp(HttpExpectation),
+    ExpectDns(DnsExpectation),
 }
 
 impl StepKind {
@@ -200,6 +203,9 @@ impl StepKind {
             StepKind::ExpectNotice(_) => "expect_notice",
             StepKind::ExpectShunted(_) => "expect_shunted",
             StepKind::ExpectPage(_) => "expect_page",
+            StepKind::ExpectPort(_) => "expect_port",
+            StepKind::ExpectHttp(_) => "expect_http",
+            StepKind::ExpectDns(_) => "expect_dns",
         }
     }
 }
@@ -462,5 +468,154 @@ pub struct PageExpectation {
     pub page: PageKind,
     pub status: u16,
     pub body_contains: Option<String>,
+    pub within: Duration,
+}
+
+/// The transport protocol of a reachability check. Only TCP for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Tcp,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 1] = [Protocol::Tcp];
+
+    /// The name used in scenario files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a connection attempt to a port finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortState {
+    /// The connection was made.
+    Open,
+    /// The host answered with a reset: reachable, nothing listens (or a
+    /// firewall rejects).
+    Refused,
+    /// No answer within the deadline: a firewall drops the packets.
+    Filtered,
+}
+
+impl PortState {
+    pub const ALL: [PortState; 3] = [PortState::Open, PortState::Refused, PortState::Filtered];
+
+    /// The name used in scenario files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Refused => "refused",
+            PortState::Filtered => "filtered",
+        }
+    }
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A port of the lists host, tried from a vantage point, is in this state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortExpectation {
+    pub port: u16,
+    pub protocol: Protocol,
+    /// A vantage point's name (`outside`, `inside`, `bastion`, `old-host`);
+    /// checked against what the target offers when the step runs.
+    pub vantage: String,
+    pub verdict: PortState,
+    /// How long a connection attempt may take; no answer by then is `filtered`.
+    pub within: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub const ALL: [Scheme; 2] = [Scheme::Http, Scheme::Https];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A GET of a path on the lists host's web server answers like this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExpectation {
+    pub scheme: Scheme,
+    /// Starts with `/`; may carry a query.
+    pub path: String,
+    pub status: u16,
+    pub body_contains: Option<String>,
+    /// Where the `Location` header points, relative (`/hyperkitty/`) or absolute.
+    pub redirect_to: Option<String>,
+    /// Requests are repeated until one matches or this much time has passed.
+    pub within: Duration,
+}
+
+/// The record types `expect_dns` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DnsType {
+    A,
+    Aaaa,
+    Mx,
+    Txt,
+}
+
+impl DnsType {
+    pub const ALL: [DnsType; 4] = [DnsType::A, DnsType::Aaaa, DnsType::Mx, DnsType::Txt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsType::A => "A",
+            DnsType::Aaaa => "AAAA",
+            DnsType::Mx => "MX",
+            DnsType::Txt => "TXT",
+        }
+    }
+}
+
+impl fmt::Display for DnsType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name's records of one type, asked of a named DNS server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsExpectation {
+    /// Fully qualified, without the final dot.
+    pub name: String,
+    pub rtype: DnsType,
+    /// The answer holds exactly these values (in any order), written as in a
+    /// zone file: `192.0.2.25`, `10 lists.example.test`, `v=spf1 mx -all`.
+    /// `None`: any non-empty answer.
+    pub values: Option<Vec<String>>,
+    /// Every record's TTL is at most this many seconds.
+    pub ttl_at_most: Option<u32>,
+    /// `IP` or `IP:port`; `None`: the target's own DNS server.
+    pub server: Option<std::net::SocketAddr>,
     pub within: Duration,
 }

@@ -9,13 +9,14 @@ use toml::de::DeValue;
 use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, HeaderExpectation, HeldExpectation,
-    ListDecl, Moderation, ModerationAction, NotArchivedExpectation, NoticeExpectation,
-    PageExpectation, PageKind, RawSendSpec, Scenario, SendSpec, SmtpExpectation, SmtpStage, Step,
-    StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
+    ArchiveExpectation, ArchiveKind, DeliveryExpectation, DnsExpectation, DnsType,
+    HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
+    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation,
+    PortState, Protocol, RawSendSpec, Scenario, Scheme, SendSpec, SmtpExpectation, SmtpStage,
+    Step, StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
 };
 use super::reader::{Doc, Span, TableReader, Value};
-use super::values::check_address;
+use super::values::{check_address, check_domain};
 
 const TOP_KEYS: &[&str] = &["name", "list", "step"];
 const STEP_KEYS: &[&str] = &[
@@ -31,6 +32,9 @@ const STEP_KEYS: &[&str] = &[
     "expect_notice",
     "expect_shunted",
     "expect_page",
+    "expect_port",
+    "expect_http",
+    "expect_dns",
 ];
 const SEND_RAW_KEYS: &[&str] = &["from", "to", "data"];
 const HELD_KEYS: &[&str] = &["reason_contains", "within"];
@@ -40,6 +44,7 @@ const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
 const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "within"];
 /// How long an "it does not happen" step watches by default.
 const DEFAULT_ABSENCE: Duration = Duration::from_secs(10);
+
 
 const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
 const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
@@ -52,6 +57,19 @@ const DEFAULT_WITHIN: Duration = Duration::from_secs(60);
 const DEFAULT_PAGE_WITHIN: Duration = Duration::from_secs(10);
 /// HTTP status codes a page can be expected to answer with.
 const HTTP_CODES: std::ops::RangeInclusive<i64> = 100..=599;
+const HTTP_KEYS: &[&str] = &["scheme", "path", "status", "body_contains", "redirect_to", "within"];
+const DEFAULT_HTTP_WITHIN: Duration = Duration::from_secs(10);
+const DNS_KEYS: &[&str] = &["name", "type", "values", "ttl_at_most", "server", "within"];
+const DEFAULT_DNS_WITHIN: Duration = Duration::from_secs(10);
+const PORT_KEYS: &[&str] = &["port", "protocol", "vantage", "verdict", "within"];
+
+/// How long a connection attempt may take before the port counts as filtered.
+const DEFAULT_PORT_WITHIN: Duration = Duration::from_secs(5);
+/// A connection attempt needs some time even on loopback; shorter deadlines
+/// would report open ports as filtered.
+const MIN_PORT_WITHIN: Duration = Duration::from_millis(100);
+const MAX_PORT_WITHIN: Duration = Duration::from_secs(60);
+
 /// SMTP reply codes that can be expected: 2xx to 5xx (1xx is never a reply
 /// the client sees as final).
 const SMTP_CODES: std::ops::RangeInclusive<i64> = 200..=599;
@@ -250,6 +268,12 @@ fn read_steps<'s>(
             "expect_page" => {
                 read_expect_page(doc, suite, defaults, &key_span, value).map(StepKind::ExpectPage)
             }
+
+            // Reachability is about the host, not a probe: no `send` needed.
+            "expect_port" => read_expect_port(doc, value).map(StepKind::ExpectPort),
+            "expect_http" => read_expect_http(doc, value).map(StepKind::ExpectHttp),
+            "expect_dns" => read_expect_dns(doc, value).map(StepKind::ExpectDns),
+
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };
         if let Some(kind) = kind {
@@ -797,4 +821,213 @@ fn read_page_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<PageKi
         );
     }
     kind
+}
+
+fn read_expect_port(doc: &mut Doc, value: &Value<'_>) -> Option<PortExpectation> {
+    let table = doc.table("`expect_port`", value)?;
+    let mut reader = TableReader::new("expect_port", table, value.span(), PORT_KEYS);
+    let port = reader
+        .required(doc, "port")
+        .and_then(|value| doc.integer_in(&reader.field("port"), 1..=65535, value));
+    let protocol = match reader.optional("protocol") {
+        Some(value) => read_protocol(doc, &reader.field("protocol"), value),
+        None => Some(Protocol::Tcp),
+    };
+    let vantage = reader.required(doc, "vantage").and_then(|value| {
+        let name = doc.string(&reader.field("vantage"), value)?;
+        if name.trim().is_empty() {
+            doc.error(
+                value.span(),
+                "empty",
+                format!("{} must name a vantage point, like \"outside\"", reader.field("vantage")),
+            );
+            return None;
+        }
+        Some(name.to_string())
+    });
+    let verdict = reader
+        .required(doc, "verdict")
+        .and_then(|value| read_port_state(doc, &reader.field("verdict"), value));
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_PORT_WITHIN)
+        .filter(|within| {
+            let ok = (MIN_PORT_WITHIN..=MAX_PORT_WITHIN).contains(within);
+            if !ok {
+                let span = within_value.map(Value::span).unwrap_or_else(|| value.span());
+                doc.error(
+                    span,
+                    "out of range",
+                    format!(
+                        "{} must be between 100ms and 60s: it is how long a connection attempt may take",
+                        reader.field("within")
+                    ),
+                );
+            }
+            ok
+        });
+    reader.finish(doc);
+    Some(PortExpectation {
+        port: port? as u16,
+        protocol: protocol?,
+        vantage: vantage?,
+        verdict: verdict?,
+        within: within?,
+    })
+}
+
+fn read_protocol(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Protocol> {
+    let name = doc.string(what, value)?;
+    let protocol = Protocol::ALL.into_iter().find(|p| p.as_str() == name);
+    if protocol.is_none() {
+        let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+        doc.error(
+            value.span(),
+            "unsupported protocol",
+            format!(
+                "unsupported protocol `{name}` in {what}; supported: {} (UDP cannot tell a filtered port from an open one that does not answer)",
+                names.join(", ")
+            ),
+        );
+    }
+    protocol
+}
+
+fn read_port_state(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<PortState> {
+    let name = doc.string(what, value)?;
+    let state = PortState::ALL.into_iter().find(|s| s.as_str() == name);
+    if state.is_none() {
+        let names: Vec<&str> = PortState::ALL.iter().map(|s| s.as_str()).collect();
+        doc.error(
+            value.span(),
+            "unknown verdict",
+            format!("unknown verdict `{name}` in {what}; expected one of {}", names.join(", ")),
+        );
+    }
+    state
+}
+
+fn read_expect_http(doc: &mut Doc, value: &Value<'_>) -> Option<HttpExpectation> {
+    let table = doc.table("`expect_http`", value)?;
+    let mut reader = TableReader::new("expect_http", table, value.span(), HTTP_KEYS);
+    let scheme = match reader.optional("scheme") {
+        Some(value) => read_scheme(doc, &reader.field("scheme"), value),
+        None => Some(Scheme::Https),
+    };
+    let path = match reader.optional("path") {
+        Some(value) => read_path(doc, &reader.field("path"), value),
+        None => Some("/".to_string()),
+    };
+    let status = match reader.optional("status") {
+        Some(value) => doc.integer_in(&reader.field("status"), 100..=599, value),
+        None => Some(200),
+    };
+    let body_contains = reader
+        .optional("body_contains")
+        .and_then(|value| doc.string(&reader.field("body_contains"), value))
+        .map(str::to_string);
+    let redirect_to = reader
+        .optional("redirect_to")
+        .and_then(|value| doc.string(&reader.field("redirect_to"), value))
+        .map(str::to_string);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_HTTP_WITHIN);
+    reader.finish(doc);
+    Some(HttpExpectation {
+        scheme: scheme?,
+        path: path?,
+        status: status? as u16,
+        body_contains,
+        redirect_to,
+        within: within?,
+    })
+}
+
+fn read_scheme(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Scheme> {
+    let name = doc.string(what, value)?;
+    let scheme = Scheme::ALL.into_iter().find(|s| s.as_str() == name);
+    if scheme.is_none() {
+        doc.error(
+            value.span(),
+            "unknown scheme",
+            format!("unknown scheme `{name}` in {what}; expected http or https"),
+        );
+    }
+    scheme
+}
+
+/// A path on the web server: starts with `/`, no spaces or control characters.
+fn read_path(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let path = doc.string(what, value)?;
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        doc.error(
+            value.span(),
+            "invalid path",
+            format!("invalid path `{path}` in {what}: it must start with `/` and contain no spaces"),
+        );
+        return None;
+    }
+    Some(path.to_string())
+}
+
+fn read_expect_dns(doc: &mut Doc, value: &Value<'_>) -> Option<DnsExpectation> {
+    let table = doc.table("`expect_dns`", value)?;
+    let mut reader = TableReader::new("expect_dns", table, value.span(), DNS_KEYS);
+    let name = reader.required(doc, "name").and_then(|value| {
+        doc.checked_string(&reader.field("name"), "domain", check_domain, value)
+    });
+    let rtype = reader.required(doc, "type").and_then(|value| {
+        let text = doc.string(&reader.field("type"), value)?;
+        let found = DnsType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(text));
+        if found.is_none() {
+            let names: Vec<&str> = DnsType::ALL.iter().map(|t| t.as_str()).collect();
+            doc.error(
+                value.span(),
+                "unsupported type",
+                format!("unsupported record type `{text}` in {}; expected one of {}", reader.field("type"), names.join(", ")),
+            );
+        }
+        found
+    });
+    let values = match reader.optional("values") {
+        Some(value) => {
+            let what = reader.field("values");
+            doc.array(&what, value).map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| doc.string(&format!("each entry of {what}"), item).map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+        }
+        None => None,
+    };
+    let ttl_at_most = reader
+        .optional("ttl_at_most")
+        .and_then(|value| doc.integer_in(&reader.field("ttl_at_most"), 0..=i64::from(i32::MAX), value))
+        .map(|ttl| ttl as u32);
+    let server = reader.optional("server").and_then(|value| {
+        let text = doc.string(&reader.field("server"), value)?;
+        let parsed = text
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| std::net::SocketAddr::new(ip, 53)));
+        if parsed.is_none() {
+            doc.error(
+                value.span(),
+                "invalid server",
+                format!("invalid server `{text}` in {}: write an IP address, or IP:port", reader.field("server")),
+            );
+        }
+        parsed
+    });
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_DNS_WITHIN);
+    reader.finish(doc);
+    Some(DnsExpectation {
+        name: name?,
+        rtype: rtype?,
+        values,
+        ttl_at_most,
+        server,
+        within: within?,
+    })
 }

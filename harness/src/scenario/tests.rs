@@ -365,7 +365,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
-        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns",
     ),
     (
         "unknown key in an inline table",
@@ -435,7 +435,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns",
     ),
     (
         "no steps",
@@ -553,6 +553,66 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
         "s.toml:4:1: `expect_archived` needs a list: give the scenario a `list`, or send to exactly one declared list",
     ),
     (
+        "port out of range",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 70000, vantage = \"outside\", verdict = \"open\" }\n",
+        "s.toml:3:24: `expect_port.port` must be between 1 and 65535, found 70000",
+    ),
+    (
+        "port without a vantage",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, verdict = \"open\" }\n",
+        "s.toml:3:15: missing required key `vantage` in `expect_port`",
+    ),
+    (
+        "unsupported protocol",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 53, protocol = \"udp\", vantage = \"outside\", verdict = \"open\" }\n",
+        "s.toml:3:39: unsupported protocol `udp` in `expect_port.protocol`; supported: tcp (UDP cannot tell a filtered port from an open one that does not answer)",
+    ),
+    (
+        "unknown verdict",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \"outside\", verdict = \"closed\" }\n",
+        "s.toml:3:59: unknown verdict `closed` in `expect_port.verdict`; expected one of open, refused, filtered",
+    ),
+    (
+        "empty vantage",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \" \", verdict = \"open\" }\n",
+        "s.toml:3:38: `expect_port.vantage` must name a vantage point, like \"outside\"",
+    ),
+    (
+        "port deadline too short",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \"outside\", verdict = \"open\", within = \"10ms\" }\n",
+        "s.toml:3:76: `expect_port.within` must be between 100ms and 60s: it is how long a connection attempt may take",
+    ),
+    (
+        "unknown key in expect_port",
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 25, vantage = \"outside\", verdict = \"open\", host = \"x\" }\n",
+        "s.toml:3:67: unknown key `host` in `expect_port`; accepted keys: port, protocol, vantage, verdict, within",
+    ),
+    (
+        "http path without a slash",
+        "name = \"x\"\n[[step]]\nexpect_http = { path = \"index.html\" }\n",
+        "s.toml:3:24: invalid path `index.html` in `expect_http.path`: it must start with `/` and contain no spaces",
+    ),
+    (
+        "unknown http scheme",
+        "name = \"x\"\n[[step]]\nexpect_http = { scheme = \"ftp\" }\n",
+        "s.toml:3:26: unknown scheme `ftp` in `expect_http.scheme`; expected http or https",
+    ),
+    (
+        "http status out of range",
+        "name = \"x\"\n[[step]]\nexpect_http = { status = 42 }\n",
+        "s.toml:3:26: `expect_http.status` must be between 100 and 599, found 42",
+    ),
+    (
+        "unsupported dns type",
+        "name = \"x\"\n[[step]]\nexpect_dns = { name = \"lists.example.test\", type = \"SRV\" }\n",
+        "s.toml:3:52: unsupported record type `SRV` in `expect_dns.type`; expected one of A, AAAA, MX, TXT",
+    ),
+    (
+        "bad dns server",
+        "name = \"x\"\n[[step]]\nexpect_dns = { name = \"lists.example.test\", type = \"A\", server = \"ns.example.test\" }\n",
+        "s.toml:3:66: invalid server `ns.example.test` in `expect_dns.server`: write an IP address, or IP:port",
+    ),
+    (
         "delivery to a list without members",
         "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
         "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
@@ -615,6 +675,136 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
+fn port_steps_need_no_send() {
+    let scenario = scenario(
+        r#"name = "ports"
+
+[[step]]
+expect_port = { port = 8001, vantage = "outside", verdict = "filtered", within = "3s" }
+
+[[step]]
+expect_port = { port = 25, protocol = "tcp", vantage = "bastion", verdict = "open" }
+"#,
+    );
+    assert_eq!(scenario.list, None);
+    let kinds: Vec<(StepKind, Location)> = scenario.steps.into_iter().map(|s| (s.kind, s.location)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                StepKind::ExpectPort(PortExpectation {
+                    port: 8001,
+                    protocol: Protocol::Tcp,
+                    vantage: "outside".into(),
+                    verdict: PortState::Filtered,
+                    within: Duration::from_secs(3),
+                }),
+                location(4, 1),
+            ),
+            (
+                StepKind::ExpectPort(PortExpectation {
+                    port: 25,
+                    protocol: Protocol::Tcp,
+                    vantage: "bastion".into(),
+                    verdict: PortState::Open,
+                    within: Duration::from_secs(5),
+                }),
+                location(7, 1),
+            ),
+        ]
+    );
+}
+
+#[test]
+fn http_steps_and_their_defaults() {
+    let scenario = scenario(
+        r#"name = "web"
+
+[[step]]
+expect_http = {}
+
+[[step]]
+expect_http = { scheme = "http", path = "/pipermail/x/?a=1", status = 301, body_contains = "moved", redirect_to = "/hyperkitty/", within = "3s" }
+"#,
+    );
+    let kinds: Vec<StepKind> = scenario.steps.into_iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::ExpectHttp(HttpExpectation {
+                scheme: Scheme::Https,
+                path: "/".into(),
+                status: 200,
+                body_contains: None,
+                redirect_to: None,
+                within: Duration::from_secs(10),
+            }),
+            StepKind::ExpectHttp(HttpExpectation {
+                scheme: Scheme::Http,
+                path: "/pipermail/x/?a=1".into(),
+                status: 301,
+                body_contains: Some("moved".into()),
+                redirect_to: Some("/hyperkitty/".into()),
+                within: Duration::from_secs(3),
+            }),
+        ]
+    );
+}
+
+#[test]
+fn dns_steps() {
+    let scenario = scenario(
+        r#"name = "dns"
+
+[[step]]
+expect_dns = { name = "lists.example.test", type = "mx", values = ["10 lists.example.test."], ttl_at_most = 300, server = "127.0.0.1:5353" }
+
+[[step]]
+expect_dns = { name = "lists.example.test", type = "A" }
+"#,
+    );
+    let kinds: Vec<StepKind> = scenario.steps.into_iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::ExpectDns(DnsExpectation {
+                name: "lists.example.test".into(),
+                rtype: DnsType::Mx,
+                values: Some(vec!["10 lists.example.test.".into()]),
+                ttl_at_most: Some(300),
+                server: Some("127.0.0.1:5353".parse().unwrap()),
+                within: Duration::from_secs(10),
+            }),
+            StepKind::ExpectDns(DnsExpectation {
+                name: "lists.example.test".into(),
+                rtype: DnsType::A,
+                values: None,
+                ttl_at_most: None,
+                server: None,
+                within: Duration::from_secs(10),
+            }),
+        ]
+    );
+}
+
+#[test]
+fn every_port_error_of_a_step_is_reported() {
+    let errors = scenario_errors(
+        "name = \"x\"\n[[step]]\nexpect_port = { port = 0, protocol = \"sctp\", verdict = \"up\", within = \"soon\" }\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "s.toml:3:15: missing required key `vantage` in `expect_port`",
+            "s.toml:3:24: `expect_port.port` must be between 1 and 65535, found 0",
+            "s.toml:3:38: unsupported protocol `sctp` in `expect_port.protocol`; supported: tcp (UDP cannot tell a filtered port from an open one that does not answer)",
+            "s.toml:3:56: unknown verdict `up` in `expect_port.verdict`; expected one of open, refused, filtered",
+            "s.toml:3:71: invalid duration `soon` in `expect_port.within`: expected a number with a unit, like \"30s\" or \"1m30s\"",
+        ]
+    );
+}
+
+#[test]
 fn scenario_error_kinds() {
     let mut failures = Vec::new();
     for (what, src, expected) in SCENARIO_ERRORS {
@@ -653,7 +843,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -764,7 +954,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns"
     );
     let first = &errors.errors[0];
     assert_eq!(

@@ -1,9 +1,19 @@
 //! The container target: the lists image started through testcontainers,
-//! with the harness's sink on the Docker host.
+//! with the harness's sink on the Docker host, and two vantage containers
+//! (a bastion and an old host) for reachability checks.
 //!
-//! Exim in the container routes the probe domain to the sink at the bridge
+//! Each run gets its own Docker network (a free /24 of 172.31.0.0/16):
+//!
+//! | address | who |
+//! |---|---|
+//! | `.1`  | the gateway: this machine (the sink, the "outside" vantage point) |
+//! | `.2`  | the lists container |
+//! | `.10` | the old-host container (may reach rsync 873) |
+//! | `.11` | the bastion container (may reach ssh 22) |
+//!
+//! Exim in the container routes the probe domain to the sink at the
 //! gateway address (where a container reaches the host); the harness reaches
-//! exim at the container's bridge address, as an outside client would.
+//! exim at the container's address, as an outside client would.
 //! Mailman's REST API stays on the container's loopback and is called from
 //! inside the container, with the password taken from the container's own
 //! environment so it never crosses into the harness's output.
@@ -15,10 +25,16 @@ use testcontainers::core::WaitFor;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use super::docker::{ensure_daemon, network_gateway, reap_stale_containers, OWNER_LABEL};
+use super::docker::{
+    address_on, create_run_network, ensure_daemon, reap_stale_containers, reap_stale_networks, remove_network, RunNetwork,
+    OWNER_LABEL,
+};
 use super::images::{ensure_base_image, ensure_image, ImageReport};
-use super::{ArchivedCopy, BoxFuture, MailmanQueueFacts, Target, TargetError};
+use super::{ArchivedCopy, BoxFuture, MailmanQueueFacts, PortAttempt, Target, TargetError, OUTSIDE};
+use crate::http::{TlsTrust, WebEndpoint};
 use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestResponse, RestTransport};
+use crate::reach;
+use crate::scenario::Protocol;
 use crate::scenario::Suite;
 use crate::sink::Sink;
 use crate::web::Web;
@@ -27,6 +43,21 @@ use crate::web::Web;
 const READY_LINE: &str = "mailflow-lists ready";
 const MAILMAN_VAR: &str = "/var/lib/mailman3";
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+/// The lists image's own CA, which signed nginx's certificate.
+const WEB_CA: &str = "/etc/ssl/mailflow/ca.pem";
+/// The name nginx's certificate is for.
+const WEB_HOST: &str = "lists.example.test";
+
+/// The vantage point inside the lists host: a command run in its container,
+/// connecting to its loopback address.
+pub const INSIDE: &str = "inside";
+pub const BASTION: &str = "bastion";
+pub const OLD_HOST: &str = "old-host";
+/// Fixed host parts of the vantage containers on the run's network.
+const OLD_HOST_HOST: u8 = 10;
+const BASTION_HOST: u8 = 11;
+/// The DNS container (NSD serving containers/dns/example.test.zone).
+const DNS_HOST: u8 = 53;
 
 /// What starting the target did, for the report.
 #[derive(Debug, Clone)]
@@ -81,16 +112,54 @@ impl StartOptions {
     }
 }
 
-/// The running lists container and the sink it delivers to.
+/// A container of the run that reachability is checked from.
+struct VantageContainer {
+    name: &'static str,
+    id: String,
+    addr: IpAddr,
+}
+
+/// The running lists container, the vantage containers, the run's network
+/// and the sink the lists container delivers to.
 pub struct ContainersTarget {
-    /// Taken out on shutdown; `None` afterwards.
-    container: std::sync::Mutex<Option<ContainerAsync<GenericImage>>>,
+    /// Taken out on shutdown; empty afterwards. The lists container first.
+    containers: std::sync::Mutex<Vec<ContainerAsync<GenericImage>>>,
     container_id: String,
     container_ip: IpAddr,
+    vantages: Vec<VantageContainer>,
+    network: RunNetwork,
+    /// Set once the network is removed.
+    network_removed: std::sync::atomic::AtomicBool,
     probe_domain: String,
     sink: Sink,
     web: Option<Web>,
+    /// The web server for `expect_http`; filled in once the container answers.
+    http: Option<WebEndpoint>,
     pub report: StartReport,
+}
+
+/// Removes what a target that was never shut down left, e.g. after a panic
+/// outside the tests' catch: containers first, then the network.
+impl Drop for ContainersTarget {
+    fn drop(&mut self) {
+        if self.network_removed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let mut ids = vec![self.container_id.clone()];
+        ids.extend(self.vantages.iter().map(|v| v.id.clone()));
+        let quiet = |args: &[&str]| {
+            let _ = std::process::Command::new("docker")
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        let mut rm = vec!["rm", "-f"];
+        rm.extend(ids.iter().map(String::as_str));
+        quiet(&rm);
+        quiet(&["network", "rm", &self.network.name]);
+    }
 }
 
 impl ContainersTarget {
@@ -105,52 +174,66 @@ impl ContainersTarget {
     pub async fn start_with(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
         ensure_daemon().await?;
         reap_stale_containers().await?;
+        reap_stale_networks().await?;
         let base = ensure_base_image().await?;
         let lists = ensure_image("lists", &base.image).await?;
+        let dns = ensure_image("dns", &base.image).await?;
 
-        let gateway = network_gateway("bridge").await?;
-        let sink = Sink::bind(SocketAddr::new(gateway, 0)).await.map_err(|e| {
-            TargetError::Start(format!("cannot bind the sink on the bridge gateway {gateway}: {e}"))
-        })?;
-
-        let mut domains: Vec<&str> = suite.lists.iter().map(|l| l.domain.as_str()).collect();
-        domains.dedup();
-        let (repo, tag) = lists.image.split_once(':').expect("tagged image");
+        let network = create_run_network().await?;
         let started = std::time::Instant::now();
-        let container = GenericImage::new(repo, tag)
-            .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
-            .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
-            .with_env_var("MAILFLOW_SINK_PORT", sink.addr().port().to_string())
-            .with_env_var("MAILFLOW_PROBE_DOMAIN", suite.probe_domain.clone())
-            .with_env_var("MAILFLOW_LIST_DOMAINS", domains.join(":"))
-            .with_env_var("MAILFLOW_REST_PASSWORD", random_password())
-            .with_env_var("MAILFLOW_WEB", if options.web { "1" } else { "0" })
-            .with_label(OWNER_LABEL, std::process::id().to_string())
-            .with_cap_add("NET_ADMIN")
-            // testcontainers publishes every exposed port on all host
-            // interfaces; the harness reaches the container on its bridge
-            // address, so nothing is published beyond this machine.
-            .with_host_config_modifier(|hc| hc.publish_all_ports = Some(false))
-            .with_startup_timeout(Duration::from_secs(240))
-            .start()
-            .await
-            .map_err(|e| TargetError::Start(e.to_string()))?;
-        let container_start = started.elapsed();
-        let container_id = container.id().to_string();
-        let container_ip = container_address(&container_id).await?;
+        let containers = start_containers(suite, &network, &base.image, &lists.image, &dns.image, options.web).await;
+        let (lists_container, vantages, dns_container, sink) = match containers {
+            Ok(c) => c,
+            Err(e) => {
+                // The containers that did start are removed on drop; the network then.
+                let _ = remove_network(&network.name).await;
+                return Err(e);
+            }
+        };
 
-        let target = ContainersTarget {
-            container: std::sync::Mutex::new(Some(container)),
+        let container_start = started.elapsed();
+        let container_id = lists_container.id().to_string();
+        let mut all = vec![lists_container, dns_container];
+        let mut vantage_info = Vec::new();
+        for (name, host, c) in vantages {
+            vantage_info.push(VantageContainer { name, id: c.id().to_string(), addr: IpAddr::V4(network.addr(host)) });
+            all.push(c);
+        }
+        let mut target = ContainersTarget {
+            containers: std::sync::Mutex::new(all),
+            container_ip: IpAddr::V4(network.addr(2)),
             container_id,
-            container_ip,
+            vantages: vantage_info,
+            network,
+            network_removed: std::sync::atomic::AtomicBool::new(false),
             probe_domain: suite.probe_domain.clone(),
             sink,
-            web: options.web.then(|| Web::new(&format!("http://{container_ip}"))),
-            report: StartReport { images: vec![base, lists], container_start, provisioning: Duration::ZERO, web: options.web },
+            web: None,
+            http: None,
+            report: StartReport { images: vec![base, lists, dns], container_start, provisioning: Duration::ZERO, web: options.web },
         };
+        match address_on(&target.container_id, &target.network.name).await {
+            Ok(ip) => {
+                target.container_ip = ip;
+                target.web = options.web.then(|| Web::new(&format!("http://{ip}")));
+            }
+            Err(e) => {
+                let _ = target.shutdown().await;
+                return Err(e);
+            }
+        }
+        match target.web_endpoint().await {
+            Ok(endpoint) => target.http = Some(endpoint),
+            Err(e) => {
+                let _ = target.shutdown().await;
+                return Err(e);
+            }
+        }
         let provisioning = std::time::Instant::now();
-        target.provision(suite).await?;
-        let mut target = target;
+        if let Err(e) = target.provision(suite).await {
+            let _ = target.shutdown().await;
+            return Err(e);
+        }
         target.report.provisioning = provisioning.elapsed();
         Ok(target)
     }
@@ -169,6 +252,22 @@ impl ContainersTarget {
         Ok(())
     }
 
+    /// nginx on 80 and 443, trusted through the image's own CA (read from
+    /// the container), so that TLS verification stays on.
+    async fn web_endpoint(&self) -> Result<WebEndpoint, TargetError> {
+        let (code, pem, err) = self.exec(&["cat", WEB_CA]).await?;
+        if code != 0 {
+            return Err(TargetError::Start(format!("reading {WEB_CA} in the lists container: {}", err.trim())));
+        }
+        Ok(WebEndpoint {
+            host: WEB_HOST.to_string(),
+            addr: self.container_ip,
+            http_port: 80,
+            https_port: 443,
+            tls: TlsTrust::Roots(pem),
+        })
+    }
+
     pub fn container_id(&self) -> &str {
         &self.container_id
     }
@@ -181,11 +280,16 @@ impl ContainersTarget {
     /// `docker exec`, whose exit status is exact, unlike testcontainers' exec
     /// which reports it only some time after the streams end.
     pub async fn exec(&self, argv: &[&str]) -> Result<(i64, String, String), TargetError> {
-        if self.container.lock().map(|c| c.is_none()).unwrap_or(true) {
-            return Err(TargetError::Exec("the container was removed".into()));
+        self.exec_in(&self.container_id, argv).await
+    }
+
+    /// Runs a command in one of the run's containers (lists or vantage).
+    async fn exec_in(&self, id: &str, argv: &[&str]) -> Result<(i64, String, String), TargetError> {
+        if self.containers.lock().map(|c| c.is_empty()).unwrap_or(true) {
+            return Err(TargetError::Exec("the containers were removed".into()));
         }
         let mut cmd = tokio::process::Command::new("docker");
-        cmd.arg("exec").arg(&self.container_id).args(argv).stdin(std::process::Stdio::null()).kill_on_drop(true);
+        cmd.arg("exec").arg(id).args(argv).stdin(std::process::Stdio::null()).kill_on_drop(true);
         let out = tokio::time::timeout(EXEC_TIMEOUT, cmd.output())
             .await
             .map_err(|_| TargetError::Timeout { what: format!("`{}` in the container", argv.join(" ")), after: EXEC_TIMEOUT })?
@@ -194,14 +298,44 @@ impl ContainersTarget {
         Ok((code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
     }
 
-    /// Stops and removes the container. Also done on drop, but an explicit
-    /// call reports errors and does not depend on a runtime at drop time.
+    /// The run's Docker network (name, addresses).
+    pub fn network(&self) -> &RunNetwork {
+        &self.network
+    }
+
+    /// Stops and removes the containers, then the run's network. Also done
+    /// on drop, but an explicit call reports errors and does not depend on a
+    /// runtime at drop time.
     pub async fn shutdown(&self) -> Result<(), TargetError> {
-        let taken = self.container.lock().ok().and_then(|mut c| c.take());
-        if let Some(c) = taken {
-            c.rm().await.map_err(|e| TargetError::Docker(format!("removing {}: {e}", self.container_id)))?;
+        let taken: Vec<_> = self.containers.lock().map(|mut c| c.drain(..).collect()).unwrap_or_default();
+        let mut errors = Vec::new();
+        for c in taken {
+            let id = c.id().to_string();
+            if let Err(e) = c.rm().await {
+                errors.push(format!("removing {id}: {e}"));
+            }
         }
-        Ok(())
+        if !self.network_removed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if let Err(e) = remove_network(&self.network.name).await {
+                errors.push(format!("removing network {}: {e}", self.network.name));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(TargetError::Docker(errors.join("; ")))
+        }
+    }
+
+    /// Tries a port with bash's /dev/tcp from inside a container.
+    async fn try_port_by_exec(&self, id: &str, ip: IpAddr, port: u16, deadline: Duration) -> Result<reach::Attempt, TargetError> {
+        let argv = reach::tcp_probe_command(ip, port, deadline);
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let (code, _out, err) = self.exec_in(id, &args).await?;
+        let took = started.elapsed();
+        let state = reach::state_from_exec(code, &err).map_err(TargetError::Exec)?;
+        Ok(reach::Attempt { state, took })
     }
 }
 
@@ -235,7 +369,12 @@ impl RestTransport for ContainersTarget {
 
 impl Target for ContainersTarget {
     fn describe(&self) -> String {
-        format!("containers (lists container {} at {})", &self.container_id[..12.min(self.container_id.len())], self.container_ip)
+        format!(
+            "containers (lists container {} at {} on network {})",
+            &self.container_id[..12.min(self.container_id.len())],
+            self.container_ip,
+            self.network.name
+        )
     }
 
     fn probe_domain(&self) -> &str {
@@ -302,6 +441,49 @@ impl Target for ContainersTarget {
         self.web.as_ref()
     }
 
+    fn dns_server(&self) -> Option<SocketAddr> {
+        Some(SocketAddr::new(IpAddr::V4(self.network.addr(DNS_HOST)), 53))
+    }
+
+    fn http_endpoint(&self) -> Option<&WebEndpoint> {
+        self.http.as_ref()
+    }
+
+    fn vantages(&self) -> Vec<String> {
+        let mut names = vec![OUTSIDE.to_string(), INSIDE.to_string()];
+        names.extend(self.vantages.iter().map(|v| v.name.to_string()));
+        names
+    }
+
+    fn try_port<'a>(&'a self, vantage: &'a str, protocol: Protocol, port: u16, deadline: Duration) -> BoxFuture<'a, Result<PortAttempt, TargetError>> {
+        Box::pin(async move {
+            match protocol {
+                Protocol::Tcp => {}
+            }
+            let lists = SocketAddr::new(self.container_ip, port);
+            if vantage == OUTSIDE {
+                let attempt = reach::tcp_from_here(lists, deadline)
+                    .await
+                    .map_err(|e| TargetError::Exec(format!("connecting to {lists} from here: {e}")))?;
+                return Ok(PortAttempt { attempt, addr: lists });
+            }
+            if vantage == INSIDE {
+                let loopback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+                let attempt = self.try_port_by_exec(&self.container_id, loopback, port, deadline).await?;
+                return Ok(PortAttempt { attempt, addr: SocketAddr::new(loopback, port) });
+            }
+            let Some(v) = self.vantages.iter().find(|v| v.name == vantage) else {
+                return Err(TargetError::NoVantage { wanted: vantage.to_string(), offered: self.vantages().join(", ") });
+            };
+            let attempt = self.try_port_by_exec(&v.id, self.container_ip, port, deadline).await.map_err(|e| match e {
+                TargetError::Exec(m) => TargetError::Exec(format!("from the {} container ({}): {m}", v.name, v.addr)),
+                other => other,
+            })?;
+            Ok(PortAttempt { attempt, addr: lists })
+        })
+    }
+
+
     fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
         Box::pin(async move {
             let (code, out, err) = self.exec(&["tail", "-c", "4000000", "/var/log/exim4/mainlog"]).await?;
@@ -313,18 +495,86 @@ impl Target for ContainersTarget {
     }
 }
 
-/// The container's address on the default bridge. (testcontainers'
-/// `get_bridge_ip_address` looks up a network named "default", which Docker
-/// does not have.)
-async fn container_address(id: &str) -> Result<IpAddr, TargetError> {
-    let out = super::docker::docker(
-        &["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", id],
-        Duration::from_secs(20),
-    )
-    .await?;
-    out.split_whitespace()
-        .find_map(|a| a.parse().ok())
-        .ok_or_else(|| TargetError::Start(format!("container {id} has no IP address ({})", out.trim())))
+type Started = (
+    ContainerAsync<GenericImage>,
+    Vec<(&'static str, u8, ContainerAsync<GenericImage>)>,
+    ContainerAsync<GenericImage>,
+    Sink,
+);
+
+/// Binds the sink on the network's gateway, starts the vantage containers
+/// (with their fixed addresses) and the lists container, which is told those
+/// addresses for its firewall.
+async fn start_containers(
+    suite: &Suite,
+    network: &RunNetwork,
+    base_image: &str,
+    lists_image: &str,
+    dns_image: &str,
+    web: bool,
+) -> Result<Started, TargetError> {
+    let gateway = IpAddr::V4(network.gateway());
+    let sink = Sink::bind(SocketAddr::new(gateway, 0))
+        .await
+        .map_err(|e| TargetError::Start(format!("cannot bind the sink on the run network's gateway {gateway}: {e}")))?;
+
+    let mut domains: Vec<&str> = suite.lists.iter().map(|l| l.domain.as_str()).collect();
+    domains.dedup();
+    let (repo, tag) = lists_image.split_once(':').expect("tagged image");
+    let lists = GenericImage::new(repo, tag)
+        .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
+        .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
+        .with_env_var("MAILFLOW_SINK_PORT", sink.addr().port().to_string())
+        .with_env_var("MAILFLOW_PROBE_DOMAIN", suite.probe_domain.clone())
+        .with_env_var("MAILFLOW_LIST_DOMAINS", domains.join(":"))
+        .with_env_var("MAILFLOW_REST_PASSWORD", random_password())
+        .with_env_var("MAILFLOW_OLD_HOST_ADDR", network.addr(OLD_HOST_HOST).to_string())
+        .with_env_var("MAILFLOW_BASTION_ADDR", network.addr(BASTION_HOST).to_string())
+        .with_env_var("MAILFLOW_WEB", if web { "1" } else { "0" })
+        .with_label(OWNER_LABEL, std::process::id().to_string())
+        .with_network(network.name.clone())
+        .with_cap_add("NET_ADMIN")
+        .with_startup_timeout(Duration::from_secs(240))
+        .start();
+    let others = async {
+        let mut started = Vec::new();
+        for (name, host) in [(OLD_HOST, OLD_HOST_HOST), (BASTION, BASTION_HOST)] {
+            let image = GenericImage::new(split_image(base_image).0, split_image(base_image).1).with_cmd(["sleep", "infinity"]);
+            started.push((name, host, start_at(network, image, host).await?));
+        }
+        let (repo, tag) = split_image(dns_image);
+        let dns = GenericImage::new(repo, tag).with_wait_for(WaitFor::message_on_stderr("nsd started"));
+        let dns = start_at(network, dns, DNS_HOST).await?;
+        Ok::<_, TargetError>((started, dns))
+    };
+    let (lists, others) = tokio::join!(lists, others);
+    let lists = lists.map_err(|e| TargetError::Start(e.to_string()))?;
+    let (vantages, dns) = others?;
+    Ok((lists, vantages, dns, sink))
+}
+
+fn split_image(image: &str) -> (&str, &str) {
+    image.split_once(':').unwrap_or((image, "latest"))
+}
+
+/// Starts a helper container (a vantage point, the DNS server) and gives it
+/// the fixed address `.host` on the run's network. testcontainers starts it
+/// on the default bridge (so its watchdog removes it like the others);
+/// `docker network connect` then adds the fixed address, which
+/// testcontainers cannot set.
+async fn start_at(network: &RunNetwork, image: impl Into<testcontainers::ContainerRequest<GenericImage>>, host: u8) -> Result<ContainerAsync<GenericImage>, TargetError> {
+    let request: testcontainers::ContainerRequest<GenericImage> = image.into();
+    let c = request
+        .with_label(OWNER_LABEL, std::process::id().to_string())
+        // Nothing is published on the host's interfaces (see the lists container).
+        .with_host_config_modifier(|hc| hc.publish_all_ports = Some(false))
+        .with_startup_timeout(Duration::from_secs(60))
+        .start()
+        .await
+        .map_err(|e| TargetError::Start(format!("helper container for .{host}: {e}")))?;
+    let ip = network.addr(host).to_string();
+    super::docker::docker(&["network", "connect", "--ip", &ip, &network.name, c.id()], Duration::from_secs(30)).await?;
+    Ok(c)
 }
 
 /// A REST password for this container only; it never leaves the container's environment and this process.

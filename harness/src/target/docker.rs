@@ -94,10 +94,101 @@ pub async fn reap_stale_containers() -> Result<usize, TargetError> {
     let mut removed = 0;
     for line in out.lines() {
         let Some((id, pid)) = line.split_once(' ') else { continue };
-        let alive = pid.parse::<u32>().is_ok_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-        if !alive && docker(&["rm", "-f", id], Duration::from_secs(60)).await.is_ok() {
+        if !pid_alive(pid) && docker(&["rm", "-f", id], Duration::from_secs(60)).await.is_ok() {
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+/// A Docker network made for one run, on a /24 of 172.31.0.0/16 that no
+/// other network uses. Addresses: `.1` the gateway (this machine, as the
+/// containers see it), `.2` the first container started on it (dynamic
+/// addresses come from `.2`-`.6` only), and fixed addresses from `.10` up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunNetwork {
+    pub name: String,
+    /// The subnet's network address, `172.31.X.0`.
+    pub base: std::net::Ipv4Addr,
+}
+
+impl RunNetwork {
+    /// The address `.host` on this network.
+    pub fn addr(&self, host: u8) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from(u32::from(self.base) + u32::from(host))
+    }
+    pub fn gateway(&self) -> std::net::Ipv4Addr {
+        self.addr(1)
+    }
+    pub fn subnet(&self) -> String {
+        format!("{}/24", self.base)
+    }
+}
+
+/// How many /24s of 172.31.0.0/16 a run tries before giving up.
+const SUBNET_TRIES: u32 = 32;
+
+/// Creates the run's network, labelled with this process's id like its
+/// containers. Tries /24s from an offset that depends on the process id, so
+/// that concurrent runs seldom race for the same one.
+pub async fn create_run_network() -> Result<RunNetwork, TargetError> {
+    let pid = std::process::id();
+    let mut last_error = String::new();
+    for i in 0..SUBNET_TRIES {
+        let third = ((pid + i * 7) % 240 + 8) as u8;
+        let net = RunNetwork {
+            name: format!("mailflow-{pid}-{third}"),
+            base: std::net::Ipv4Addr::new(172, 31, third, 0),
+        };
+        let ip_range = format!("{}/29", net.base);
+        let label = format!("{OWNER_LABEL}={pid}");
+        let subnet = net.subnet();
+        let gateway = net.gateway().to_string();
+        let args = [
+            "network", "create", "--driver", "bridge", "--subnet", &subnet, "--ip-range", &ip_range, "--gateway", &gateway,
+            "--label", &label, &net.name,
+        ];
+        match docker(&args, Duration::from_secs(30)).await {
+            Ok(_) => return Ok(net),
+            // Another network (another run, another project) has this subnet.
+            Err(TargetError::Docker(m)) if m.contains("overlap") || m.contains("already exists") => last_error = m,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(TargetError::Docker(format!("no free /24 in 172.31.0.0/16 after {SUBNET_TRIES} tries; last: {last_error}")))
+}
+
+pub async fn remove_network(name: &str) -> Result<(), TargetError> {
+    docker(&["network", "rm", name], Duration::from_secs(60)).await.map(|_| ())
+}
+
+/// Removes networks left by harness runs whose process is gone. Run after
+/// [`reap_stale_containers`]: a network with containers cannot be removed.
+pub async fn reap_stale_networks() -> Result<usize, TargetError> {
+    let out = docker(
+        &["network", "ls", "--filter", &format!("label={OWNER_LABEL}"), "--format", &format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}")],
+        Duration::from_secs(20),
+    )
+    .await?;
+    let mut removed = 0;
+    for line in out.lines() {
+        let Some((id, pid)) = line.split_once(' ') else { continue };
+        if !pid_alive(pid) && remove_network(id).await.is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn pid_alive(pid: &str) -> bool {
+    pid.trim().parse::<u32>().is_ok_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+}
+
+/// The container's address on `network`.
+pub async fn address_on(id: &str, network: &str) -> Result<std::net::IpAddr, TargetError> {
+    let format = format!("{{{{with index .NetworkSettings.Networks \"{network}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}");
+    let out = docker(&["inspect", "--format", &format, id], Duration::from_secs(20)).await?;
+    out.trim()
+        .parse()
+        .map_err(|_| TargetError::Start(format!("container {id} has no address on network {network} ({})", out.trim())))
 }

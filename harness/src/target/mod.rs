@@ -15,7 +15,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::http::WebEndpoint;
 use crate::mailman::{Decision, HeldMessage, OwnHeld};
+use crate::reach::Attempt;
+use crate::scenario::Protocol;
 use crate::sink::Sink;
 use crate::web::Web;
 
@@ -68,9 +71,14 @@ pub enum TargetError {
     Rest { method: String, path: String, message: String },
     #[error("{what} did not answer within {after:?}")]
     Timeout { what: String, after: Duration },
+    #[error("this target offers no vantage point `{wanted}` (it offers {offered})")]
+    NoVantage { wanted: String, offered: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
+
+/// The vantage point every target offers: the machine mailflow runs on.
+pub const OUTSIDE: &str = "outside";
 
 /// A copy of a probe found in an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,4 +154,43 @@ pub trait Target: Send + Sync {
     fn web(&self) -> Option<&Web> {
         None
     }
+
+    /// The DNS server `expect_dns` asks when its step names none.
+    fn dns_server(&self) -> Option<SocketAddr> {
+        None
+    }
+    /// The lists host's web server for `expect_http`, when the target has one to check.
+    fn http_endpoint(&self) -> Option<&WebEndpoint> {
+        None
+    }
+    /// The vantage points reachability can be checked from, by name; always
+    /// [`OUTSIDE`] (this machine) first. A target without reachability
+    /// checks offers none.
+    fn vantages(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Tries `port` of the lists host from `vantage` once, giving up after
+    /// `deadline` (then the port is filtered). An unknown vantage point is
+    /// [`TargetError::NoVantage`].
+    fn try_port<'a>(
+        &'a self,
+        vantage: &'a str,
+        protocol: Protocol,
+        port: u16,
+        deadline: Duration,
+    ) -> BoxFuture<'a, Result<PortAttempt, TargetError>> {
+        let _ = (protocol, port, deadline);
+        Box::pin(async move {
+            Err(TargetError::NoVantage { wanted: vantage.to_string(), offered: self.vantages().join(", ") })
+        })
+    }
+}
+
+/// One reachability attempt, with the address that was tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortAttempt {
+    pub attempt: Attempt,
+    /// The address tried, as the vantage point sees the lists host.
+    pub addr: SocketAddr,
+
 }
