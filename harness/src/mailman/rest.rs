@@ -126,11 +126,29 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
         self.expect("PATCH", &member_path, &form, &[204], &[]).await.map(|_| ())
     }
 
-    /// `GET /3.1/lists/<list_id>/held`: every held message of the list.
-    pub async fn held(&self, list_id: &str) -> Result<Vec<HeldMessage>, TargetError> {
-        let path = format!("/3.1/lists/{list_id}/held");
+    /// `GET /3.1/lists/<list_id>/held/count`: how many messages the list holds.
+    pub async fn held_count(&self, list_id: &str) -> Result<u64, TargetError> {
+        let path = format!("/3.1/lists/{list_id}/held/count");
         let r = self.expect("GET", &path, &[], &[200], &[]).await?;
-        parse_held(&r.body).map_err(|e| TargetError::Rest { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })
+        parse_count(&r.body).map_err(|e| TargetError::Rest { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })
+    }
+
+    /// The newest held messages of the list: the last [`HELD_PAGES`] pages of
+    /// [`HELD_PAGE_SIZE`]. A probe was held moments ago, so it is among the
+    /// newest, while a production queue may hold hundreds of thousands of
+    /// old requests that the harness has no business reading. Paging after
+    /// `held/count` keeps each call small whatever the queue's size.
+    pub async fn held(&self, list_id: &str) -> Result<Vec<HeldMessage>, TargetError> {
+        let total = self.held_count(list_id).await?;
+        let mut out = Vec::new();
+        for page in newest_pages(total) {
+            let path = format!("/3.1/lists/{list_id}/held?count={HELD_PAGE_SIZE}&page={page}");
+            let r = self.expect("GET", &path, &[], &[200], &[]).await?;
+            let entries = parse_held(&r.body)
+                .map_err(|e| TargetError::Rest { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })?;
+            out.extend(entries);
+        }
+        Ok(out)
     }
 
     /// Acts on one held message: only one that passed [`super::select_own`].
@@ -169,6 +187,31 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
 
 /// The entries of a held-queue response; Mailman leaves out `entries` when
 /// the queue is empty.
+/// Held messages per REST page.
+pub const HELD_PAGE_SIZE: u64 = 100;
+/// How many of the newest pages are read.
+pub const HELD_PAGES: u64 = 2;
+
+/// The 1-based numbers of the newest pages of a queue of `total` entries.
+fn newest_pages(total: u64) -> std::ops::RangeInclusive<u64> {
+    let last = total.div_ceil(HELD_PAGE_SIZE);
+    if last == 0 {
+        // An empty range: nothing to read.
+        #[allow(clippy::reversed_empty_ranges)]
+        return 1..=0;
+    }
+    last.saturating_sub(HELD_PAGES - 1).max(1)..=last
+}
+
+/// `{"count": N, ...}`.
+fn parse_count(body: &str) -> Result<u64, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Count {
+        count: u64,
+    }
+    Ok(serde_json::from_str::<Count>(body)?.count)
+}
+
 pub(super) fn parse_held(body: &str) -> Result<Vec<HeldMessage>, serde_json::Error> {
     #[derive(serde::Deserialize)]
     struct Page {
@@ -176,4 +219,24 @@ pub(super) fn parse_held(body: &str) -> Result<Vec<HeldMessage>, serde_json::Err
         entries: Vec<HeldMessage>,
     }
     Ok(serde_json::from_str::<Page>(body)?.entries)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made REST bodies, in the shape Mailman 3.3 answers with.
+    use super::*;
+
+    #[test]
+    fn count_and_newest_pages() {
+        assert_eq!(parse_count(r#"{"count": 7, "http_etag": "\"f7\""}"#).unwrap(), 7);
+        assert!(parse_count(r#"{"total_size": 7}"#).is_err());
+        let pages = |total| newest_pages(total).collect::<Vec<u64>>();
+        assert_eq!(pages(0), Vec::<u64>::new());
+        assert_eq!(pages(1), vec![1]);
+        assert_eq!(pages(100), vec![1]);
+        assert_eq!(pages(101), vec![1, 2]);
+        // Half a million held messages: only the two newest pages are read.
+        assert_eq!(pages(500_000), vec![4999, 5000]);
+        assert_eq!(pages(500_001), vec![5000, 5001]);
+    }
 }
