@@ -413,22 +413,7 @@ fn read_expect_smtp(doc: &mut Doc, value: &Value<'_>) -> Option<SmtpExpectation>
 }
 
 fn read_stage(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<SmtpStage> {
-    let name = doc.string(what, value)?;
-    let stage = SmtpStage::ALL
-        .into_iter()
-        .find(|stage| stage.as_str() == name);
-    if stage.is_none() {
-        let names: Vec<&str> = SmtpStage::ALL.iter().map(|stage| stage.as_str()).collect();
-        doc.error(
-            value.span(),
-            "unknown stage",
-            format!(
-                "unknown SMTP stage `{name}` in {what}; expected one of {}",
-                names.join(", ")
-            ),
-        );
-    }
-    stage
+    fields::one_of(doc, what, "SMTP stage", value, &SmtpStage::ALL, SmtpStage::as_str)
 }
 
 fn read_expect_delivered(
@@ -531,22 +516,7 @@ fn read_expect_archived(
 }
 
 fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<ArchiveKind> {
-    let name = doc.string(what, value)?;
-    let kind = ArchiveKind::ALL
-        .into_iter()
-        .find(|kind| kind.as_str() == name);
-    if kind.is_none() {
-        let names: Vec<&str> = ArchiveKind::ALL.iter().map(|kind| kind.as_str()).collect();
-        doc.error(
-            value.span(),
-            "unknown archive",
-            format!(
-                "unknown archive `{name}` in {what}; expected one of {}",
-                names.join(", ")
-            ),
-        );
-    }
-    kind
+    fields::one_of(doc, what, "archive", value, &ArchiveKind::ALL, ArchiveKind::as_str)
 }
 
 /// The list the most recent probe went to, for steps that look at a list's
@@ -807,20 +777,7 @@ fn read_expect_page(
 }
 
 fn read_page_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<PageKind> {
-    let name = doc.string(what, value)?;
-    let kind = PageKind::ALL.into_iter().find(|kind| kind.as_str() == name);
-    if kind.is_none() {
-        let names: Vec<&str> = PageKind::ALL.iter().map(|kind| kind.as_str()).collect();
-        doc.error(
-            value.span(),
-            "unknown page",
-            format!(
-                "unknown page `{name}` in {what}; expected one of {}",
-                names.join(", ")
-            ),
-        );
-    }
-    kind
+    fields::one_of(doc, what, "page", value, &PageKind::ALL, PageKind::as_str)
 }
 
 fn read_expect_port(doc: &mut Doc, value: &Value<'_>) -> Option<PortExpectation> {
@@ -893,17 +850,7 @@ fn read_protocol(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Protoco
 }
 
 fn read_port_state(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<PortState> {
-    let name = doc.string(what, value)?;
-    let state = PortState::ALL.into_iter().find(|s| s.as_str() == name);
-    if state.is_none() {
-        let names: Vec<&str> = PortState::ALL.iter().map(|s| s.as_str()).collect();
-        doc.error(
-            value.span(),
-            "unknown verdict",
-            format!("unknown verdict `{name}` in {what}; expected one of {}", names.join(", ")),
-        );
-    }
-    state
+    fields::one_of(doc, what, "verdict", value, &PortState::ALL, PortState::as_str)
 }
 
 fn read_expect_http(doc: &mut Doc, value: &Value<'_>) -> Option<HttpExpectation> {
