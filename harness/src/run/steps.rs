@@ -742,34 +742,12 @@ fn dns_mismatch(exp: &DnsExpectation, answers: &[dns::Answer]) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reach::Attempt;
+    use crate::scenario::Protocol;
+    use crate::target::{ArchivedCopy, BoxFuture, PortAttempt, OUTSIDE};
     use crate::probe::ProbeSpec;
     use crate::scenario::PageKind;
-    use crate::target::{ArchivedCopy, BoxFuture};
     use std::net::SocketAddr;
-
-    /// A target with neither sink nor web side: steps that need them are skipped.
-    struct Bare;
-
-    impl Target for Bare {
-        fn describe(&self) -> String {
-            "bare".into()
-        }
-        fn probe_domain(&self) -> &str {
-            "probe.test"
-        }
-        fn smtp_addr(&self) -> SocketAddr {
-            "127.0.0.1:25".parse().unwrap()
-        }
-        fn sink(&self) -> Option<&crate::sink::Sink> {
-            None
-        }
-        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
-            Box::pin(async { Err(TargetError::Unsupported(Capability::PrototypeArchive)) })
-        }
-        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
-            Box::pin(async { Err(TargetError::Unsupported(Capability::EximLog)) })
-        }
-    }
 
     fn sent() -> Sent {
         let to = vec!["probe-test@lists.example.test".to_string()];
@@ -786,7 +764,7 @@ mod tests {
             body_contains: None,
             within: Duration::from_secs(1),
         };
-        let (outcome, _) = expect_page(&Bare, &page).await;
+        let (outcome, _) = expect_page(&OutsideOnly(PortState::Open), &page).await;
         assert!(matches!(&outcome, Outcome::Skipped(why) if why.contains("HyperKitty and Postorius")), "{outcome:?}");
 
         let not = NotArchivedExpectation {
@@ -794,12 +772,12 @@ mod tests {
             archives: ArchiveKind::ALL.to_vec(),
             within: Duration::from_millis(10),
         };
-        let (outcome, _) = expect_not_archived(&Bare, &sent(), &not).await;
+        let (outcome, _) = expect_not_archived(&OutsideOnly(PortState::Open), &sent(), &not).await;
         assert!(
             matches!(&outcome, Outcome::Skipped(why) if why.contains("prototype") && why.contains("hyperkitty")),
             "{outcome:?}"
         );
-        match look_in_archive(&Bare, ArchiveKind::HyperKitty, "probe-test@lists.example.test", &sent()).await {
+        match look_in_archive(&OutsideOnly(PortState::Open), ArchiveKind::HyperKitty, "probe-test@lists.example.test", &sent()).await {
             Err(LookError::Unsupported(why)) => assert!(why.contains("web side"), "{why}"),
             _ => panic!("expected unsupported"),
         }
@@ -811,18 +789,9 @@ mod tests {
         assert_eq!(body_excerpt(""), "");
     }
 
-}
-
-#[cfg(test)]
-mod network_tests {
-    //! Checks against a stand-in target that offers only "outside", like a
-    //! hosts target will, and answers every port with a fixed state.
-    use super::*;
-    use crate::reach::Attempt;
-    use crate::scenario::Protocol;
-    use crate::target::{ArchivedCopy, BoxFuture, PortAttempt, OUTSIDE};
-    use std::net::SocketAddr;
-
+    /// A stand-in target that offers only "outside", like a hosts target
+    /// will, answers every port with a fixed state, and has neither sink,
+    /// archives nor web side: steps that need them are skipped.
     struct OutsideOnly(PortState);
 
     impl Target for OutsideOnly {
@@ -843,12 +812,6 @@ mod network_tests {
         }
         fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
             Box::pin(async { Err(TargetError::Unsupported(Capability::EximLog)) })
-        }
-        fn dns_server(&self) -> Option<SocketAddr> {
-            None
-        }
-        fn http_endpoint(&self) -> Option<&http::WebEndpoint> {
-            None
         }
         fn vantages(&self) -> Vec<String> {
             vec![OUTSIDE.into()]
