@@ -3,18 +3,18 @@
 //! scenario against its own lists container (not shared with the scenario
 //! trials, since it stops Mailman and deletes the list).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mailflow::mailman::MailmanRest;
 use mailflow::probe::RunId;
-use mailflow::run::{run_scenario, Outcome, ScenarioResult};
-use mailflow::scenario::{self, Plan, Scenario, StepKind};
+use mailflow::run::run_scenario;
+use mailflow::scenario::{Plan, Scenario, StepKind};
 use mailflow::target::containers::ContainersTarget;
 
+mod support;
+
 fn member_post() -> Plan {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/delivery/member-post.toml");
-    scenario::load(&[file]).expect("the shipped scenario loads")
+    support::shipped("scenarios/delivery/member-post.toml")
 }
 
 /// The same scenario with shorter deadlines: a broken system is expected to
@@ -29,19 +29,6 @@ fn impatient(s: &Scenario) -> Scenario {
         }
     }
     s
-}
-
-fn failure(r: &ScenarioResult) -> (String, String) {
-    let f = r.first_failure().unwrap_or_else(|| panic!("expected a failure, got:\n{}", mailflow::report::human::scenario(r)));
-    match &f.outcome {
-        Outcome::Failed(m) => (f.label.clone(), m.clone()),
-        _ => unreachable!(),
-    }
-}
-
-async fn exec_ok(target: &ContainersTarget, script: &str) {
-    let (code, out, err) = target.exec(&["sh", "-c", script]).await.expect("exec");
-    assert_eq!(code, 0, "`{script}` failed: {out}{err}");
 }
 
 async fn wait_for_rest(target: &ContainersTarget) {
@@ -60,16 +47,16 @@ fn stopped_mailman_and_missing_list_fail_the_right_steps() {
     let run = RunId::new();
     rt.block_on(async {
         let target = ContainersTarget::start(&plan.suite).await.expect("container target starts");
-        let outcome = async {
+        support::then_remove(&target, async {
             // Healthy first, so that the failures below are the breakage's doing.
             let healthy = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
             assert!(healthy.passed(), "{}", mailflow::report::human::scenario(&healthy));
 
             // Mailman stopped (the image's watchdog is told it is on purpose):
             // exim accepts the post and defers its delivery over LMTP.
-            exec_ok(&target, "mkdir -p /run/mailflow && touch /run/mailflow/maintenance && mailflow-mailman stop").await;
+            support::exec_ok(&target, &["sh", "-c", "mkdir -p /run/mailflow && touch /run/mailflow/maintenance && mailflow-mailman stop"]).await;
             let stopped = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
-            let (label, message) = failure(&stopped);
+            let (label, message) = support::first_failure(&stopped);
             assert!(label.contains("expect_delivered"), "{label}: {message}");
             assert!(message.contains("deferred"), "{message}");
             // The image names its LMTP transport `mailman3_lmtp`; exim quotes it.
@@ -77,19 +64,14 @@ fn stopped_mailman_and_missing_list_fail_the_right_steps() {
             assert!(message.contains("Connection refused"), "{message}");
 
             // Mailman back, the list deleted: exim refuses the post with 550.
-            exec_ok(&target, "mailflow-mailman start && rm -f /run/mailflow/maintenance").await;
+            support::exec_ok(&target, &["sh", "-c", "mailflow-mailman start && rm -f /run/mailflow/maintenance"]).await;
             wait_for_rest(&target).await;
             MailmanRest::new(&target).delete_list("probe-test.lists.example.test").await.expect("delete the list");
             let removed = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
-            let (label, message) = failure(&removed);
+            let (label, message) = support::first_failure(&removed);
             assert!(label.contains("expect_smtp"), "{label}: {message}");
             assert!(message.contains("550"), "{message}");
-        };
-        // Remove the container whatever happened, then report.
-        let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outcome)).await;
-        target.shutdown().await.expect("remove the container");
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
+        })
+        .await;
     });
 }

@@ -9,31 +9,26 @@
 //! closed port); the stub spamd on 783 binds every address, so opening 783
 //! turns it into "open".
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mailflow::probe::RunId;
 use mailflow::report::human;
 use mailflow::run::{run_scenario, Outcome};
-use mailflow::scenario::{self, Plan, PortState, Protocol};
+use mailflow::scenario::{Plan, PortState, Protocol};
 use mailflow::target::containers::ContainersTarget;
 use mailflow::target::{Target, OUTSIDE};
 
-fn port_policy() -> Plan {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/network/port-policy.toml");
-    scenario::load(&[file]).expect("the shipped scenario loads")
-}
+mod support;
 
-async fn exec_ok(target: &ContainersTarget, argv: &[&str]) {
-    let (code, out, err) = target.exec(argv).await.expect("exec");
-    assert_eq!(code, 0, "`{}` failed: {out}{err}", argv.join(" "));
+fn port_policy() -> Plan {
+    support::shipped("scenarios/network/port-policy.toml")
 }
 
 /// Inserts an ACCEPT for `port` ahead of ferm's rules (ferm loads through
 /// iptables-legacy on bookworm).
 async fn open_to_all(target: &ContainersTarget, port: u16) {
     let port = port.to_string();
-    exec_ok(target, &["iptables-legacy", "-I", "INPUT", "-p", "tcp", "--dport", &port, "-j", "ACCEPT"]).await;
+    support::exec_ok(target, &["iptables-legacy", "-I", "INPUT", "-p", "tcp", "--dport", &port, "-j", "ACCEPT"]).await;
 }
 
 /// Runs the port policy, which must fail: the first failure's message and the report.
@@ -53,7 +48,7 @@ fn opened_loopback_ports_fail_the_port_policy_naming_port_vantage_and_verdicts()
     let run = RunId::new();
     rt.block_on(async {
         let target = ContainersTarget::start(&plan.suite).await.expect("container target starts");
-        let outcome = async {
+        support::then_remove(&target, async {
             // Healthy first, so that the failure below is the opened port's doing.
             let healthy = run_scenario(&target, &plan.suite, scenario, &run, &|_| {}).await;
             assert!(healthy.passed(), "{}", human::scenario(&healthy));
@@ -94,12 +89,7 @@ fn opened_loopback_ports_fail_the_port_policy_naming_port_vantage_and_verdicts()
             open_to_all(&target, 783).await;
             let (message, report) = first_failure(&target, &plan, &run).await;
             assert!(message.starts_with("783/tcp from outside: expected filtered, observed open"), "{message}\n{report}");
-        };
-        // Remove the containers and the network whatever happened, then report.
-        let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outcome)).await;
-        target.shutdown().await.expect("remove the containers");
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
+        })
+        .await;
     });
 }

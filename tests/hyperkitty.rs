@@ -5,18 +5,18 @@
 //! the web side on (not shared with the scenario trials, since it changes the
 //! list), removed whatever happens.
 
-use std::path::Path;
 use std::time::Duration;
 
 use mailflow::mailman::RestTransport;
 use mailflow::probe::RunId;
-use mailflow::run::{run_scenario, Outcome, ScenarioResult};
-use mailflow::scenario::{self, Plan, Scenario, StepKind};
+use mailflow::run::run_scenario;
+use mailflow::scenario::{Plan, Scenario, StepKind};
 use mailflow::target::containers::{ContainersTarget, StartOptions};
 
+mod support;
+
 fn hyperkitty_post() -> Plan {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/archive/hyperkitty-member-post.toml");
-    scenario::load(&[file]).expect("the shipped scenario loads")
+    support::shipped("scenarios/archive/hyperkitty-member-post.toml")
 }
 
 /// The same scenario with a shorter archive deadline: a broken archive is
@@ -31,14 +31,6 @@ fn impatient(s: &Scenario) -> Scenario {
     s
 }
 
-fn failure(r: &ScenarioResult) -> (String, String) {
-    let f = r.first_failure().unwrap_or_else(|| panic!("expected a failure, got:\n{}", mailflow::report::human::scenario(r)));
-    match &f.outcome {
-        Outcome::Failed(m) => (f.label.clone(), m.clone()),
-        _ => unreachable!(),
-    }
-}
-
 #[test]
 fn disabled_hyperkitty_archiver_fails_expect_archived() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -47,7 +39,7 @@ fn disabled_hyperkitty_archiver_fails_expect_archived() {
     let run = RunId::new();
     rt.block_on(async {
         let target = ContainersTarget::start_with(&plan.suite, StartOptions { web: true }).await.expect("container target starts");
-        let outcome = async {
+        support::then_remove(&target, async {
             // Healthy first, so that the failure below is the breakage's doing.
             let healthy = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
             assert!(healthy.passed(), "{}", mailflow::report::human::scenario(&healthy));
@@ -62,17 +54,12 @@ fn disabled_hyperkitty_archiver_fails_expect_archived() {
 
             let broken = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;
             eprintln!("{}", mailflow::report::human::scenario(&broken));
-            let (label, message) = failure(&broken);
+            let (label, message) = support::first_failure(&broken);
             assert!(label.contains("expect_archived"), "{label}: {message}");
             assert!(message.contains("delivered to subscribers"), "{message}");
             assert!(message.contains("never reached the hyperkitty archive"), "{message}");
             assert!(message.contains("within 15.00s"), "{message}");
-        };
-        // Remove the container whatever happened, then report.
-        let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outcome)).await;
-        target.shutdown().await.expect("remove the container");
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
+        })
+        .await;
     });
 }

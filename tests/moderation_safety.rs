@@ -8,16 +8,17 @@
 //! one that fails on purpose, and then checks that every foreign message is
 //! still held, unchanged, and that no probe of this run is left held.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mailflow::mailman::{is_probe_id_of_run, HeldMessage};
 use mailflow::probe::RunId;
 use mailflow::run::{run_all, Outcome};
-use mailflow::scenario::{self, Plan, Scenario, StepKind};
+use mailflow::scenario::{Plan, Scenario, StepKind};
 use mailflow::smtp::{self, Envelope, Timeouts};
 use mailflow::target::containers::ContainersTarget;
 use mailflow::target::Target;
+
+mod support;
 
 const LISTS: &[&str] = &[
     "probe-held.lists.example.test",
@@ -28,8 +29,7 @@ const LISTS: &[&str] = &[
 ];
 
 fn shipped() -> Plan {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    scenario::load(&[dir]).expect("the shipped scenarios load")
+    support::shipped("scenarios")
 }
 
 /// A copy of the discard scenario whose hold reason cannot match: it fails
@@ -89,7 +89,7 @@ fn foreign_held_messages_survive_the_whole_suite_and_no_probe_stays_held() {
 
     rt.block_on(async {
         let target = ContainersTarget::start(&plan.suite).await.expect("container target starts");
-        let outcome = async {
+        support::then_remove(&target, async {
             // Foreign messages, held before the suite runs.
             let mut expected_foreign: Vec<(String, String)> = Vec::new();
             for (i, list_id) in LISTS.iter().enumerate() {
@@ -144,11 +144,7 @@ fn foreign_held_messages_survive_the_whole_suite_and_no_probe_stays_held() {
 
             println!("{report}");
             println!("{} foreign held messages untouched", before.len());
-        };
-        let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outcome)).await;
-        target.shutdown().await.expect("remove the container");
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
+        })
+        .await;
     });
 }

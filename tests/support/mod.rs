@@ -1,0 +1,45 @@
+//! What the integration tests that start their own container target share:
+//! loading shipped scenarios, reading a failure, running commands in the
+//! container, and removing the containers whatever the test's outcome.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::future::Future;
+use std::path::Path;
+
+use futures::FutureExt as _;
+use mailflow::run::{Outcome, ScenarioResult};
+use mailflow::scenario::{self, Plan};
+use mailflow::target::containers::ContainersTarget;
+
+/// Loads a shipped scenario file or folder, `rel` from the repository root
+/// (`scenarios/...`).
+pub fn shipped(rel: &str) -> Plan {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    scenario::load(&[path]).expect("the shipped scenarios load")
+}
+
+/// The first failed step: its label and message; panics with the report if
+/// nothing failed.
+pub fn first_failure(r: &ScenarioResult) -> (String, String) {
+    let f = r.first_failure().unwrap_or_else(|| panic!("expected a failure, got:\n{}", mailflow::report::human::scenario(r)));
+    match &f.outcome {
+        Outcome::Failed(m) => (f.label.clone(), m.clone()),
+        _ => unreachable!("first_failure returns a failed step"),
+    }
+}
+
+/// Runs a command in the lists container; it must exit 0.
+pub async fn exec_ok(target: &ContainersTarget, argv: &[&str]) {
+    let (code, out, err) = target.exec(argv).await.expect("exec");
+    assert_eq!(code, 0, "`{}` failed: {out}{err}", argv.join(" "));
+}
+
+/// Runs `body`, then removes the target's containers, also when `body`
+/// panicked (the panic is passed on afterwards).
+pub async fn then_remove(target: &ContainersTarget, body: impl Future<Output = ()>) {
+    let result = std::panic::AssertUnwindSafe(body).catch_unwind().await;
+    target.shutdown().await.expect("remove the containers");
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
