@@ -70,35 +70,9 @@ fn gateway_from_ipam(text: &str) -> Option<std::net::Ipv4Addr> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    //! Hand-made `docker network inspect` output.
-    use super::*;
-
-    #[test]
-    fn gateways() {
-        assert_eq!(gateway_from_ipam("172.17.0.0/16 ;"), Some("172.17.0.1".parse().unwrap()));
-        assert_eq!(gateway_from_ipam("172.30.5.0/24 172.30.5.254;"), Some("172.30.5.254".parse().unwrap()));
-        assert_eq!(gateway_from_ipam("fd00::/64 ;172.18.0.0/16 ;"), Some("172.18.0.1".parse().unwrap()));
-        assert_eq!(gateway_from_ipam(""), None);
-    }
-}
-
 /// Removes containers left by harness runs whose process is gone.
 pub async fn reap_stale_containers() -> Result<usize, TargetError> {
-    let out = docker(
-        &["ps", "-a", "--filter", &format!("label={OWNER_LABEL}"), "--format", &format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}")],
-        Duration::from_secs(20),
-    )
-    .await?;
-    let mut removed = 0;
-    for line in out.lines() {
-        let Some((id, pid)) = line.split_once(' ') else { continue };
-        if !pid_alive(pid) && docker(&["rm", "-f", id], Duration::from_secs(60)).await.is_ok() {
-            removed += 1;
-        }
-    }
-    Ok(removed)
+    reap_stale(&["ps", "-a"], &["rm", "-f"]).await
 }
 
 /// A Docker network made for one run, on a /24 of 172.31.0.0/16 that no
@@ -165,15 +139,23 @@ pub async fn remove_network(name: &str) -> Result<(), TargetError> {
 /// Removes networks left by harness runs whose process is gone. Run after
 /// [`reap_stale_containers`]: a network with containers cannot be removed.
 pub async fn reap_stale_networks() -> Result<usize, TargetError> {
-    let out = docker(
-        &["network", "ls", "--filter", &format!("label={OWNER_LABEL}"), "--format", &format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}")],
-        Duration::from_secs(20),
-    )
-    .await?;
+    reap_stale(&["network", "ls"], &["network", "rm"]).await
+}
+
+/// Lists what carries [`OWNER_LABEL`] (`list`: `ps -a` or `network ls`) and
+/// removes (`remove`) each whose owning process is gone; counts the removed.
+async fn reap_stale(list: &[&str], remove: &[&str]) -> Result<usize, TargetError> {
+    let filter = format!("label={OWNER_LABEL}");
+    let format = format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}");
+    let mut args = list.to_vec();
+    args.extend(["--filter", &filter, "--format", &format]);
+    let out = docker(&args, Duration::from_secs(20)).await?;
     let mut removed = 0;
     for line in out.lines() {
         let Some((id, pid)) = line.split_once(' ') else { continue };
-        if !pid_alive(pid) && remove_network(id).await.is_ok() {
+        let mut rm = remove.to_vec();
+        rm.push(id);
+        if !pid_alive(pid) && docker(&rm, Duration::from_secs(60)).await.is_ok() {
             removed += 1;
         }
     }
@@ -191,4 +173,18 @@ pub async fn address_on(id: &str, network: &str) -> Result<std::net::IpAddr, Tar
     out.trim()
         .parse()
         .map_err(|_| TargetError::Start(format!("container {id} has no address on network {network} ({})", out.trim())))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made `docker network inspect` output.
+    use super::*;
+
+    #[test]
+    fn gateways() {
+        assert_eq!(gateway_from_ipam("172.17.0.0/16 ;"), Some("172.17.0.1".parse().unwrap()));
+        assert_eq!(gateway_from_ipam("172.30.5.0/24 172.30.5.254;"), Some("172.30.5.254".parse().unwrap()));
+        assert_eq!(gateway_from_ipam("fd00::/64 ;172.18.0.0/16 ;"), Some("172.18.0.1".parse().unwrap()));
+        assert_eq!(gateway_from_ipam(""), None);
+    }
 }
