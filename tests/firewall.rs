@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use mailflow::probe::RunId;
 use mailflow::report::human;
-use mailflow::run::{run_scenario, Outcome};
+use mailflow::run::run_scenario;
 use mailflow::scenario::{Plan, PortState, Protocol};
 use mailflow::target::containers::ContainersTarget;
 use mailflow::target::{Target, OUTSIDE};
@@ -36,8 +36,7 @@ async fn first_failure(target: &ContainersTarget, plan: &Plan, run: &RunId) -> (
     let result = run_scenario(target, &plan.suite, &plan.scenarios[0], run, &|_| {}).await;
     let report = human::scenario(&result);
     let failed = result.first_failure().unwrap_or_else(|| panic!("expected a failure, got:\n{report}"));
-    let Outcome::Failed(message) = &failed.outcome else { unreachable!() };
-    (message.clone(), report)
+    (human::failure(failed), report)
 }
 
 #[test]

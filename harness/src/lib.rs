@@ -12,9 +12,11 @@
 //! - [`reach`]: TCP reachability of a port (open, refused, filtered).
 //! - [`http`]: HTTP(S) requests to the lists host's web server (`expect_http`).
 //! - [`dns`]: DNS answers and their TTLs from a named server.
+//! - [`check`]: result rows, where a probe stopped, and `within`, the one wait.
 //! - [`run`]: executes steps and emits events.
-//! - [`report`]: renders events for people (and later machines).
+//! - [`report`]: renders events for people and machines; the only place that prints.
 
+pub mod check;
 pub mod dns;
 pub mod exim;
 pub mod http;

@@ -1,18 +1,21 @@
 //! The `mailflow` command: run scenarios, bring up the container target, list scenarios.
 //!
-//! Exit codes: 0 all scenarios passed, 1 some failed, 2 bad input or set-up failure.
+//! Exit codes: 0 all scenarios passed, 1 some failed, 2 bad input or set-up
+//! failure, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use std::io::Write as _;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use mailflow::probe::RunId;
-use mailflow::report::human;
-use mailflow::run::{self, display_path};
-use mailflow::scenario::{self, LoadErrors, Plan};
-use mailflow::target::containers::{ContainersTarget, StartOptions, StartReport};
+use mailflow::report::{self, human, Fanout};
+use mailflow::run::{self, display_path, Event, Signal, Totals};
+use mailflow::scenario::{self, Plan};
+use mailflow::target::containers::{ContainersTarget, StartOptions};
 use mailflow::target::Target;
 
 #[derive(Parser)]
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("mailflow: cannot start the async runtime: {e}");
+            report::log::error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::from(EXIT_SETUP);
         }
     };
@@ -60,7 +63,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mailflow: {e:#}");
+            report::log::error(&format!("{e:#}"));
             ExitCode::from(EXIT_SETUP)
         }
     }
@@ -74,114 +77,135 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     }
 }
 
-/// Loads the plan, or prints every error with its file, line and column.
-fn load(paths: &[PathBuf]) -> Result<Plan, ExitCode> {
+/// Loads the plan, or reports every error with its file, line and column.
+fn load(paths: &[PathBuf]) -> Result<Plan, String> {
     scenario::load(paths).map_err(|errors| {
-        print_load_errors(&errors);
-        ExitCode::from(EXIT_SETUP)
+        report::log::load_errors(&errors);
+        format!("{} error(s) in the scenario files; nothing was run", errors.errors.len())
     })
 }
 
-fn print_load_errors(errors: &LoadErrors) {
-    let mut sorted: Vec<_> = errors.errors.iter().collect();
-    sorted.sort_by_key(|e| (e.path().to_path_buf(), e.line(), e.column()));
-    for e in sorted {
-        // miette's header line is the plain `file:line:col: message`, then the snippet.
-        eprintln!("{:?}", miette::Report::new(e.clone()));
+/// Waits for SIGINT or SIGTERM.
+async fn signalled() -> Signal {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+            };
+        }
     }
-    eprintln!("mailflow: {} error(s) in the scenario files; nothing was run", errors.errors.len());
+    let _ = tokio::signal::ctrl_c().await;
+    Signal::Interrupt
 }
 
-async fn start_target(plan: &Plan) -> anyhow::Result<ContainersTarget> {
-    let target = ContainersTarget::start_with(&plan.suite, StartOptions::from_env())
-        .await
-        .context("starting the container target")?;
-    print_start(&target.report);
-    Ok(target)
-}
-
-fn print_start(r: &StartReport) {
-    for line in r.image_lines() {
-        eprintln!("{line}");
+fn exit_status(signal: Signal) -> u8 {
+    match signal {
+        Signal::Interrupt => 130,
+        Signal::Terminate => 143,
     }
-    eprintln!("{}", r.summary_tail());
 }
 
 async fn cmd_run(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    let mut fanout = Fanout::new();
+    let style = human::Style::for_terminal(std::io::stdout().is_terminal());
+    fanout.add("human", Box::new(human::Human::new(std::io::stdout(), style)));
+    let started = std::time::Instant::now();
     let plan = match load(&paths) {
         Ok(p) => p,
-        Err(code) => return Ok(code),
+        Err(error) => {
+            fanout.emit(&Event::SetupFailed { stage: "input".into(), error });
+            fanout.finish();
+            return Ok(ExitCode::from(EXIT_SETUP));
+        }
     };
     let run_id = RunId::new();
-    let target = start_target(&plan).await?;
-    println!("run {run_id} against {}", target.describe());
-    let printer = human::printer();
-    let all = run::run_all(&target, &plan.suite, &plan.scenarios, &run_id, &printer);
-    let results = tokio::select! {
-        results = all => Some(results),
-        _ = tokio::signal::ctrl_c() => None,
+    fanout.emit(&Event::RunStarted {
+        run_id: run_id.to_string(),
+        target: "containers".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        scenarios: plan.scenarios.iter().map(|s| s.path.clone()).collect(),
+        at: std::time::SystemTime::now(),
+    });
+    let start = ContainersTarget::start_with(&plan.suite, StartOptions::from_env());
+    let target = tokio::select! {
+        t = start => t,
+        signal = signalled() => {
+            // Containers started so far carry this process's label; the next run reaps them.
+            fanout.emit(&Event::Interrupted { signal });
+            fanout.finish();
+            return Ok(ExitCode::from(exit_status(signal)));
+        }
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => {
+            fanout.emit(&Event::SetupFailed { stage: "target".into(), error: format!("starting the container target: {e}") });
+            fanout.finish();
+            return Ok(ExitCode::from(EXIT_SETUP));
+        }
+    };
+    fanout.emit(&Event::TargetReady {
+        description: target.describe(),
+        versions: target.report.versions.clone(),
+        phases: target.report.phases(),
+    });
+    let emit = |e: Event| fanout.emit(&e);
+    let all = run::run_all(&target, &plan.suite, &plan.scenarios, &run_id, &emit);
+    let (results, interrupted) = tokio::select! {
+        results = all => (results, None),
+        signal = signalled() => (Vec::new(), Some(signal)),
     };
     // Interrupted or not, no probe of this run stays held.
-    match run::cleanup_run(&target, &plan.suite, &run_id).await {
-        Ok(Some(done)) => eprintln!("mailflow: cleanup: {done}"),
-        Ok(None) => {}
-        Err(e) => eprintln!("mailflow: {e}"),
+    fanout.emit(&run::cleanup_run(&target, &plan.suite, &run_id).await);
+    if let Some(signal) = interrupted {
+        fanout.emit(&Event::Interrupted { signal });
     }
-    let Some(results) = results else {
-        // testcontainers' watchdog removes the container on Ctrl-C (a second
-        // removal from here would race it); against a container the cleanup
-        // above may therefore find it gone, which loses nothing.
-        eprintln!("mailflow: interrupted");
-        return Ok(ExitCode::from(130));
-    };
-    let totals = run::totals(&results);
-    println!("{}", human::totals(&totals));
+    let mut totals = Totals::over(&results);
+    totals.not_run = plan.scenarios.len() - results.len();
+    fanout.emit(&Event::RunFinished { totals, duration: started.elapsed(), at: std::time::SystemTime::now() });
     if let Err(e) = target.shutdown().await {
-        eprintln!("mailflow: {e}");
+        report::log::error(&e.to_string());
     }
-    Ok(if totals.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
+    fanout.finish();
+    Ok(match interrupted {
+        Some(signal) => ExitCode::from(exit_status(signal)),
+        None if totals.failed == 0 => ExitCode::SUCCESS,
+        None => ExitCode::from(EXIT_FAILED),
+    })
 }
 
 async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     let plan = match load(&paths) {
         Ok(p) => p,
-        Err(code) => return Ok(code),
+        Err(e) => {
+            report::log::error(&e);
+            return Ok(ExitCode::from(EXIT_SETUP));
+        }
     };
-    let target = start_target(&plan).await?;
-    let sink = target.sink().map(|s| s.addr().to_string()).unwrap_or_default();
-    println!("container   {}", target.container_id());
-    println!("smtp        {}", target.smtp_addr());
-    println!("rest        http://127.0.0.1:8001/3.1/ inside the container (docker exec {} curl ...; user restadmin, password in $MAILFLOW_REST_PASSWORD there)", &target.container_id()[..12]);
-    println!("sink        {sink} (probe domain {})", plan.suite.probe_domain);
-    match target.web() {
-        Some(web) => println!("web         {}/postorius/lists/  {}/hyperkitty/", web.base(), web.base()),
-        None => println!("web         off (MAILFLOW_WEB=0)"),
-    }
-    let net = target.network();
-    println!("network     {} ({}, gateway {})", net.name, net.subnet(), net.gateway());
-    println!("vantages    {}", target.vantages().join(", "));
-    if let Some(dns) = target.dns_server() {
-        println!("dns         {dns} (NSD, zone example.test)");
-    }
-    if let Some(web) = target.http_endpoint() {
-        println!("https       http://{0}/ and https://{0}/ at {1} (certificate signed by the image's CA)", web.host, web.addr);
-    }
-    for l in &plan.suite.lists {
-        println!("list        {} ({} members)", l.address(), l.members.len());
-    }
-    println!("Ctrl-C stops and removes the container.");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    let target = ContainersTarget::start_with(&plan.suite, StartOptions::from_env())
+        .await
+        .context("starting the container target")?;
+    report::up::endpoints(&target, &plan.suite, &mut std::io::stdout())?;
+    let signal = signalled().await;
     let _ = target.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(exit_status(signal)))
 }
 
 fn cmd_list(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     let plan = match load(&paths) {
         Ok(p) => p,
-        Err(code) => return Ok(code),
+        Err(e) => {
+            report::log::error(&e);
+            return Ok(ExitCode::from(EXIT_SETUP));
+        }
     };
+    let mut out = std::io::stdout().lock();
     for s in &plan.scenarios {
-        println!("{}  {}", display_path(&s.path).display(), s.name);
+        writeln!(out, "{}", human::list_line(&display_path(&s.path), &s.name))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -43,6 +43,12 @@ impl Received {
         };
         Received { mail_from, rcpt_to, data, received_at: SystemTime::now(), peer, headers }
     }
+    /// A received message made by hand, for unit tests of code that reads them.
+    #[cfg(test)]
+    pub(crate) fn for_test(mail_from: &str, rcpt_to: &[&str], data: &[u8]) -> Self {
+        let rcpt_to = rcpt_to.iter().map(|r| r.to_string()).collect();
+        Received::new(mail_from.to_string(), rcpt_to, data.to_vec(), "127.0.0.1:25".parse().expect("address"))
+    }
     /// The first value of a header field, matched case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -103,6 +109,12 @@ impl Sink {
     /// Everything received so far, in arrival order.
     pub fn messages(&self) -> Vec<Arc<Received>> {
         self.store.messages.lock().expect("sink store poisoned").clone()
+    }
+
+    /// A channel that changes on every arrival: what [`crate::check::within`]
+    /// waits on instead of polling.
+    pub fn arrivals(&self) -> watch::Receiver<usize> {
+        self.store.arrivals.subscribe()
     }
 
     /// Waits until `check` finds what it wants among the received messages, or

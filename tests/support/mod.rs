@@ -7,7 +7,7 @@ use std::future::Future;
 use std::path::Path;
 
 use futures::FutureExt as _;
-use mailflow::run::{Outcome, ScenarioResult};
+use mailflow::run::ScenarioResult;
 use mailflow::scenario::{self, Plan};
 use mailflow::target::containers::ContainersTarget;
 
@@ -18,14 +18,12 @@ pub fn shipped(rel: &str) -> Plan {
     scenario::load(&[path]).expect("the shipped scenarios load")
 }
 
-/// The first failed step: its label and message; panics with the report if
-/// nothing failed.
+/// The first failed step: its label and what the human report says of it
+/// (failed rows, where the probe stopped, evidence); panics with the report
+/// if nothing failed.
 pub fn first_failure(r: &ScenarioResult) -> (String, String) {
     let f = r.first_failure().unwrap_or_else(|| panic!("expected a failure, got:\n{}", mailflow::report::human::scenario(r)));
-    match &f.outcome {
-        Outcome::Failed(m) => (f.label.clone(), m.clone()),
-        _ => unreachable!("first_failure returns a failed step"),
-    }
+    (f.label.clone(), mailflow::report::human::failure(f))
 }
 
 /// Runs a command in the lists container; it must exit 0.

@@ -8,6 +8,9 @@
 //! message with the same Message-ID and its own queue id.
 
 use std::fmt;
+use std::time::SystemTime;
+
+use crate::check::{Hop, HopKind, Stop};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -23,7 +26,13 @@ pub enum EventKind {
 /// One log line about one of the probe's queue ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// The line's timestamp as written (`2026-11-25 12:00:01` or, with
+    /// `log_selector = +millisec`, `2026-11-25 12:00:01.123`).
     pub time: String,
+    /// The same moment, when it parses. Exim writes local time unless
+    /// `log_timezone` adds an offset; without one it is read as UTC (the
+    /// container target's zone).
+    pub at: Option<SystemTime>,
     pub queue_id: String,
     pub kind: EventKind,
     /// The line after the queue id and flag.
@@ -42,14 +51,45 @@ pub struct Trace {
     pub events: Vec<Event>,
 }
 
-/// A parsed line: time, queue id and the rest.
-fn split_line(line: &str) -> Option<(String, &str, &str)> {
+/// A parsed line: time as written, the moment, queue id and the rest.
+/// `log_timezone = true` puts an offset such as `+0100` after the time.
+fn split_line(line: &str) -> Option<(String, Option<SystemTime>, &str, &str)> {
     let mut parts = line.splitn(4, ' ');
-    let (date, time, qid, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next().unwrap_or(""));
-    if date.len() != 10 || !date.as_bytes()[4].eq(&b'-') || !is_queue_id(qid) {
+    let (date, time, mut qid, mut rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next().unwrap_or(""));
+    if date.len() != 10 || !date.as_bytes()[4].eq(&b'-') {
         return None;
     }
-    Some((format!("{date} {time}"), qid, rest))
+    let mut offset = None;
+    if qid.len() == 5 && (qid.starts_with('+') || qid.starts_with('-')) {
+        offset = Some(qid);
+        let mut more = rest.splitn(2, ' ');
+        qid = more.next()?;
+        rest = more.next().unwrap_or("");
+    }
+    if !is_queue_id(qid) {
+        return None;
+    }
+    let written = match offset {
+        Some(o) => format!("{date} {time} {o}"),
+        None => format!("{date} {time}"),
+    };
+    Some((written, parse_time(date, time, offset), qid, rest))
+}
+
+/// `2026-11-25` and `12:00:01` or `12:00:01.123`, with an optional `+0100`.
+fn parse_time(date: &str, time: &str, offset: Option<&str>) -> Option<SystemTime> {
+    let civil: jiff::civil::DateTime = format!("{date}T{time}").parse().ok()?;
+    let tz = match offset {
+        None => jiff::tz::TimeZone::UTC,
+        Some(o) => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let hours: i32 = o.get(1..3)?.parse().ok()?;
+            let minutes: i32 = o.get(3..5)?.parse().ok()?;
+            jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()?)
+        }
+    };
+    let zoned = civil.to_zoned(tz).ok()?;
+    Some(SystemTime::from(zoned.timestamp()))
 }
 
 /// Exim 4.97+ ids are `xxxxxx-xxxxxx-xxxx` (6-11-4 with longer middle in new
@@ -93,13 +133,13 @@ pub fn trace(log: &str, message_id: &str) -> Trace {
     let mut qids: Vec<&str> = Vec::new();
     let mut events = Vec::new();
     for line in log.lines() {
-        let Some((time, qid, rest)) = split_line(line) else { continue };
+        let Some((time, at, qid, rest)) = split_line(line) else { continue };
         let (kind, text) = classify(rest);
         if kind == EventKind::Arrival && text.split(' ').any(|w| w == needle) && !qids.contains(&qid) {
             qids.push(qid);
         }
         if qids.contains(&qid) {
-            events.push(Event { time, queue_id: qid.to_string(), kind, text: text.to_string() });
+            events.push(Event { time, at, queue_id: qid.to_string(), kind, text: text.to_string() });
         }
     }
     Trace { events }
@@ -141,6 +181,49 @@ impl Trace {
         self.events.iter().filter(|e| e.kind == EventKind::Other && e.text.starts_with("H="))
     }
 
+    /// Where exim's log says the probe stopped, when it says anything
+    /// beyond "delivered": a failure (`**`: a bounce goes to the sender),
+    /// a deferral still pending (`==`), or a frozen message.
+    pub fn stop(&self) -> Option<Stop> {
+        let p = self.last_problem()?;
+        let pending = self.pending();
+        match p.kind {
+            EventKind::Failure => Some(Stop::Bounced { status: enhanced_code(&p.text), diagnostic: p.text.clone() }),
+            EventKind::Frozen if pending.contains(&p.queue_id.as_str()) => {
+                Some(Stop::Frozen { queue_id: p.queue_id.clone(), log_line: p.to_string() })
+            }
+            EventKind::Deferral if pending.contains(&p.queue_id.as_str()) => {
+                Some(Stop::Deferred { queue_id: p.queue_id.clone(), log_line: p.to_string() })
+            }
+            _ => None,
+        }
+    }
+
+    /// The probe's hops as exim logged them, as times since `sent`:
+    /// accepted (the first `<=`), handed to Mailman (the first delivery of
+    /// that queue id) and re-sent by Mailman (the next queue id's `<=`).
+    /// Lines without a parseable time are left out; a log clock behind
+    /// `sent` counts as zero.
+    pub fn hops(&self, sent: SystemTime) -> Vec<Hop> {
+        let ids = self.queue_ids();
+        let since = |e: &Event| e.at.map(|at| at.duration_since(sent).unwrap_or_default());
+        let first = |qid: &str, kind: EventKind| self.events.iter().find(|e| e.queue_id == qid && e.kind == kind);
+        let mut hops = Vec::new();
+        let mut push = |kind: HopKind, e: Option<&Event>| {
+            if let Some(after) = e.and_then(since) {
+                hops.push(Hop { kind, after });
+            }
+        };
+        if let Some(own) = ids.first() {
+            push(HopKind::Accepted, first(own, EventKind::Arrival));
+            push(HopKind::HandedToMailman, first(own, EventKind::Delivery));
+        }
+        if let Some(resent) = ids.get(1) {
+            push(HopKind::ResentByMailman, first(resent, EventKind::Arrival));
+        }
+        hops
+    }
+
     /// One sentence on where the probe is according to exim.
     pub fn summary(&self) -> String {
         let ids = self.queue_ids();
@@ -172,6 +255,17 @@ impl Trace {
         }
         s
     }
+}
+
+/// The first RFC 3463 enhanced status code in a text (`5.6.0`), if any.
+pub(crate) fn enhanced_code(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ':' || c == ';' || c == ',').find_map(|w| {
+        let parts: Vec<&str> = w.split('.').collect();
+        let ok = parts.len() == 3
+            && matches!(parts[0], "2" | "4" | "5")
+            && parts[1..].iter().all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+        ok.then(|| w.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -217,5 +311,52 @@ mod tests {
     #[test]
     fn unknown_message() {
         assert!(trace(LOG, "<nope@x>").summary().contains("no arrival"));
+    }
+
+    #[test]
+    fn millisecond_and_plain_timestamps_both_parse() {
+        let plain = "2026-11-25 12:00:01 1tAbCd-000Ab1-Qz <= a@probe.test id=x@probe.test";
+        let milli = "2026-11-25 12:00:01.250 1tAbCd-000Ab1-Qz <= a@probe.test id=x@probe.test";
+        let zoned = "2026-11-25 13:00:01.250 +0100 1tAbCd-000Ab1-Qz <= a@probe.test id=x@probe.test";
+        let at = |line: &str| trace(line, "x@probe.test").events[0].at.expect("parses");
+        let base = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_608_001);
+        assert_eq!(at(plain), base);
+        assert_eq!(at(milli), base + std::time::Duration::from_millis(250));
+        assert_eq!(at(zoned), base + std::time::Duration::from_millis(250));
+        assert_eq!(trace(zoned, "x@probe.test").queue_ids(), vec!["1tAbCd-000Ab1-Qz"]);
+    }
+
+    #[test]
+    fn hops_and_stops() {
+        let log = "\
+2026-11-25 12:00:01.100 1tAbCd-000Ab1-Qz <= alice@probe.test H=(probe.test) [172.17.0.1] P=esmtp S=612 id=p@probe.test
+2026-11-25 12:00:01.300 1tAbCd-000Ab1-Qz => probe-test@lists.example.test R=mailman3_router T=mailman3_lmtp H=127.0.0.1 [127.0.0.1]:8024
+2026-11-25 12:00:01.300 1tAbCd-000Ab1-Qz Completed
+2026-11-25 12:00:02.900 1tAbCe-000Ab2-Qz <= probe-test-bounces@lists.example.test H=localhost [127.0.0.1] P=esmtp S=900 id=p@probe.test
+";
+        let sent = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_608_001);
+        let hops = trace(log, "p@probe.test").hops(sent);
+        let got: Vec<(&str, u128)> = hops.iter().map(|h| (h.kind.as_str(), h.after.as_millis())).collect();
+        assert_eq!(got, vec![("accepted", 100), ("to_mailman", 300), ("resent", 1900)]);
+        assert_eq!(trace(log, "p@probe.test").stop(), None);
+
+        let failed = "\
+2026-11-25 12:00:01 1tAbCd-000Ab1-Qz <= alice@probe.test id=p@probe.test
+2026-11-25 12:00:01 1tAbCd-000Ab1-Qz ** probe-test@lists.example.test R=mailman3_router T=mailman3_lmtp H=127.0.0.1 [127.0.0.1]:8024: LMTP error after end of data: 501 5.5.4 Message has defects
+";
+        match trace(failed, "p@probe.test").stop() {
+            Some(Stop::Bounced { status, diagnostic }) => {
+                assert_eq!(status.as_deref(), Some("5.5.4"));
+                assert!(diagnostic.contains("Message has defects"), "{diagnostic}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match trace(LOG, "mailflow.r1.0@probe.test").stop() {
+            Some(Stop::Deferred { queue_id, log_line }) => {
+                assert_eq!(queue_id, "1tAbCd-000Ab1-Qz");
+                assert!(log_line.contains("Connection refused"), "{log_line}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,4 +1,64 @@
 //! Reporters consume the runner's events and render them. The runner never
-//! prints; everything a person reads about a run is formatted here.
+//! prints; everything a person or a machine reads about a run is formatted
+//! here, one module per format, and log lines to stderr go through [`log`].
 
 pub mod human;
+pub mod log;
+pub mod up;
+
+use std::io;
+use std::sync::Mutex;
+
+use crate::run::Event;
+
+/// Renders a run from its events. Every reporter sees every event, in order.
+pub trait Reporter: Send {
+    /// Called for every event, in the order the runner emitted them.
+    fn event(&mut self, event: &Event) -> io::Result<()>;
+    /// After the last event: write what is written whole (JUnit, Prometheus)
+    /// and flush.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Several reporters at once (human on the terminal, JUnit and JSON to
+/// files), behind one `emit` that scenarios running in parallel may call.
+/// A reporter that fails to write is reported once on stderr and dropped;
+/// the others go on.
+#[derive(Default)]
+pub struct Fanout {
+    reporters: Mutex<Vec<(String, Box<dyn Reporter>)>>,
+}
+
+impl Fanout {
+    pub fn new() -> Fanout {
+        Fanout::default()
+    }
+    /// Adds a reporter; `name` (a format and where it writes) names it in errors.
+    pub fn add(&mut self, name: impl Into<String>, reporter: Box<dyn Reporter>) {
+        self.reporters.get_mut().expect("reporters poisoned").push((name.into(), reporter));
+    }
+    /// Hands the event to every reporter.
+    pub fn emit(&self, event: &Event) {
+        let mut reporters = self.reporters.lock().expect("reporters poisoned");
+        reporters.retain_mut(|(name, r)| match r.event(event) {
+            Ok(()) => true,
+            Err(e) => {
+                log::error(&format!("the {name} report stopped: {e}"));
+                false
+            }
+        });
+    }
+    /// Finishes every reporter; false when one of them could not write.
+    pub fn finish(&self) -> bool {
+        let mut ok = true;
+        for (name, r) in self.reporters.lock().expect("reporters poisoned").iter_mut() {
+            if let Err(e) = r.finish() {
+                log::error(&format!("could not write the {name} report: {e}"));
+                ok = false;
+            }
+        }
+        ok
+    }
+}

@@ -1,68 +1,93 @@
 //! Where did the probe stop? Facts gathered from every observer the target
-//! has, turned into one sentence for the failure message.
+//! has, turned into one [`Stop`] and the evidence for it.
 
 use super::steps::Sent;
+use crate::check::Stop;
 use crate::exim;
 use crate::target::{Target, TargetError};
 
-pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent) -> String {
+/// Where the probe stopped, with the log lines and facts that show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Diagnosis {
+    pub stop: Stop,
+    pub evidence: Vec<String>,
+}
+
+/// Looks at everything the target offers, once. The fate is the first of:
+/// refused at SMTP, held, shunted, bounced (a DSN at the sink, or exim's
+/// `**` line), delivered, waiting in a Mailman queue, deferred or frozen in
+/// exim's queue; lost when none of these shows.
+pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent) -> Diagnosis {
     let t = &sent.transcript;
     if !t.accepted() {
-        return match t.final_reply() {
-            Some(e) => {
-                let cmd = e.command.as_deref().map(|c| format!(" `{c}`")).unwrap_or_default();
-                format!("refused at SMTP {}{cmd}: {}", e.stage, e.reply)
-            }
-            None => "no SMTP conversation took place".into(),
+        let stop = match t.final_reply() {
+            Some(e) => Stop::RefusedAtSmtp {
+                stage: e.stage.to_string(),
+                command: e.command.clone(),
+                code: e.reply.code,
+                enhanced: e.reply.enhanced.clone(),
+                text: e.reply.text.clone(),
+            },
+            None => Stop::NotSent { error: "no SMTP conversation took place".into() },
         };
+        return Diagnosis { stop, evidence: Vec::new() };
     }
-    let mut facts = Vec::new();
-    // What Mailman did with it: delivered, held, shunted or still queued.
-    if let Some(sink) = target.sink() {
-        let to: Vec<String> = sink
-            .messages()
-            .iter()
-            .filter(|m| m.message_id() == Some(sent.probe.message_id.as_str()))
-            .flat_map(|m| m.rcpt_to.iter().cloned())
-            .collect();
-        if !to.is_empty() {
-            facts.push(format!("it was delivered to {} (the sink has it)", to.join(", ")));
-        }
-    }
+    let id = sent.probe.message_id.as_str();
+    let mut evidence = Vec::new();
+    let mut held = None;
     for to in &sent.probe.to {
         let list_id = to.replacen('@', ".", 1);
-        if let Ok(held) = target.held_messages(&list_id).await {
-            if let Some(h) = held.iter().find(|h| h.message_id == sent.probe.message_id) {
-                facts.push(format!("it is held for moderation on {to} (request {}): {}", h.request_id, h.reason));
+        if let Ok(entries) = target.held_messages(&list_id).await {
+            if let Some(h) = entries.iter().find(|h| h.message_id == id) {
+                held = Some(Stop::Held { list: to.clone(), request_id: h.request_id, reason: h.reason.clone() });
             }
         }
     }
-    match target.mailman_queues(&sent.probe.message_id).await {
+    let mut queued = None;
+    let mut shunted = None;
+    match target.mailman_queues(id).await {
         Ok(q) if q.shunted() => {
             let log = q.log_lines.iter().rev().find(|l| l.contains("SHUNTING") || l.contains("Error")).or(q.log_lines.last());
-            let log = log.map(|l| format!("; mailman.log: {}", l.trim())).unwrap_or_default();
-            facts.push(format!("Mailman shunted it ({}){log}", q.queue_files.join(", ")));
+            let file = q.queue_files.iter().find(|f| f.contains("/shunt/")).cloned().unwrap_or_default();
+            shunted = Some(Stop::Shunted { queue_file: file, log_line: log.map(|l| l.trim().to_string()) });
         }
         Ok(q) if !q.queue_files.is_empty() => {
-            facts.push(format!("it is in Mailman's {} queue ({})", q.queues().join(", "), q.queue_files.join(", ")));
+            evidence.push(format!("Mailman's queue files: {}", q.queue_files.join(", ")));
+            queued = Some(Stop::InMailmanQueue { queues: q.queues().into_iter().map(String::from).collect() });
         }
         Ok(_) | Err(TargetError::Unsupported(_)) => {}
-        Err(e) => facts.push(format!("Mailman's queues could not be read: {e}")),
+        Err(e) => evidence.push(format!("Mailman's queues could not be read: {e}")),
     }
+    let mut mta = None;
     match target.exim_mainlog().await {
-        Ok(log) => facts.push(exim::trace(&log, &sent.probe.message_id).summary()),
-        Err(TargetError::Unsupported(_)) => {}
-        Err(e) => facts.push(format!("exim's log could not be read: {e}")),
-    }
-    if let Some(sink) = target.sink() {
-        let n = sink.messages().iter().filter(|m| m.message_id() == Some(sent.probe.message_id.as_str())).count();
-        if n == 0 {
-            facts.push("no copy reached the sink".into());
+        Ok(log) => {
+            let trace = exim::trace(&log, id);
+            evidence.push(trace.summary());
+            mta = trace.stop();
         }
+        Err(TargetError::Unsupported(_)) => {}
+        Err(e) => evidence.push(format!("exim's log could not be read: {e}")),
     }
-    if facts.is_empty() {
-        "this target offers nothing more to look at".into()
-    } else {
-        facts.join("; ")
-    }
+    let (delivered, dsn) = match target.sink() {
+        Some(sink) => {
+            let messages = sink.messages();
+            let to: Vec<String> =
+                messages.iter().filter(|m| m.message_id() == Some(id)).flat_map(|m| m.rcpt_to.iter().cloned()).collect();
+            if to.is_empty() {
+                evidence.push("no copy reached the sink".into());
+            }
+            let dsn = messages.iter().find_map(|m| exim::dsn_about(m, &sent.probe.from, id));
+            ((!to.is_empty()).then_some(Stop::Delivered { to }), dsn)
+        }
+        None => (None, None),
+    };
+    let bounced = dsn.or_else(|| mta.clone().filter(|s| matches!(s, Stop::Bounced { .. })));
+    let stop = held
+        .or(shunted)
+        .or(bounced)
+        .or(delivered)
+        .or(queued)
+        .or(mta)
+        .unwrap_or(Stop::Lost);
+    Diagnosis { stop, evidence }
 }

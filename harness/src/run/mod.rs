@@ -10,8 +10,9 @@ mod steps;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use events::{Event, Outcome, ScenarioResult, StepResult};
+pub use events::{Event, Phase, ScenarioResult, Signal, StepResult, Totals};
 
+use crate::check::Row;
 use crate::probe::RunId;
 use crate::scenario::{Scenario, Suite};
 use crate::target::Target;
@@ -20,7 +21,9 @@ use crate::target::Target;
 /// by Message-ID, so scenarios do not disturb each other's observations.
 pub const PARALLEL_SCENARIOS: usize = 4;
 
-/// Runs one scenario against the target, step by step.
+/// Runs one scenario against the target, step by step. After a failed
+/// step the rest are skipped (the probe's state is unknown); whatever
+/// happened, the scenario's held probes are discarded at the end.
 pub async fn run_scenario<T: Target + ?Sized>(
     target: &T,
     suite: &Suite,
@@ -35,38 +38,42 @@ pub async fn run_scenario<T: Target + ?Sized>(
     let mut failed_at: Option<String> = None;
     for step in &scenario.steps {
         let t0 = Instant::now();
-        let (outcome, detail) = match &failed_at {
-            // After a failure the probe's state is unknown; later steps would only add noise.
-            Some(label) => (Outcome::Skipped(format!("not run: {label} failed")), None),
+        let verdict = match &failed_at {
+            Some(label) => steps::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
             None => steps::execute(target, suite, scenario, step, run, &mut state).await,
         };
-        if matches!(outcome, Outcome::Failed(_)) && failed_at.is_none() {
-            failed_at = Some(step.label());
-        }
         let result = StepResult {
+            key: step.kind.key(),
             label: step.label(),
             location: step.location.clone(),
-            outcome,
-            detail,
+            rows: verdict.rows,
+            stop: verdict.stop,
+            evidence: verdict.evidence,
+            hops: verdict.hops,
             duration: t0.elapsed(),
         };
+        if result.failed() && failed_at.is_none() {
+            failed_at = Some(step.label());
+        }
         emit(Event::StepFinished { path: scenario.path.clone(), result: result.clone() });
         results.push(result);
     }
-    // Whatever happened, none of this scenario's probes stays held.
     let t0 = Instant::now();
     let cleaned = moderation::cleanup(target, run, &state.list_ids, &state.probe_ids).await;
-    let cleanup_result = match cleaned {
+    let row = match cleaned {
         Ok(None) => None,
-        Ok(Some(detail)) => Some((Outcome::Passed, Some(detail))),
-        Err(message) => Some((Outcome::Failed(message), None)),
+        Ok(Some(done)) => Some(Row::passed("held probes", "none left held", done)),
+        Err(message) => Some(Row::failed("held probes", "none left held", message)),
     };
-    if let Some((outcome, detail)) = cleanup_result {
+    if let Some(row) = row {
         let result = StepResult {
+            key: "cleanup",
             label: "cleanup".into(),
             location: crate::scenario::Location { file: scenario.path.clone(), line: 1, column: 1 },
-            outcome,
-            detail,
+            rows: vec![row],
+            stop: None,
+            evidence: Vec::new(),
+            hops: Vec::new(),
             duration: t0.elapsed(),
         };
         emit(Event::StepFinished { path: scenario.path.clone(), result: result.clone() });
@@ -104,31 +111,14 @@ pub async fn run_all<T: Target + ?Sized>(
 /// discards whatever probe of this run is still held on any of the suite's
 /// lists (each scenario already cleans up after itself; this catches a
 /// scenario that was interrupted). Goes through the same check as every
-/// other moderation: only this run's exact probe Message-IDs.
-pub async fn cleanup_run<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId) -> Result<Option<String>, String> {
+/// other moderation: only this run's exact probe Message-IDs. Returns the
+/// [`Event::Cleanup`] to emit.
+pub async fn cleanup_run<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId) -> Event {
     let list_ids: Vec<String> = suite.lists.iter().map(|l| l.list_id()).collect();
-    moderation::cleanup(target, run, &list_ids, &crate::probe::issued_ids(run)).await
-}
-
-/// Summary counts over results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub passed: usize,
-    pub failed: usize,
-    pub skipped_steps: usize,
-}
-
-pub fn totals(results: &[ScenarioResult]) -> Totals {
-    let mut t = Totals::default();
-    for r in results {
-        if r.passed() {
-            t.passed += 1;
-        } else {
-            t.failed += 1;
-        }
-        t.skipped_steps += r.steps.iter().filter(|s| matches!(s.outcome, Outcome::Skipped(_))).count();
+    match moderation::cleanup_ids(target, run, &list_ids, &crate::probe::issued_ids(run)).await {
+        Ok(discarded) => Event::Cleanup { discarded, error: None },
+        Err((discarded, error)) => Event::Cleanup { discarded, error: Some(error) },
     }
-    t
 }
 
 /// For reports that need a path relative to where the user ran from.
@@ -136,6 +126,7 @@ pub fn display_path(p: &std::path::Path) -> PathBuf {
     std::env::current_dir().ok().and_then(|cwd| p.strip_prefix(cwd).ok().map(PathBuf::from)).unwrap_or_else(|| p.to_path_buf())
 }
 
+/// Seconds with two decimals, as rows state windows and times (`10.00s`).
 pub(crate) fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }

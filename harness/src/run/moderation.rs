@@ -4,12 +4,12 @@
 //! only on what [`select_own`] picked: held entries whose Message-ID is
 //! exactly one of this scenario's probe Message-IDs of this run.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::diagnose::where_it_stopped;
-use super::events::Outcome;
 use super::secs;
-use super::steps::{Sent, Verdict, POLL_EVERY};
+use super::steps::{never_accepted, unsupported, Sent, Verdict};
+use crate::check::{within, Look, Row, Waited};
 use crate::mailman::{select_own, Decision, HeldMessage, OwnHeld};
 use crate::probe::RunId;
 use crate::scenario::{HeldExpectation, Moderation, Suite};
@@ -49,76 +49,77 @@ fn find<'h>(held: &'h [HeldMessage], sent: &Sent) -> Option<&'h HeldMessage> {
 }
 
 pub(super) async fn expect_held<T: Target + ?Sized>(target: &T, suite: &Suite, sent: &Sent, exp: &HeldExpectation) -> Verdict {
+    let property = format!("held on {}", exp.list);
+    let expected = match &exp.reason_contains {
+        Some(want) => format!("reason containing {want:?} within {}", secs(exp.within)),
+        None => format!("within {}", secs(exp.within)),
+    };
     if !sent.transcript.accepted() {
-        let why = where_it_stopped(target, sent).await;
-        return (Outcome::Failed(format!("the probe was never accepted, so it cannot be held: {why}")), None);
+        return never_accepted(target, sent, &property, expected).await;
     }
     let list_id = list_id(suite, &exp.list);
-    let deadline = sent.at + exp.within;
-    loop {
+    let waited = within(sent.at, exp.within, None::<tokio::sync::watch::Receiver<()>>, || async {
         match target.held_messages(&list_id).await {
-            Ok(held) => {
-                if let Some(entry) = find(&held, sent) {
-                    let elapsed = secs(sent.at.elapsed());
-                    return match &exp.reason_contains {
-                        Some(want) if !entry.reason.contains(want.as_str()) => (
-                            Outcome::Failed(format!(
-                                "held on {} (request {}), but the reason is {:?}, which does not contain {want:?}",
-                                exp.list, entry.request_id, entry.reason
-                            )),
-                            None,
-                        ),
-                        _ => (
-                            Outcome::Passed,
-                            Some(format!("held on {} as request {} {elapsed} after sending: {}", exp.list, entry.request_id, entry.reason)),
-                        ),
-                    };
-                }
-            }
-            Err(TargetError::Unsupported(c)) => return (Outcome::Skipped(format!("needs {c}")), None),
-            Err(e) => return (Outcome::Failed(format!("could not read the held queue of {}: {e}", exp.list)), None),
+            Ok(held) => match find(&held, sent) {
+                Some(entry) => Look::Ready(Some(entry.clone())),
+                // A delivered probe will not be held any more: say so now.
+                None if delivered(target, sent) => Look::Ready(None),
+                None => Look::NotYet,
+            },
+            Err(e) => Look::Abort(e),
         }
-        // A delivered probe will not be held any more: say so now.
-        if delivered(target, sent) {
-            break;
+    })
+    .await;
+    match waited {
+        Waited::Ready { value: Some(entry), after } => {
+            let observed = format!("request {}: {}", entry.request_id, entry.reason);
+            let ok = exp.reason_contains.as_ref().is_none_or(|want| entry.reason.contains(want.as_str()));
+            let row = if ok { Row::passed(property, expected, observed) } else { Row::failed(property, expected, observed) };
+            Verdict::row(row.took(after))
         }
-        if Instant::now() + POLL_EVERY > deadline {
-            break;
+        Waited::Aborted(TargetError::Unsupported(c)) => unsupported(&property, expected, c),
+        Waited::Aborted(e) => Verdict::row(Row::failed(property, expected, format!("could not read the held queue: {e}"))),
+        Waited::Ready { value: None, after } => {
+            let d = where_it_stopped(target, sent).await;
+            Verdict::row(Row::failed(property, expected, format!("not held; delivered after {}", secs(after)))).stopped(d)
         }
-        tokio::time::sleep(POLL_EVERY).await;
+        Waited::TimedOut { .. } => {
+            let d = where_it_stopped(target, sent).await;
+            Verdict::row(Row::failed(property, expected, "not held")).stopped(d)
+        }
     }
-    let why = where_it_stopped(target, sent).await;
-    let when = if delivered(target, sent) { format!("after {}", secs(sent.at.elapsed())) } else { format!("within {}", secs(exp.within)) };
-    (Outcome::Failed(format!("not held on {} {when}: {why}", exp.list)), None)
 }
 
 pub(super) async fn moderate<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId, sent: &Sent, m: &Moderation) -> Verdict {
+    let property = format!("{} on {}", m.action, m.list);
+    let expected = format!("the probe held within {}", secs(m.within));
     if !sent.transcript.accepted() {
-        let why = where_it_stopped(target, sent).await;
-        return (Outcome::Failed(format!("the probe was never accepted, so there is nothing to moderate: {why}")), None);
+        return never_accepted(target, sent, &property, expected).await;
     }
     let list_id = list_id(suite, &m.list);
     let decision = Decision { action: m.action, comment: m.comment.clone() };
     let ids = std::slice::from_ref(&sent.probe.message_id);
-    let started = Instant::now();
-    let deadline = started + m.within;
-    loop {
+    // Moderation waits for the hold; its clock starts with the step.
+    let waited = within(Instant::now(), m.within, None::<tokio::sync::watch::Receiver<()>>, || async {
         match moderate_own(target, &list_id, run, ids, &decision).await {
-            Ok(done) if !done.is_empty() => {
-                let requests: Vec<String> = done.iter().map(|h| h.request_id().to_string()).collect();
-                return (Outcome::Passed, Some(format!("{} request {} on {}", m.action, requests.join(", "), m.list)));
-            }
-            Ok(_) => {}
-            Err(TargetError::Unsupported(c)) => return (Outcome::Skipped(format!("needs {c}")), None),
-            Err(e) => return (Outcome::Failed(format!("could not {} the probe on {}: {e}", m.action, m.list)), None),
+            Ok(done) if !done.is_empty() => Look::Ready(done),
+            Ok(_) => Look::NotYet,
+            Err(e) => Look::Abort(e),
         }
-        if Instant::now() + POLL_EVERY > deadline {
-            break;
+    })
+    .await;
+    match waited {
+        Waited::Ready { value: done, after } => {
+            let requests: Vec<String> = done.iter().map(|h| h.request_id().to_string()).collect();
+            Verdict::row(Row::passed(property, expected, format!("{} request {}", m.action, requests.join(", "))).took(after))
         }
-        tokio::time::sleep(POLL_EVERY).await;
+        Waited::Aborted(TargetError::Unsupported(c)) => unsupported(&property, expected, c),
+        Waited::Aborted(e) => Verdict::row(Row::failed(property, expected, format!("could not {} the probe: {e}", m.action))),
+        Waited::TimedOut { .. } => {
+            let d = where_it_stopped(target, sent).await;
+            Verdict::row(Row::failed(property, expected, "nothing of this run held")).stopped(d)
+        }
     }
-    let why = where_it_stopped(target, sent).await;
-    (Outcome::Failed(format!("nothing to {}: the probe was not held on {} within {}: {why}", m.action, m.list, secs(m.within))), None)
 }
 
 /// After a scenario, passed or failed: discards whatever of its probes is
@@ -130,8 +131,23 @@ pub(super) async fn cleanup<T: Target + ?Sized>(
     list_ids: &[String],
     probe_ids: &[String],
 ) -> Result<Option<String>, String> {
+    match cleanup_ids(target, run, list_ids, probe_ids).await {
+        Ok(done) if done.is_empty() => Ok(None),
+        Ok(done) => Ok(Some(format!("discarded held probes: {}", done.join(", ")))),
+        Err((_, e)) => Err(e),
+    }
+}
+
+/// Discards the held entries of `probe_ids` on `list_ids`; the ones
+/// discarded (`Message-ID on list`), or those and what failed.
+pub(super) async fn cleanup_ids<T: Target + ?Sized>(
+    target: &T,
+    run: &RunId,
+    list_ids: &[String],
+    probe_ids: &[String],
+) -> Result<Vec<String>, (Vec<String>, String)> {
     if probe_ids.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let decision = Decision { action: crate::scenario::ModerationAction::Discard, comment: None };
     let mut done = Vec::new();
@@ -139,14 +155,14 @@ pub(super) async fn cleanup<T: Target + ?Sized>(
     for list_id in list_ids {
         match moderate_own(target, list_id, run, probe_ids, &decision).await {
             Ok(own) => done.extend(own.iter().map(|h| format!("{} on {list_id}", h.message_id()))),
-            Err(TargetError::Unsupported(_)) => return Ok(None),
+            Err(TargetError::Unsupported(_)) => return Ok(Vec::new()),
             Err(e) => errors.push(format!("{list_id}: {e}")),
         }
     }
     if !errors.is_empty() {
-        return Err(format!("could not clean up held probes: {}", errors.join("; ")));
+        return Err((done, format!("could not clean up held probes: {}", errors.join("; "))));
     }
-    Ok((!done.is_empty()).then(|| format!("discarded held probes: {}", done.join(", "))))
+    Ok(done)
 }
 
 #[cfg(test)]

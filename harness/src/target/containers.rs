@@ -67,6 +67,9 @@ pub struct StartReport {
     pub provisioning: Duration,
     /// Whether the web side (HyperKitty, Postorius) was started.
     pub web: bool,
+    /// What the container runs, from Mailman's `GET /3.1/system/versions`
+    /// (`mailman_version`, `python_version`, `api_version`).
+    pub versions: Vec<(String, String)>,
 }
 
 impl StartReport {
@@ -76,6 +79,22 @@ impl StartReport {
             .iter()
             .map(|i| format!("image {} {} in {:.1}s", i.image, if i.built { "built" } else { "reused" }, i.took.as_secs_f64()))
             .collect()
+    }
+
+    /// The phases of getting ready, for [`crate::run::Event::TargetReady`].
+    pub fn phases(&self) -> Vec<crate::run::Phase> {
+        let mut phases: Vec<crate::run::Phase> = self
+            .images
+            .iter()
+            .map(|i| crate::run::Phase {
+                name: format!("image {} {}", i.image, if i.built { "built" } else { "reused" }),
+                took: i.took,
+            })
+            .collect();
+        let web = if self.web { "container start with the web side" } else { "container start" };
+        phases.push(crate::run::Phase { name: web.into(), took: self.container_start });
+        phases.push(crate::run::Phase { name: "provisioning".into(), took: self.provisioning });
+        phases
     }
 
     /// The container's start and provisioning times.
@@ -210,7 +229,7 @@ impl ContainersTarget {
             sink,
             web: None,
             http: None,
-            report: StartReport { images: vec![base, lists, dns], container_start, provisioning: Duration::ZERO, web: options.web },
+            report: StartReport { images: vec![base, lists, dns], container_start, provisioning: Duration::ZERO, web: options.web, versions: Vec::new() },
         };
         match address_on(&target.container_id, &target.network.name).await {
             Ok(ip) => {
@@ -230,17 +249,22 @@ impl ContainersTarget {
             }
         }
         let provisioning = std::time::Instant::now();
-        if let Err(e) = target.provision(suite).await {
-            let _ = target.shutdown().await;
-            return Err(e);
-        }
+        let versions = match target.provision(suite).await {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = target.shutdown().await;
+                return Err(e);
+            }
+        };
         target.report.provisioning = provisioning.elapsed();
+        target.report.versions = versions;
         Ok(target)
     }
 
-    async fn provision(&self, suite: &Suite) -> Result<(), TargetError> {
+    /// Creates the suite's domains, lists and members; returns Mailman's versions.
+    async fn provision(&self, suite: &Suite) -> Result<Vec<(String, String)>, TargetError> {
         let rest = MailmanRest::new(self);
-        rest.versions().await?;
+        let versions = rest.versions().await?;
         for list in &suite.lists {
             rest.ensure_domain(&list.domain).await?;
             rest.ensure_list(&list.address()).await?;
@@ -249,7 +273,12 @@ impl ContainersTarget {
             }
             rest.apply_list_settings(list).await?;
         }
-        Ok(())
+        let parsed: serde_json::Value = serde_json::from_str(&versions).unwrap_or_default();
+        let versions = parsed
+            .as_object()
+            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).filter(|(k, _)| k != "self_link").collect())
+            .unwrap_or_default();
+        Ok(versions)
     }
 
     /// nginx on 80 and 443, trusted through the image's own CA (read from

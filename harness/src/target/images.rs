@@ -50,7 +50,7 @@ pub async fn ensure_base_image() -> Result<ImageReport, TargetError> {
     }
     let mirror = debian_mirror()?;
     let dir = tempdir("mailflow-rootfs")?;
-    eprintln!("mailflow: building base image {name} with debootstrap from {mirror} (about half a minute)");
+    crate::report::log::note(&format!("building base image {name} with debootstrap from {mirror} (about half a minute)"));
     let out = tokio::time::timeout(
         Duration::from_secs(900),
         Command::new("debootstrap")
@@ -120,7 +120,7 @@ pub async fn ensure_image(name: &str, base: &str) -> Result<ImageReport, TargetE
     if image_exists(&tag).await {
         return Ok(ImageReport { image: tag, built: false, took: started.elapsed() });
     }
-    eprintln!("mailflow: building image {tag} from {} (first build installs Debian packages: a few minutes)", dir.display());
+    crate::report::log::note(&format!("building image {tag} from {} (first build installs Debian packages: a few minutes)", dir.display()));
     let limit = Duration::from_secs(1800);
     let out = tokio::time::timeout(
         limit,
