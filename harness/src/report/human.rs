@@ -264,3 +264,34 @@ impl<W: Write + Send> Reporter for Human<W> {
 pub fn list_line(path: &std::path::Path, name: &str) -> String {
     format!("{}  {name}", path.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{fixture, golden};
+
+    fn render(events: &[Event]) -> String {
+        let mut out = Vec::new();
+        let mut human = Human::new(&mut out, Style::PLAIN);
+        for e in events {
+            human.event(e).expect("write");
+        }
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn golden_runs() {
+        golden::check("human.txt", &render(&fixture::events()));
+        golden::check("human-interrupted.txt", &render(&fixture::interrupted_events()));
+        golden::check("human-setup-failed.txt", &render(&fixture::setup_failed_events()));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plain = scenario_styled(&fixture::failed_scenario(), Style::PLAIN);
+        let coloured = scenario_styled(&fixture::failed_scenario(), Style { colour: true });
+        assert!(!plain.contains('\u{1b}'));
+        assert!(coloured.contains("\u{1b}["));
+        assert!(plain.contains("ACCEPTED, THEN BOUNCED (5.0.0)"), "{plain}");
+    }
+}

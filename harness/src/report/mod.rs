@@ -2,8 +2,13 @@
 //! prints; everything a person or a machine reads about a run is formatted
 //! here, one module per format, and log lines to stderr go through [`log`].
 
+#[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
+pub(crate) mod golden;
 pub mod human;
 pub mod log;
+pub mod normalize;
 pub mod up;
 
 use std::io;
