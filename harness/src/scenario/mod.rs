@@ -43,7 +43,8 @@
 //!
 //! Layout: `model` holds the validated values; `suite` and `scenario_file`
 //! the format's rules; `reader`, `fields` and `values` the generic walking
-//! helpers and value checks they use; `load` the file system side.
+//! helpers and value checks they use; `load` the file system side;
+//! `select` which of the loaded scenarios run (`--filter`, `--partition`).
 
 mod error;
 mod fields;
@@ -51,6 +52,7 @@ mod load;
 mod model;
 mod reader;
 mod scenario_file;
+pub mod select;
 mod suite;
 mod values;
 
