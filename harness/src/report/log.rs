@@ -14,9 +14,38 @@ pub fn error(message: &str) {
     line(message);
 }
 
+type LineSink = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Where log lines go instead of stderr, while progress bars are drawn.
+static REDIRECT: std::sync::RwLock<Option<LineSink>> = std::sync::RwLock::new(None);
+
+/// Sends log lines (each with its `mailflow: ` prefix, without the line
+/// break) to `sink` instead of stderr until the returned guard is dropped:
+/// the progress bars print them above themselves, so neither garbles the
+/// other.
+pub fn redirect(sink: impl Fn(&str) + Send + Sync + 'static) -> Redirected {
+    *REDIRECT.write().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(sink));
+    Redirected(())
+}
+
+/// Log lines go to stderr again when this is dropped.
+#[must_use = "log lines go back to stderr when this is dropped"]
+pub struct Redirected(());
+
+impl Drop for Redirected {
+    fn drop(&mut self) {
+        *REDIRECT.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
 fn line(message: &str) {
+    let text = format!("mailflow: {message}");
+    if let Some(sink) = REDIRECT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        sink(&text);
+        return;
+    }
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "mailflow: {message}");
+    let _ = writeln!(err, "{text}");
 }
 
 /// Every error in the scenario files, sorted by file, line and column; each

@@ -9,6 +9,7 @@ pub(crate) mod golden;
 pub mod human;
 pub mod log;
 pub mod normalize;
+pub mod progress;
 pub mod up;
 
 use std::io;
