@@ -6,6 +6,7 @@ mod diagnose;
 pub mod events;
 mod moderation;
 mod steps;
+mod verdict;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -39,7 +40,7 @@ pub async fn run_scenario<T: Target + ?Sized>(
     for step in &scenario.steps {
         let t0 = Instant::now();
         let verdict = match &failed_at {
-            Some(label) => steps::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
+            Some(label) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
             None => steps::execute(target, suite, scenario, step, run, &mut state).await,
         };
         let result = StepResult {

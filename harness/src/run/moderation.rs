@@ -6,14 +6,14 @@
 
 use tokio::time::Instant;
 
-use super::diagnose::where_it_stopped;
+use super::diagnose::{never_accepted, where_it_stopped};
 use super::secs;
-use super::steps::{never_accepted, unsupported, Sent, Verdict};
+use super::verdict::{unsupported, Sent, Verdict};
 use crate::check::{within, Look, Row, Waited};
 use crate::mailman::{select_own, Decision, HeldMessage, OwnHeld};
 use crate::probe::RunId;
 use crate::scenario::{HeldExpectation, Moderation, Suite};
-use crate::target::{Target, TargetError};
+use crate::target::{Capability, Target, TargetError};
 
 /// The one path to acting on held messages: lists the list's held queue,
 /// keeps the entries whose Message-ID is exactly one of `probe_ids` (each
@@ -26,10 +26,11 @@ pub(crate) async fn moderate_own<T: Target + ?Sized>(
     probe_ids: &[String],
     decision: &Decision,
 ) -> Result<Vec<OwnHeld>, TargetError> {
-    let held = target.held_messages(list_id).await?;
+    let queue = target.held_queue().ok_or(TargetError::Unsupported(Capability::HeldQueue))?;
+    let held = queue.held(list_id).await?;
     let own = select_own(list_id, &held, run, probe_ids);
     for entry in &own {
-        target.moderate_held(entry, decision).await?;
+        queue.moderate(entry, decision).await?;
     }
     Ok(own)
 }
@@ -38,9 +39,12 @@ fn list_id(suite: &Suite, address: &str) -> String {
     suite.list(address).map(|l| l.list_id()).unwrap_or_else(|| address.replacen('@', ".", 1))
 }
 
-/// The sink has a copy of the probe: the list delivered it.
-fn delivered<T: Target + ?Sized>(target: &T, sent: &Sent) -> bool {
-    target.sink().is_some_and(|s| s.messages().iter().any(|m| m.message_id() == Some(sent.probe.message_id.as_str())))
+/// The mailbox has a copy of the probe: the list delivered it.
+async fn delivered<T: Target + ?Sized>(target: &T, sent: &Sent) -> bool {
+    match target.mailbox() {
+        Some(m) => !m.copies(&sent.probe.message_id).await.unwrap_or_default().is_empty(),
+        None => false,
+    }
 }
 
 /// The held entry of this probe, if any (exact Message-ID).
@@ -58,12 +62,15 @@ pub(super) async fn expect_held<T: Target + ?Sized>(target: &T, suite: &Suite, s
         return never_accepted(target, sent, &property, expected).await;
     }
     let list_id = list_id(suite, &exp.list);
+    let Some(queue) = target.held_queue() else {
+        return unsupported(&property, expected, Capability::HeldQueue);
+    };
     let waited = within(sent.at, exp.within, None::<tokio::sync::watch::Receiver<()>>, || async {
-        match target.held_messages(&list_id).await {
+        match queue.held(&list_id).await {
             Ok(held) => match find(&held, sent) {
                 Some(entry) => Look::Ready(Some(entry.clone())),
                 // A delivered probe will not be held any more: say so now.
-                None if delivered(target, sent) => Look::Ready(None),
+                None if delivered(target, sent).await => Look::Ready(None),
                 None => Look::NotYet,
             },
             Err(e) => Look::Abort(e),
@@ -77,7 +84,6 @@ pub(super) async fn expect_held<T: Target + ?Sized>(target: &T, suite: &Suite, s
             let row = if ok { Row::passed(property, expected, observed) } else { Row::failed(property, expected, observed) };
             Verdict::row(row.took(after))
         }
-        Waited::Aborted(TargetError::Unsupported(c)) => unsupported(&property, expected, c),
         Waited::Aborted(e) => Verdict::row(Row::failed(property, expected, format!("could not read the held queue: {e}"))),
         Waited::Ready { value: None, after } => {
             let d = where_it_stopped(target, sent).await;
@@ -174,8 +180,7 @@ mod tests {
 
     use super::*;
     use crate::scenario::ModerationAction;
-    use crate::sink::Sink;
-    use crate::target::{ArchivedCopy, BoxFuture};
+    use crate::target::BoxFuture;
 
     struct Recording {
         held: Vec<HeldMessage>,
@@ -192,19 +197,16 @@ mod tests {
         fn smtp_addr(&self) -> SocketAddr {
             "127.0.0.1:25".parse().unwrap()
         }
-        fn sink(&self) -> Option<&Sink> {
-            None
+        fn held_queue(&self) -> Option<&dyn crate::target::HeldQueue> {
+            Some(self)
         }
-        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
-            Box::pin(async { Ok(None) })
-        }
-        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
-            Box::pin(async { Ok(String::new()) })
-        }
-        fn held_messages<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
+    }
+
+    impl crate::target::HeldQueue for Recording {
+        fn held<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
             Box::pin(async { Ok(self.held.clone()) })
         }
-        fn moderate_held<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
+        fn moderate<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
             Box::pin(async move {
                 let entry = (held.list_id().to_string(), held.request_id(), held.message_id().to_string(), decision.action);
                 self.acted.lock().unwrap().push(entry);
