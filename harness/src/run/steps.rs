@@ -110,6 +110,9 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
     }
     let helo = format!("mailflow.{}", suite.probe_domain);
     let envelope = Envelope { helo: &helo, mail_from: &probe.from, rcpt_to: &probe.to };
+    if let Some(pacer) = target.pacer() {
+        pacer.wait_turn().await;
+    }
     let at = Instant::now();
     let wall = SystemTime::now();
     let expected = format!("{} sent to {}", probe.message_id, target.smtp_addr());

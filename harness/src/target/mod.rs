@@ -171,6 +171,10 @@ pub trait Target: Send + Sync {
     fn http_endpoint(&self) -> Option<&WebEndpoint> {
         None
     }
+    /// Spaces probes to this host (hosts targets); `None` sends at once.
+    fn pacer(&self) -> Option<&crate::smtp::Pacer> {
+        None
+    }
 }
 
 /// One reachability attempt, with the address that was tried.
