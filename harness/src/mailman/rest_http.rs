@@ -28,7 +28,7 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 impl HttpRest {
     /// `client` carries the TLS settings (roots or verification off) the
-    /// target file asks for; see [`crate::http::client`].
+    /// target file asks for; see [`crate::http::api_client`].
     pub fn new(base: &str, user: &str, password: &str, client: reqwest::Client) -> HttpRest {
         HttpRest { base: base.trim_end_matches('/').to_string(), user: user.to_string(), password: password.to_string(), client }
     }
@@ -86,7 +86,7 @@ mod tests {
             s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await.unwrap();
             String::from_utf8_lossy(&got).into_owned()
         });
-        let rest = HttpRest::new(&format!("http://{addr}/"), "restadmin", "s3cret", reqwest::Client::new());
+        let rest = HttpRest::new(&format!("http://{addr}/"), "restadmin", "s3cret", crate::http::api_client(&crate::http::TlsTrust::Off, Duration::from_secs(5)).unwrap());
         let form = [("action", "discard".to_string())];
         let r = rest.call("POST", "/3.1/lists/l.d/held/7", &form).await.unwrap();
         assert_eq!(r.status, 204);
@@ -98,7 +98,7 @@ mod tests {
         assert!(!format!("{rest:?}").contains("s3cret"));
 
         // A server that is not there: the error names the call, not the password.
-        let gone = HttpRest::new("http://127.0.0.1:9", "restadmin", "s3cret", reqwest::Client::new());
+        let gone = HttpRest::new("http://127.0.0.1:9", "restadmin", "s3cret", crate::http::api_client(&crate::http::TlsTrust::Off, Duration::from_secs(5)).unwrap());
         let e = gone.call("GET", "/3.1/system/versions", &[]).await.unwrap_err();
         assert!(e.to_string().contains("GET /3.1/system/versions"), "{e}");
         assert!(!e.to_string().contains("s3cret"), "{e}");
