@@ -27,6 +27,9 @@ pub(crate) async fn moderate_own<T: Target + ?Sized>(
     decision: &Decision,
 ) -> Result<Vec<OwnHeld>, TargetError> {
     let queue = target.held_queue().ok_or(TargetError::Unsupported(Capability::HeldQueue))?;
+    if !target.may_moderate() {
+        return Err(TargetError::NotAllowed("moderation".into()));
+    }
     let held = queue.held(list_id).await?;
     let own = select_own(list_id, &held, run, probe_ids);
     for entry in &own {
@@ -102,6 +105,9 @@ pub(super) async fn moderate<T: Target + ?Sized>(target: &T, suite: &Suite, run:
     if !sent.transcript.accepted() {
         return never_accepted(target, sent, &property, expected).await;
     }
+    if !target.may_moderate() {
+        return Verdict::row(Row::skipped(property, expected, "the target does not allow moderation (`[allow] moderate = true` in the target file)"));
+    }
     let list_id = list_id(suite, &m.list);
     let decision = Decision { action: m.action, comment: m.comment.clone() };
     let ids = std::slice::from_ref(&sent.probe.message_id);
@@ -161,7 +167,7 @@ pub(super) async fn cleanup_ids<T: Target + ?Sized>(
     for list_id in list_ids {
         match moderate_own(target, list_id, run, probe_ids, &decision).await {
             Ok(own) => done.extend(own.iter().map(|h| format!("{} on {list_id}", h.message_id()))),
-            Err(TargetError::Unsupported(_)) => return Ok(Vec::new()),
+            Err(TargetError::Unsupported(_) | TargetError::NotAllowed(_)) => return Ok(Vec::new()),
             Err(e) => errors.push(format!("{list_id}: {e}")),
         }
     }
@@ -185,6 +191,7 @@ mod tests {
     struct Recording {
         held: Vec<HeldMessage>,
         acted: Mutex<Vec<(String, u64, String, ModerationAction)>>,
+        may_moderate: bool,
     }
 
     impl Target for Recording {
@@ -199,6 +206,9 @@ mod tests {
         }
         fn held_queue(&self) -> Option<&dyn crate::target::HeldQueue> {
             Some(self)
+        }
+        fn may_moderate(&self) -> bool {
+            self.may_moderate
         }
     }
 
@@ -239,6 +249,7 @@ mod tests {
                 entry(5, "<mailflow.41-beef.3@probe.test>"),
             ],
             acted: Mutex::new(Vec::new()),
+            may_moderate: true,
         };
         // A foreign id slipped into the list of probe ids is still refused.
         let ids = vec![mine.clone(), "<foreign@example.org>".to_string()];
@@ -251,12 +262,24 @@ mod tests {
     #[tokio::test]
     async fn nothing_of_ours_held_means_nothing_done() {
         let run = RunId::from_string("42-beef");
-        let target = Recording { held: vec![entry(1, "<foreign@example.org>")], acted: Mutex::new(Vec::new()) };
+        let target = Recording { held: vec![entry(1, "<foreign@example.org>")], acted: Mutex::new(Vec::new()), may_moderate: true };
         let ids = vec!["<mailflow.42-beef.0@probe.test>".to_string()];
         assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &ids).await, Ok(None));
         assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &[]).await, Ok(None));
         let decision = Decision { action: ModerationAction::Accept, comment: None };
         assert!(moderate_own(&target, "l.d", &run, &ids, &decision).await.unwrap().is_empty());
+        assert!(target.acted.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_target_that_forbids_moderation_is_never_acted_on() {
+        let run = RunId::from_string("42-beef");
+        let mine = "<mailflow.42-beef.3@probe.test>".to_string();
+        let target = Recording { held: vec![entry(3, &mine)], acted: Mutex::new(Vec::new()), may_moderate: false };
+        let ids = vec![mine.clone()];
+        assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &ids).await, Ok(None));
+        let decision = Decision { action: ModerationAction::Accept, comment: None };
+        assert!(matches!(moderate_own(&target, "l.d", &run, &ids, &decision).await, Err(TargetError::NotAllowed(_))));
         assert!(target.acted.lock().unwrap().is_empty());
     }
 }

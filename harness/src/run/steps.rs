@@ -61,6 +61,32 @@ pub(super) async fn execute<T: Target + ?Sized>(
     }
 }
 
+/// What the step would do, as a skipped row; touches neither the network
+/// nor the target (`--dry-run`).
+pub(super) fn dry_run<T: Target + ?Sized>(target: &T, suite: &Suite, scenario: &Scenario, step: &Step) -> Verdict {
+    let would = match &step.kind {
+        StepKind::Send(spec) => format!(
+            "would send MAIL FROM:<{}> RCPT TO:{} subject {:?} to {} (from {} {})",
+            spec.from,
+            spec.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(","),
+            spec.subject,
+            target.smtp_addr(),
+            scenario.path.display(),
+            step.label()
+        ),
+        StepKind::SendRaw(spec) => format!(
+            "would send raw data MAIL FROM:<{}> RCPT TO:{} to {} (probe domain {})",
+            spec.from,
+            spec.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(","),
+            target.smtp_addr(),
+            suite.probe_domain
+        ),
+        StepKind::Moderate(m) => format!("would {} this run's probe on {} if held", m.action, m.list),
+        other => format!("would check {}", other.key()),
+    };
+    Verdict::row(Row::skipped(step.kind.key(), "", format!("dry run: {would}")))
+}
+
 async fn with_probe<'s, F, Fut>(sent: Option<&'s Sent>, f: F) -> Verdict
 where
     F: FnOnce(&'s Sent) -> Fut,

@@ -66,6 +66,9 @@ impl fmt::Display for Capability {
 pub enum TargetError {
     #[error("this target offers no {0}")]
     Unsupported(Capability),
+    /// The target file does not allow this change (read-only by default).
+    #[error("the target file does not allow {0}")]
+    NotAllowed(String),
     #[error("Docker: {0}")]
     Docker(String),
     #[error("building image {image}: {message}")]
@@ -170,6 +173,11 @@ pub trait Target: Send + Sync {
     /// The lists host's web server for `expect_http`, when the target has one to check.
     fn http_endpoint(&self) -> Option<&WebEndpoint> {
         None
+    }
+    /// Whether the harness may act on held messages (its own probes only,
+    /// always). Containers: yes. Hosts: only when the target file allows it.
+    fn may_moderate(&self) -> bool {
+        true
     }
     /// Spaces probes to this host (hosts targets); `None` sends at once.
     fn pacer(&self) -> Option<&crate::smtp::Pacer> {
