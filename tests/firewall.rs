@@ -16,7 +16,7 @@ use mailflow::report::human;
 use mailflow::run::run_scenario;
 use mailflow::scenario::{Plan, PortState, Protocol};
 use mailflow::target::containers::ContainersTarget;
-use mailflow::target::{Target, OUTSIDE};
+use mailflow::target::{Target, OUTSIDE, Reachability};
 
 mod support;
 

@@ -75,7 +75,7 @@ async fn send_foreign(target: &ContainersTarget, list_id: &str, message_id: &str
 }
 
 async fn held(target: &ContainersTarget, list_id: &str) -> Vec<HeldMessage> {
-    target.held_messages(list_id).await.unwrap_or_else(|e| panic!("held queue of {list_id}: {e}"))
+    mailflow::target::HeldQueue::held(target, list_id).await.unwrap_or_else(|e| panic!("held queue of {list_id}: {e}"))
 }
 
 #[test]

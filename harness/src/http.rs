@@ -68,11 +68,39 @@ pub struct Response {
 /// A client for the endpoint: its host name pinned to its address, TLS
 /// checked as the endpoint says, no redirects followed.
 pub fn client(endpoint: &WebEndpoint, timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(&endpoint.tls)?)
+        .redirect(reqwest::redirect::Policy::none())
+        // Port 0: the URL's port (or the scheme's) is used.
+        .resolve(&endpoint.host, SocketAddr::new(endpoint.addr, 0))
+        .no_proxy()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// A client for an API (Mailman's REST, a hosts target's HyperKitty):
+/// names resolved as usual, TLS checked as `trust` says, redirects not
+/// followed, every request bounded by `timeout`.
+pub fn api_client(trust: &TlsTrust, timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(trust)?)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// rustls with ring, trusting what `trust` says.
+fn tls_config(trust: &TlsTrust) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS set-up: {e}"))?;
-    let config = match &endpoint.tls {
+    let config = match trust {
         TlsTrust::Roots(pem) => {
             let mut roots = rustls::RootCertStore::empty();
             for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
@@ -89,16 +117,7 @@ pub fn client(endpoint: &WebEndpoint, timeout: Duration) -> Result<reqwest::Clie
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
             .with_no_client_auth(),
     };
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .redirect(reqwest::redirect::Policy::none())
-        // Port 0: the URL's port (or the scheme's) is used.
-        .resolve(&endpoint.host, SocketAddr::new(endpoint.addr, 0))
-        .no_proxy()
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))
+    Ok(config)
 }
 
 /// One GET. Errors carry the whole chain of causes (a TLS failure names

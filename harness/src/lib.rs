@@ -30,3 +30,6 @@ pub mod sink;
 pub mod smtp;
 pub mod target;
 pub mod web;
+
+/// A boxed future, for the object-safe async methods of the capability traits.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -245,6 +245,30 @@ async fn read_data(io: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<
     }
 }
 
+impl crate::target::Mailbox for Sink {
+    fn copies<'a>(&'a self, message_id: &'a str) -> crate::BoxFuture<'a, Result<Vec<Arc<Received>>, crate::target::TargetError>> {
+        let found = self.messages().into_iter().filter(|m| m.message_id() == Some(message_id)).collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn received_by<'a>(
+        &'a self,
+        address: &'a str,
+        since: SystemTime,
+    ) -> crate::BoxFuture<'a, Result<Vec<Arc<Received>>, crate::target::TargetError>> {
+        let found = self
+            .messages()
+            .into_iter()
+            .filter(|m| m.received_at >= since && m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(address)))
+            .collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn arrivals(&self) -> Option<watch::Receiver<usize>> {
+        Some(Sink::arrivals(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The probe sender against the sink, in process on loopback.

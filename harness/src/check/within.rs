@@ -9,8 +9,8 @@
 //! arrival) or a short backoff has passed (50 ms, doubling to 1 s), and
 //! makes a last look once `origin + window` is reached. A condition holds
 //! *within* the window when a look that started no later than that last
-//! look finds it true. The time reported is the start of the look that
-//! found it, less the origin.
+//! look finds it true. The time reported is when the look that found it
+//! finished, less the origin: for a notified observer, about the arrival.
 //!
 //! For "must not happen" steps the same rule applies: the step passes when
 //! the wait times out.
@@ -35,7 +35,7 @@ pub enum Look<T, E> {
 /// How a wait ended.
 #[derive(Debug)]
 pub enum Waited<T, E> {
-    /// The condition held at `after` since the origin.
+    /// The condition held; the look that saw it finished `after` the origin.
     Ready { value: T, after: Duration },
     /// The last look, at or after the window's end, still found nothing;
     /// `after` is when that look started.
@@ -69,7 +69,7 @@ where
         }
         let started = Instant::now();
         match look().await {
-            Look::Ready(value) => return Waited::Ready { value, after: started.saturating_duration_since(origin) },
+            Look::Ready(value) => return Waited::Ready { value, after: Instant::now().saturating_duration_since(origin) },
             Look::Abort(e) => return Waited::Aborted(e),
             Look::NotYet => {}
         }

@@ -6,7 +6,17 @@
 
 use super::held::{Decision, HeldMessage, OwnHeld};
 use crate::scenario::{ListDecl, ModerationAction};
-use crate::target::{BoxFuture, TargetError};
+use crate::BoxFuture;
+
+/// A REST call that failed: the transport, the status, or the answer.
+/// Never carries credentials.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("Mailman REST {method} {path}: {message}")]
+pub struct RestError {
+    pub method: String,
+    pub path: String,
+    pub message: String,
+}
 
 /// A response: status and body text.
 #[derive(Debug, Clone)]
@@ -23,7 +33,7 @@ pub trait RestTransport: Send + Sync {
         method: &'a str,
         path: &'a str,
         form: &'a [(&'a str, String)],
-    ) -> BoxFuture<'a, Result<RestResponse, TargetError>>;
+    ) -> BoxFuture<'a, Result<RestResponse, RestError>>;
 }
 
 /// Typed operations on top of a transport.
@@ -43,13 +53,13 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
         form: &[(&str, String)],
         ok: &[u16],
         already: &[(u16, &str)],
-    ) -> Result<RestResponse, TargetError> {
+    ) -> Result<RestResponse, RestError> {
         let r = self.transport.call(method, path, form).await?;
         let is_already = already.iter().any(|(code, text)| r.status == *code && r.body.contains(text));
         if ok.contains(&r.status) || is_already {
             Ok(r)
         } else {
-            Err(TargetError::Rest {
+            Err(RestError {
                 method: method.into(),
                 path: path.into(),
                 message: format!("HTTP {}: {}", r.status, r.body.trim()),
@@ -58,24 +68,24 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     }
 
     /// `GET /3.1/system/versions`: the API answers.
-    pub async fn versions(&self) -> Result<String, TargetError> {
+    pub async fn versions(&self) -> Result<String, RestError> {
         Ok(self.expect("GET", "/3.1/system/versions", &[], &[200], &[]).await?.body)
     }
 
     /// Creates a domain; an existing one is fine.
-    pub async fn ensure_domain(&self, mail_host: &str) -> Result<(), TargetError> {
+    pub async fn ensure_domain(&self, mail_host: &str) -> Result<(), RestError> {
         let form = [("mail_host", mail_host.to_string())];
         self.expect("POST", "/3.1/domains", &form, &[201], &[(400, "Duplicate")]).await.map(|_| ())
     }
 
     /// Creates a list; an existing one is fine.
-    pub async fn ensure_list(&self, fqdn_listname: &str) -> Result<(), TargetError> {
+    pub async fn ensure_list(&self, fqdn_listname: &str) -> Result<(), RestError> {
         let form = [("fqdn_listname", fqdn_listname.to_string())];
         self.expect("POST", "/3.1/lists", &form, &[201], &[(400, "exists")]).await.map(|_| ())
     }
 
     /// Subscribes an address without confirmation or welcome message.
-    pub async fn ensure_member(&self, list_id: &str, subscriber: &str) -> Result<(), TargetError> {
+    pub async fn ensure_member(&self, list_id: &str, subscriber: &str) -> Result<(), RestError> {
         let form = [
             ("list_id", list_id.to_string()),
             ("subscriber", subscriber.to_string()),
@@ -88,13 +98,13 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     }
 
     /// Sets list configuration values.
-    pub async fn patch_config(&self, list_id: &str, values: &[(&str, String)]) -> Result<(), TargetError> {
+    pub async fn patch_config(&self, list_id: &str, values: &[(&str, String)]) -> Result<(), RestError> {
         let path = format!("/3.1/lists/{list_id}/config");
         self.expect("PATCH", &path, values, &[204], &[]).await.map(|_| ())
     }
 
     /// Applies a declared list's settings and member moderation.
-    pub async fn apply_list_settings(&self, list: &ListDecl) -> Result<(), TargetError> {
+    pub async fn apply_list_settings(&self, list: &ListDecl) -> Result<(), RestError> {
         let values = list.settings.rest_values();
         if !values.is_empty() {
             self.patch_config(&list.list_id(), &values).await?;
@@ -106,10 +116,10 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     }
 
     /// Sets a member's `moderation_action` (`hold`, `accept`, ...).
-    pub async fn set_member_moderation(&self, list_id: &str, address: &str, action: &str) -> Result<(), TargetError> {
+    pub async fn set_member_moderation(&self, list_id: &str, address: &str, action: &str) -> Result<(), RestError> {
         let path = format!("/3.1/lists/{list_id}/member/{address}");
         let r = self.expect("GET", &path, &[], &[200], &[]).await?;
-        let member: serde_json::Value = serde_json::from_str(&r.body).map_err(|e| TargetError::Rest {
+        let member: serde_json::Value = serde_json::from_str(&r.body).map_err(|e| RestError {
             method: "GET".into(),
             path: path.clone(),
             message: format!("unexpected JSON: {e}"),
@@ -118,7 +128,7 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(serde_json::Value::Number(n)) => n.to_string(),
             _ => {
-                return Err(TargetError::Rest { method: "GET".into(), path, message: "the member has no member_id".into() });
+                return Err(RestError { method: "GET".into(), path, message: "the member has no member_id".into() });
             }
         };
         let member_path = format!("/3.1/members/{id}");
@@ -127,10 +137,10 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     }
 
     /// `GET /3.1/lists/<list_id>/held/count`: how many messages the list holds.
-    pub async fn held_count(&self, list_id: &str) -> Result<u64, TargetError> {
+    pub async fn held_count(&self, list_id: &str) -> Result<u64, RestError> {
         let path = format!("/3.1/lists/{list_id}/held/count");
         let r = self.expect("GET", &path, &[], &[200], &[]).await?;
-        parse_count(&r.body).map_err(|e| TargetError::Rest { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })
+        parse_count(&r.body).map_err(|e| RestError { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })
     }
 
     /// The newest held messages of the list: the last [`HELD_PAGES`] pages of
@@ -138,14 +148,14 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     /// newest, while a production queue may hold hundreds of thousands of
     /// old requests that the harness has no business reading. Paging after
     /// `held/count` keeps each call small whatever the queue's size.
-    pub async fn held(&self, list_id: &str) -> Result<Vec<HeldMessage>, TargetError> {
+    pub async fn held(&self, list_id: &str) -> Result<Vec<HeldMessage>, RestError> {
         let total = self.held_count(list_id).await?;
         let mut out = Vec::new();
         for page in newest_pages(total) {
             let path = format!("/3.1/lists/{list_id}/held?count={HELD_PAGE_SIZE}&page={page}");
             let r = self.expect("GET", &path, &[], &[200], &[]).await?;
             let entries = parse_held(&r.body)
-                .map_err(|e| TargetError::Rest { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })?;
+                .map_err(|e| RestError { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })?;
             out.extend(entries);
         }
         Ok(out)
@@ -155,12 +165,12 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     /// Right before acting it reads the request again and refuses when its
     /// Message-ID is no longer the probe's (request ids are reused once a
     /// request is gone, e.g. after a person moderated the probe meanwhile).
-    pub async fn moderate(&self, held: &OwnHeld, decision: &Decision) -> Result<(), TargetError> {
+    pub async fn moderate(&self, held: &OwnHeld, decision: &Decision) -> Result<(), RestError> {
         let path = format!("/3.1/lists/{}/held/{}", held.list_id(), held.request_id());
         let current = self.transport.call("GET", &path, &[]).await?;
         let current_id = serde_json::from_str::<HeldMessage>(&current.body).ok().map(|h| h.message_id);
         if current.status != 200 || current_id.as_deref() != Some(held.message_id()) {
-            return Err(TargetError::Rest {
+            return Err(RestError {
                 method: "GET".into(),
                 path,
                 message: format!(
@@ -179,7 +189,7 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
     }
 
     /// Deletes a list (used to break a target on purpose in tests).
-    pub async fn delete_list(&self, list_id: &str) -> Result<(), TargetError> {
+    pub async fn delete_list(&self, list_id: &str) -> Result<(), RestError> {
         let path = format!("/3.1/lists/{list_id}");
         self.expect("DELETE", &path, &[], &[204], &[]).await.map(|_| ())
     }

@@ -68,3 +68,34 @@ impl Fanout {
         ok
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Nothing outside `report/` writes to stdout or stderr by itself: the
+    /// runner, targets and observers emit events or call [`super::log`].
+    #[test]
+    fn only_report_prints() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut stack = vec![src.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read src") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    if path != src.join("report") {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("read source");
+                for (n, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or("");
+                    if ["print!(", "println!(", "eprint!(", "eprintln!(", "dbg!("].iter().any(|m| code.contains(m)) {
+                        offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "printing outside report/:\n{}", offenders.join("\n"));
+    }
+}

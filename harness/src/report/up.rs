@@ -4,12 +4,12 @@ use std::io::{self, Write};
 
 use crate::scenario::Suite;
 use crate::target::containers::ContainersTarget;
-use crate::target::Target;
+use crate::target::{Reachability, Target};
 
 /// One line per endpoint: container, SMTP, REST, sink, web, network,
 /// vantage points, DNS, HTTPS, lists.
 pub fn endpoints(target: &ContainersTarget, suite: &Suite, out: &mut impl Write) -> io::Result<()> {
-    let sink = target.sink().map(|s| s.addr().to_string()).unwrap_or_default();
+    let sink = target.sink().addr();
     writeln!(out, "container   {}", target.container_id())?;
     writeln!(out, "smtp        {}", target.smtp_addr())?;
     writeln!(

@@ -1,8 +1,8 @@
 //! Where did the probe stop? Facts gathered from every observer the target
 //! has, turned into one [`Stop`] and the evidence for it.
 
-use super::steps::Sent;
-use crate::check::Stop;
+use super::verdict::{Sent, Verdict};
+use crate::check::{Row, Stop};
 use crate::exim;
 use crate::target::{Target, TargetError};
 
@@ -37,7 +37,8 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
     let mut held = None;
     for to in &sent.probe.to {
         let list_id = to.replacen('@', ".", 1);
-        if let Ok(entries) = target.held_messages(&list_id).await {
+        let Some(queue) = target.held_queue() else { break };
+        if let Ok(entries) = queue.held(&list_id).await {
             if let Some(h) = entries.iter().find(|h| h.message_id == id) {
                 held = Some(Stop::Held { list: to.clone(), request_id: h.request_id, reason: h.reason.clone() });
             }
@@ -45,7 +46,11 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
     }
     let mut queued = None;
     let mut shunted = None;
-    match target.mailman_queues(id).await {
+    let queues = match target.mailman_queues() {
+        Some(q) => q.find(id).await,
+        None => Err(TargetError::Unsupported(crate::target::Capability::MailmanQueues)),
+    };
+    match queues {
         Ok(q) if q.shunted() => {
             let log = q.log_lines.iter().rev().find(|l| l.contains("SHUNTING") || l.contains("Error")).or(q.log_lines.last());
             let file = q.queue_files.iter().find(|f| f.contains("/shunt/")).cloned().unwrap_or_default();
@@ -59,24 +64,27 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
         Err(e) => evidence.push(format!("Mailman's queues could not be read: {e}")),
     }
     let mut mta = None;
-    match target.exim_mainlog().await {
-        Ok(log) => {
-            let trace = exim::trace(&log, id);
+    let trace = match target.mta_log() {
+        Some(log) => log.trace(id).await,
+        None => Err(TargetError::Unsupported(crate::target::Capability::MtaLog)),
+    };
+    match trace {
+        Ok(trace) => {
             evidence.push(trace.summary());
             mta = trace.stop();
         }
         Err(TargetError::Unsupported(_)) => {}
         Err(e) => evidence.push(format!("exim's log could not be read: {e}")),
     }
-    let (delivered, dsn) = match target.sink() {
-        Some(sink) => {
-            let messages = sink.messages();
-            let to: Vec<String> =
-                messages.iter().filter(|m| m.message_id() == Some(id)).flat_map(|m| m.rcpt_to.iter().cloned()).collect();
+    let (delivered, dsn) = match target.mailbox() {
+        Some(mailbox) => {
+            let copies = mailbox.copies(id).await.unwrap_or_default();
+            let to: Vec<String> = copies.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
             if to.is_empty() {
-                evidence.push("no copy reached the sink".into());
+                evidence.push("no copy reached the mailbox".into());
             }
-            let dsn = messages.iter().find_map(|m| exim::dsn_about(m, &sent.probe.from, id));
+            let to_sender = mailbox.received_by(&sent.probe.from, sent.wall).await.unwrap_or_default();
+            let dsn = to_sender.iter().find_map(|m| exim::dsn_about(m, &sent.probe.from, id));
             ((!to.is_empty()).then_some(Stop::Delivered { to }), dsn)
         }
         None => (None, None),
@@ -90,4 +98,10 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
         .or(mta)
         .unwrap_or(Stop::Lost);
     Diagnosis { stop, evidence }
+}
+
+/// The same verdict for every step about a probe that was never accepted.
+pub(super) async fn never_accepted<T: Target + ?Sized>(target: &T, sent: &Sent, property: &str, expected: String) -> Verdict {
+    let d = where_it_stopped(target, sent).await;
+    Verdict::row(Row::failed(property, expected, "the probe was never accepted")).stopped(d)
 }

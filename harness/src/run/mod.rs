@@ -6,6 +6,7 @@ mod diagnose;
 pub mod events;
 mod moderation;
 mod steps;
+mod verdict;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,6 +22,14 @@ use crate::target::Target;
 /// by Message-ID, so scenarios do not disturb each other's observations.
 pub const PARALLEL_SCENARIOS: usize = 4;
 
+/// How a run behaves beyond its scenarios.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Send nothing and call nothing: every step is reported as skipped with
+    /// what it would have done (the probe's envelope and Message-ID for sends).
+    pub dry_run: bool,
+}
+
 /// Runs one scenario against the target, step by step. After a failed
 /// step the rest are skipped (the probe's state is unknown); whatever
 /// happened, the scenario's held probes are discarded at the end.
@@ -31,6 +40,18 @@ pub async fn run_scenario<T: Target + ?Sized>(
     run: &RunId,
     emit: &(dyn Fn(Event) + Send + Sync),
 ) -> ScenarioResult {
+    run_scenario_with(target, suite, scenario, run, RunOptions::default(), emit).await
+}
+
+/// [`run_scenario`] with options.
+pub async fn run_scenario_with<T: Target + ?Sized>(
+    target: &T,
+    suite: &Suite,
+    scenario: &Scenario,
+    run: &RunId,
+    options: RunOptions,
+    emit: &(dyn Fn(Event) + Send + Sync),
+) -> ScenarioResult {
     let started = Instant::now();
     emit(Event::ScenarioStarted { path: scenario.path.clone(), name: scenario.name.clone() });
     let mut state = steps::State::default();
@@ -39,7 +60,8 @@ pub async fn run_scenario<T: Target + ?Sized>(
     for step in &scenario.steps {
         let t0 = Instant::now();
         let verdict = match &failed_at {
-            Some(label) => steps::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
+            Some(label) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
+            None if options.dry_run => steps::dry_run(target, suite, scenario, step),
             None => steps::execute(target, suite, scenario, step, run, &mut state).await,
         };
         let result = StepResult {
@@ -97,9 +119,21 @@ pub async fn run_all<T: Target + ?Sized>(
     run: &RunId,
     emit: &(dyn Fn(Event) + Send + Sync),
 ) -> Vec<ScenarioResult> {
+    run_all_with(target, suite, scenarios, run, RunOptions::default(), emit).await
+}
+
+/// [`run_all`] with options.
+pub async fn run_all_with<T: Target + ?Sized>(
+    target: &T,
+    suite: &Suite,
+    scenarios: &[Scenario],
+    run: &RunId,
+    options: RunOptions,
+    emit: &(dyn Fn(Event) + Send + Sync),
+) -> Vec<ScenarioResult> {
     use futures::stream::{self, StreamExt};
     let mut indexed: Vec<(usize, ScenarioResult)> = stream::iter(scenarios.iter().enumerate())
-        .map(|(i, s)| async move { (i, run_scenario(target, suite, s, run, emit).await) })
+        .map(|(i, s)| async move { (i, run_scenario_with(target, suite, s, run, options, emit).await) })
         .buffer_unordered(PARALLEL_SCENARIOS)
         .collect()
         .await;

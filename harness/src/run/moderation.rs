@@ -6,14 +6,14 @@
 
 use tokio::time::Instant;
 
-use super::diagnose::where_it_stopped;
+use super::diagnose::{never_accepted, where_it_stopped};
 use super::secs;
-use super::steps::{never_accepted, unsupported, Sent, Verdict};
+use super::verdict::{unsupported, Sent, Verdict};
 use crate::check::{within, Look, Row, Waited};
 use crate::mailman::{select_own, Decision, HeldMessage, OwnHeld};
 use crate::probe::RunId;
 use crate::scenario::{HeldExpectation, Moderation, Suite};
-use crate::target::{Target, TargetError};
+use crate::target::{Capability, Target, TargetError};
 
 /// The one path to acting on held messages: lists the list's held queue,
 /// keeps the entries whose Message-ID is exactly one of `probe_ids` (each
@@ -26,10 +26,14 @@ pub(crate) async fn moderate_own<T: Target + ?Sized>(
     probe_ids: &[String],
     decision: &Decision,
 ) -> Result<Vec<OwnHeld>, TargetError> {
-    let held = target.held_messages(list_id).await?;
+    let queue = target.held_queue().ok_or(TargetError::Unsupported(Capability::HeldQueue))?;
+    if !target.may_moderate() {
+        return Err(TargetError::NotAllowed("moderation".into()));
+    }
+    let held = queue.held(list_id).await?;
     let own = select_own(list_id, &held, run, probe_ids);
     for entry in &own {
-        target.moderate_held(entry, decision).await?;
+        queue.moderate(entry, decision).await?;
     }
     Ok(own)
 }
@@ -38,9 +42,12 @@ fn list_id(suite: &Suite, address: &str) -> String {
     suite.list(address).map(|l| l.list_id()).unwrap_or_else(|| address.replacen('@', ".", 1))
 }
 
-/// The sink has a copy of the probe: the list delivered it.
-fn delivered<T: Target + ?Sized>(target: &T, sent: &Sent) -> bool {
-    target.sink().is_some_and(|s| s.messages().iter().any(|m| m.message_id() == Some(sent.probe.message_id.as_str())))
+/// The mailbox has a copy of the probe: the list delivered it.
+async fn delivered<T: Target + ?Sized>(target: &T, sent: &Sent) -> bool {
+    match target.mailbox() {
+        Some(m) => !m.copies(&sent.probe.message_id).await.unwrap_or_default().is_empty(),
+        None => false,
+    }
 }
 
 /// The held entry of this probe, if any (exact Message-ID).
@@ -58,12 +65,15 @@ pub(super) async fn expect_held<T: Target + ?Sized>(target: &T, suite: &Suite, s
         return never_accepted(target, sent, &property, expected).await;
     }
     let list_id = list_id(suite, &exp.list);
+    let Some(queue) = target.held_queue() else {
+        return unsupported(&property, expected, Capability::HeldQueue);
+    };
     let waited = within(sent.at, exp.within, None::<tokio::sync::watch::Receiver<()>>, || async {
-        match target.held_messages(&list_id).await {
+        match queue.held(&list_id).await {
             Ok(held) => match find(&held, sent) {
                 Some(entry) => Look::Ready(Some(entry.clone())),
                 // A delivered probe will not be held any more: say so now.
-                None if delivered(target, sent) => Look::Ready(None),
+                None if delivered(target, sent).await => Look::Ready(None),
                 None => Look::NotYet,
             },
             Err(e) => Look::Abort(e),
@@ -77,7 +87,6 @@ pub(super) async fn expect_held<T: Target + ?Sized>(target: &T, suite: &Suite, s
             let row = if ok { Row::passed(property, expected, observed) } else { Row::failed(property, expected, observed) };
             Verdict::row(row.took(after))
         }
-        Waited::Aborted(TargetError::Unsupported(c)) => unsupported(&property, expected, c),
         Waited::Aborted(e) => Verdict::row(Row::failed(property, expected, format!("could not read the held queue: {e}"))),
         Waited::Ready { value: None, after } => {
             let d = where_it_stopped(target, sent).await;
@@ -95,6 +104,9 @@ pub(super) async fn moderate<T: Target + ?Sized>(target: &T, suite: &Suite, run:
     let expected = format!("the probe held within {}", secs(m.within));
     if !sent.transcript.accepted() {
         return never_accepted(target, sent, &property, expected).await;
+    }
+    if !target.may_moderate() {
+        return Verdict::row(Row::skipped(property, expected, "the target does not allow moderation (`[allow] moderate = true` in the target file)"));
     }
     let list_id = list_id(suite, &m.list);
     let decision = Decision { action: m.action, comment: m.comment.clone() };
@@ -155,7 +167,7 @@ pub(super) async fn cleanup_ids<T: Target + ?Sized>(
     for list_id in list_ids {
         match moderate_own(target, list_id, run, probe_ids, &decision).await {
             Ok(own) => done.extend(own.iter().map(|h| format!("{} on {list_id}", h.message_id()))),
-            Err(TargetError::Unsupported(_)) => return Ok(Vec::new()),
+            Err(TargetError::Unsupported(_) | TargetError::NotAllowed(_)) => return Ok(Vec::new()),
             Err(e) => errors.push(format!("{list_id}: {e}")),
         }
     }
@@ -174,12 +186,12 @@ mod tests {
 
     use super::*;
     use crate::scenario::ModerationAction;
-    use crate::sink::Sink;
-    use crate::target::{ArchivedCopy, BoxFuture};
+    use crate::target::BoxFuture;
 
     struct Recording {
         held: Vec<HeldMessage>,
         acted: Mutex<Vec<(String, u64, String, ModerationAction)>>,
+        may_moderate: bool,
     }
 
     impl Target for Recording {
@@ -192,19 +204,19 @@ mod tests {
         fn smtp_addr(&self) -> SocketAddr {
             "127.0.0.1:25".parse().unwrap()
         }
-        fn sink(&self) -> Option<&Sink> {
-            None
+        fn held_queue(&self) -> Option<&dyn crate::target::HeldQueue> {
+            Some(self)
         }
-        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
-            Box::pin(async { Ok(None) })
+        fn may_moderate(&self) -> bool {
+            self.may_moderate
         }
-        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
-            Box::pin(async { Ok(String::new()) })
-        }
-        fn held_messages<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
+    }
+
+    impl crate::target::HeldQueue for Recording {
+        fn held<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
             Box::pin(async { Ok(self.held.clone()) })
         }
-        fn moderate_held<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
+        fn moderate<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
             Box::pin(async move {
                 let entry = (held.list_id().to_string(), held.request_id(), held.message_id().to_string(), decision.action);
                 self.acted.lock().unwrap().push(entry);
@@ -237,6 +249,7 @@ mod tests {
                 entry(5, "<mailflow.41-beef.3@probe.test>"),
             ],
             acted: Mutex::new(Vec::new()),
+            may_moderate: true,
         };
         // A foreign id slipped into the list of probe ids is still refused.
         let ids = vec![mine.clone(), "<foreign@example.org>".to_string()];
@@ -249,12 +262,24 @@ mod tests {
     #[tokio::test]
     async fn nothing_of_ours_held_means_nothing_done() {
         let run = RunId::from_string("42-beef");
-        let target = Recording { held: vec![entry(1, "<foreign@example.org>")], acted: Mutex::new(Vec::new()) };
+        let target = Recording { held: vec![entry(1, "<foreign@example.org>")], acted: Mutex::new(Vec::new()), may_moderate: true };
         let ids = vec!["<mailflow.42-beef.0@probe.test>".to_string()];
         assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &ids).await, Ok(None));
         assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &[]).await, Ok(None));
         let decision = Decision { action: ModerationAction::Accept, comment: None };
         assert!(moderate_own(&target, "l.d", &run, &ids, &decision).await.unwrap().is_empty());
+        assert!(target.acted.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_target_that_forbids_moderation_is_never_acted_on() {
+        let run = RunId::from_string("42-beef");
+        let mine = "<mailflow.42-beef.3@probe.test>".to_string();
+        let target = Recording { held: vec![entry(3, &mine)], acted: Mutex::new(Vec::new()), may_moderate: false };
+        let ids = vec![mine.clone()];
+        assert_eq!(cleanup(&target, &run, &["l.d".to_string()], &ids).await, Ok(None));
+        let decision = Decision { action: ModerationAction::Accept, comment: None };
+        assert!(matches!(moderate_own(&target, "l.d", &run, &ids, &decision).await, Err(TargetError::NotAllowed(_))));
         assert!(target.acted.lock().unwrap().is_empty());
     }
 }

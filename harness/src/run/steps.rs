@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::diagnose::{where_it_stopped, Diagnosis};
+use super::diagnose::{never_accepted, where_it_stopped};
 use super::secs;
+use super::verdict::{unsupported, Sent, Verdict};
 use crate::check::{within, Hop, HopKind, Look, Row, Stop, Waited};
 use crate::probe::{self, Probe, ProbeSpec, RunId};
 use crate::scenario::{
@@ -15,11 +16,11 @@ use crate::scenario::{
     NotArchivedExpectation, NoticeExpectation, PageExpectation, PortExpectation, PortState, RawSendSpec, Scenario,
     SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
 };
-use crate::sink::{Received, Sink};
+use crate::sink::Received;
 use crate::smtp::{self, Envelope, Stage, Timeouts, Transcript};
-use crate::target::{Capability, Target, TargetError};
+use crate::target::{Capability, Mailbox, Target, TargetError};
 use crate::web::{self, Web};
-use crate::{dns, exim, http};
+use crate::{dns, http};
 
 /// What earlier steps left for later ones.
 #[derive(Default)]
@@ -29,40 +30,6 @@ pub(super) struct State {
     pub probe_ids: Vec<String>,
     /// The list ids those probes were sent to, for the cleanup.
     pub list_ids: Vec<String>,
-}
-
-/// A probe that was sent, with everything exim said.
-pub(super) struct Sent {
-    pub probe: Probe,
-    pub transcript: Transcript,
-    /// The clock origin of every step about this probe (see [`within`]).
-    pub at: Instant,
-    /// The same moment by the wall clock, to compare with arrival times.
-    pub wall: SystemTime,
-}
-
-/// What one step yielded, before the runner adds its place and duration.
-#[derive(Debug, Default)]
-pub(super) struct Verdict {
-    pub rows: Vec<Row>,
-    pub stop: Option<Stop>,
-    pub evidence: Vec<String>,
-    pub hops: Vec<Hop>,
-}
-
-impl Verdict {
-    pub fn row(row: Row) -> Verdict {
-        Verdict { rows: vec![row], ..Verdict::default() }
-    }
-    pub fn rows(rows: Vec<Row>) -> Verdict {
-        Verdict { rows, ..Verdict::default() }
-    }
-    /// Adds where the probe stopped.
-    pub fn stopped(mut self, d: Diagnosis) -> Verdict {
-        self.stop = Some(d.stop);
-        self.evidence = d.evidence;
-        self
-    }
 }
 
 pub(super) async fn execute<T: Target + ?Sized>(
@@ -94,6 +61,32 @@ pub(super) async fn execute<T: Target + ?Sized>(
     }
 }
 
+/// What the step would do, as a skipped row; touches neither the network
+/// nor the target (`--dry-run`).
+pub(super) fn dry_run<T: Target + ?Sized>(target: &T, suite: &Suite, scenario: &Scenario, step: &Step) -> Verdict {
+    let would = match &step.kind {
+        StepKind::Send(spec) => format!(
+            "would send MAIL FROM:<{}> RCPT TO:{} subject {:?} to {} (from {} {})",
+            spec.from,
+            spec.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(","),
+            spec.subject,
+            target.smtp_addr(),
+            scenario.path.display(),
+            step.label()
+        ),
+        StepKind::SendRaw(spec) => format!(
+            "would send raw data MAIL FROM:<{}> RCPT TO:{} to {} (probe domain {})",
+            spec.from,
+            spec.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(","),
+            target.smtp_addr(),
+            suite.probe_domain
+        ),
+        StepKind::Moderate(m) => format!("would {} this run's probe on {} if held", m.action, m.list),
+        other => format!("would check {}", other.key()),
+    };
+    Verdict::row(Row::skipped(step.kind.key(), "", format!("dry run: {would}")))
+}
+
 async fn with_probe<'s, F, Fut>(sent: Option<&'s Sent>, f: F) -> Verdict
 where
     F: FnOnce(&'s Sent) -> Fut,
@@ -103,17 +96,6 @@ where
         Some(s) => f(s).await,
         None => Verdict::row(Row::failed("probe", "a probe sent by an earlier step", "no probe was sent before this step")),
     }
-}
-
-/// The same verdict for every step about a probe that was never accepted.
-pub(super) async fn never_accepted<T: Target + ?Sized>(target: &T, sent: &Sent, property: &str, expected: String) -> Verdict {
-    let d = where_it_stopped(target, sent).await;
-    Verdict::row(Row::failed(property, expected, "the probe was never accepted")).stopped(d)
-}
-
-/// A step that needs a capability the target lacks: one skipped row.
-pub(super) fn unsupported(property: &str, expected: String, what: impl std::fmt::Display) -> Verdict {
-    Verdict::row(Row::skipped(property, expected, format!("needs {what}")))
 }
 
 async fn send<T: Target + ?Sized>(
@@ -154,6 +136,9 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
     }
     let helo = format!("mailflow.{}", suite.probe_domain);
     let envelope = Envelope { helo: &helo, mail_from: &probe.from, rcpt_to: &probe.to };
+    if let Some(pacer) = target.pacer() {
+        pacer.wait_turn().await;
+    }
     let at = Instant::now();
     let wall = SystemTime::now();
     let expected = format!("{} sent to {}", probe.message_id, target.smtp_addr());
@@ -224,29 +209,50 @@ fn expect_smtp(sent: &Sent, exp: &SmtpExpectation) -> Verdict {
     Verdict::rows(rows)
 }
 
-/// Copies of the probe itself (by Message-ID) at the sink.
-fn copies_of(ms: &[Arc<Received>], sent: &Sent) -> Vec<Arc<Received>> {
-    ms.iter().filter(|m| m.message_id() == Some(sent.probe.message_id.as_str())).cloned().collect()
+/// What to ask the mailbox on each look.
+#[derive(Clone, Copy)]
+enum Query<'q> {
+    /// Copies of the message with this Message-ID.
+    Copies(&'q str),
+    /// Messages to this address since the probe was sent.
+    To(&'q str, SystemTime),
 }
 
-/// Waits on the sink, woken by every arrival.
-async fn wait_at_sink<T>(
-    sink: &Sink,
+impl Query<'_> {
+    async fn ask(self, mailbox: &dyn Mailbox) -> Result<Vec<Arc<Received>>, TargetError> {
+        match self {
+            Query::Copies(id) => mailbox.copies(id).await,
+            Query::To(address, since) => mailbox.received_by(address, since).await,
+        }
+    }
+}
+
+/// Waits on the mailbox, woken by every arrival where it can tell; `check`
+/// sees what `query` finds each time.
+async fn wait_in_mailbox<T>(
+    mailbox: &dyn Mailbox,
     origin: Instant,
     window: Duration,
-    mut check: impl FnMut(&[Arc<Received>]) -> Option<T>,
-) -> Waited<T, std::convert::Infallible> {
-    within(origin, window, Some(sink.arrivals()), || {
-        let found = check(&sink.messages());
-        async move { found.map_or(Look::NotYet, Look::Ready) }
+    query: Query<'_>,
+    check: impl FnMut(Vec<Arc<Received>>) -> Option<T>,
+) -> Waited<T, TargetError> {
+    let check = std::cell::RefCell::new(check);
+    within(origin, window, mailbox.arrivals(), || {
+        let check = &check;
+        async move {
+            match query.ask(mailbox).await {
+                Ok(ms) => (check.borrow_mut())(ms).map_or(Look::NotYet, Look::Ready),
+                Err(e) => Look::Abort(e),
+            }
+        }
     })
     .await
 }
 
 async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &DeliveryExpectation) -> Verdict {
     let expected = format!("{} within {}", exp.to.join(", "), secs(exp.within));
-    let Some(sink) = target.sink() else {
-        return unsupported("delivered to", expected, Capability::Sink);
+    let Some(mailbox) = target.mailbox() else {
+        return unsupported("delivered to", expected, Capability::Mailbox);
     };
     if !sent.transcript.accepted() {
         return never_accepted(target, sent, "delivered to", expected).await;
@@ -256,20 +262,18 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
         let got: Vec<&String> = c.iter().flat_map(|m| m.rcpt_to.iter()).collect();
         wanted.iter().all(|w| got.iter().any(|g| g.eq_ignore_ascii_case(w)))
     };
-    let waited = wait_at_sink(sink, sent.at, exp.within, |ms| {
-        let c = copies_of(ms, sent);
-        has_all(&c).then_some(c)
-    })
-    .await;
+    let id = sent.probe.message_id.as_str();
+    let waited = wait_in_mailbox(mailbox, sent.at, exp.within, Query::Copies(id), |c| has_all(&c).then_some(c)).await;
     let (copies, took) = match waited {
         Waited::Ready { value, after } => (value, after),
-        Waited::TimedOut { .. } | Waited::Aborted(_) => {
-            let c = copies_of(&sink.messages(), sent);
+        Waited::Aborted(e) => return Verdict::row(Row::failed("delivered to", expected, format!("could not read the mailbox: {e}"))),
+        Waited::TimedOut { .. } => {
+            let c = mailbox.copies(id).await.unwrap_or_default();
             let got: Vec<String> = c.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
             let missing: Vec<&str> =
                 wanted.iter().filter(|w| !got.iter().any(|g| g.eq_ignore_ascii_case(w))).map(String::as_str).collect();
             let observed = if got.is_empty() {
-                "nothing arrived at the sink".to_string()
+                "nothing arrived in the mailbox".to_string()
             } else {
                 format!("only {} arrived; {} did not", got.join(", "), missing.join(", "))
             };
@@ -313,8 +317,10 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
 /// the sink's arrival times for each subscriber's copy.
 async fn hops<T: Target + ?Sized>(target: &T, sent: &Sent, copies: &[Arc<Received>]) -> Vec<Hop> {
     let mut hops = Vec::new();
-    if let Ok(log) = target.exim_mainlog().await {
-        hops.extend(exim::trace(&log, &sent.probe.message_id).hops(sent.wall));
+    if let Some(log) = target.mta_log() {
+        if let Ok(trace) = log.trace(&sent.probe.message_id).await {
+            hops.extend(trace.hops(sent.wall));
+        }
     }
     for m in copies {
         if let Ok(after) = m.received_at.duration_since(sent.wall) {
@@ -343,11 +349,15 @@ enum LookError {
 /// Looks once for the probe in one archive of the list.
 async fn look_in_archive<T: Target + ?Sized>(target: &T, kind: ArchiveKind, list: &str, sent: &Sent) -> Result<Option<Found>, LookError> {
     match kind {
-        ArchiveKind::Prototype => match target.find_in_prototype_archive(list, &sent.probe.message_id).await {
-            Ok(copy) => Ok(copy.map(|c| Found { location: c.location, over_http: false })),
-            Err(TargetError::Unsupported(c)) => Err(LookError::Unsupported(format!("needs {c}"))),
-            Err(e) => Err(LookError::Failed(format!("could not read the prototype archive: {e}"))),
-        },
+        ArchiveKind::Prototype => {
+            let Some(archive) = target.prototype_archive() else {
+                return Err(LookError::Unsupported(format!("needs {}", Capability::PrototypeArchive)));
+            };
+            match archive.find(list, &sent.probe.message_id).await {
+                Ok(copy) => Ok(copy.map(|c| Found { location: c.location, over_http: false })),
+                Err(e) => Err(LookError::Failed(format!("could not read the prototype archive: {e}"))),
+            }
+        }
         ArchiveKind::HyperKitty => {
             let Some(web) = target.web() else {
                 return Err(LookError::Unsupported(format!("needs {}", Capability::Web)));
@@ -432,7 +442,10 @@ async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Arch
         Waited::Aborted(LookError::Unsupported(why)) => Verdict::row(Row::skipped(property, expected, why)),
         Waited::Aborted(LookError::Failed(m)) => Verdict::row(Row::failed(property, expected, m)),
         Waited::TimedOut { .. } => {
-            let delivered = target.sink().is_some_and(|s| !copies_of(&s.messages(), sent).is_empty());
+            let delivered = match target.mailbox() {
+                Some(m) => !m.copies(&sent.probe.message_id).await.unwrap_or_default().is_empty(),
+                None => false,
+            };
             if delivered {
                 let observed = format!(
                     "delivered to subscribers, but never reached the {} archive (Mailman processed it but did not archive it)",
@@ -482,13 +495,14 @@ async fn expect_not_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &
 
 async fn expect_not_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, w: &Window) -> Verdict {
     let expected = format!("no copy for {}", secs(w.within));
-    let Some(sink) = target.sink() else {
-        return unsupported("not delivered", expected, Capability::Sink);
+    let Some(mailbox) = target.mailbox() else {
+        return unsupported("not delivered", expected, Capability::Mailbox);
     };
     if !sent.transcript.accepted() {
         return Verdict::row(Row::passed("not delivered", expected, "the probe was never accepted"));
     }
-    match wait_at_sink(sink, sent.at, w.within, |ms| Some(copies_of(ms, sent)).filter(|c| !c.is_empty())).await {
+    let id = sent.probe.message_id.as_str();
+    match wait_in_mailbox(mailbox, sent.at, w.within, Query::Copies(id), |c| (!c.is_empty()).then_some(c)).await {
         Waited::Ready { value: copies, after } => {
             let to: Vec<String> = copies.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
             Verdict::row(Row::failed("not delivered", expected, format!("delivered to {}", to.join(", "))).took(after))
@@ -496,7 +510,7 @@ async fn expect_not_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, w: &W
         Waited::TimedOut { after } => {
             Verdict::row(Row::passed("not delivered", expected, format!("nothing delivered after {}", secs(after))))
         }
-        Waited::Aborted(never) => match never {},
+        Waited::Aborted(e) => Verdict::row(Row::failed("not delivered", expected, format!("could not read the mailbox: {e}"))),
     }
 }
 
@@ -524,8 +538,8 @@ async fn expect_notice<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Notice
         Some(s) => format!("subject containing {s:?} within {}", secs(exp.within)),
         None => format!("within {}", secs(exp.within)),
     };
-    let Some(sink) = target.sink() else {
-        return unsupported(&property, expected, Capability::Sink);
+    let Some(mailbox) = target.mailbox() else {
+        return unsupported(&property, expected, Capability::Mailbox);
     };
     let probe = &sent.probe;
     let bare_id = probe.message_id.trim_start_matches('<').trim_end_matches('>').to_string();
@@ -536,15 +550,17 @@ async fn expect_notice<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Notice
             && exp.subject_contains.as_ref().is_none_or(|s| m.header("Subject").is_some_and(|v| v.contains(s.as_str())))
             && texts(m).iter().any(|t| t.contains(&bare_id) || (!probe.subject.is_empty() && t.contains(probe.subject.as_str())))
     };
-    match wait_at_sink(sink, sent.at, exp.within, |ms| ms.iter().find(|m| is_notice(m.as_ref())).cloned()).await {
+    let query = Query::To(&to, sent.wall);
+    match wait_in_mailbox(mailbox, sent.at, exp.within, query, |ms| ms.into_iter().find(|m| is_notice(m.as_ref()))).await {
         Waited::Ready { value: m, after } => Verdict::row(
             Row::passed(property, expected, format!("from {}: {:?}", m.mail_from, m.header("Subject").unwrap_or(""))).took(after),
         ),
         Waited::TimedOut { .. } => {
-            let others: Vec<String> = sink
-                .messages()
+            let others: Vec<String> = mailbox
+                .received_by(&to, sent.wall)
+                .await
+                .unwrap_or_default()
                 .iter()
-                .filter(|m| m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&to)) && m.received_at >= sent.wall)
                 .map(|m| format!("{:?}", m.header("Subject").unwrap_or("")))
                 .collect();
             let observed = if others.is_empty() {
@@ -555,7 +571,7 @@ async fn expect_notice<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Notice
             let d = where_it_stopped(target, sent).await;
             Verdict::row(Row::failed(property, expected, observed)).stopped(d)
         }
-        Waited::Aborted(never) => match never {},
+        Waited::Aborted(e) => Verdict::row(Row::failed(property, expected, format!("could not read the mailbox: {e}"))),
     }
 }
 
@@ -564,8 +580,11 @@ async fn expect_shunted<T: Target + ?Sized>(target: &T, sent: &Sent, w: &Window)
     if !sent.transcript.accepted() {
         return never_accepted(target, sent, "shunted", expected).await;
     }
+    let Some(queues) = target.mailman_queues() else {
+        return unsupported("shunted", expected, Capability::MailmanQueues);
+    };
     let waited = within(sent.at, w.within, None::<tokio::sync::watch::Receiver<()>>, || async {
-        match target.mailman_queues(&sent.probe.message_id).await {
+        match queues.find(&sent.probe.message_id).await {
             Ok(facts) if facts.shunted() => Look::Ready(facts),
             Ok(_) => Look::NotYet,
             Err(e) => Look::Abort(e),
@@ -580,7 +599,6 @@ async fn expect_shunted<T: Target + ?Sized>(target: &T, sent: &Sent, w: &Window)
             v.evidence = log.map(|l| format!("mailman.log: {}", l.trim())).into_iter().collect();
             v
         }
-        Waited::Aborted(TargetError::Unsupported(c)) => unsupported("shunted", expected, c),
         Waited::Aborted(e) => Verdict::row(Row::failed("shunted", expected, format!("could not look in Mailman's queues: {e}"))),
         Waited::TimedOut { .. } => {
             let d = where_it_stopped(target, sent).await;
@@ -631,12 +649,15 @@ async fn expect_page<T: Target + ?Sized>(target: &T, exp: &PageExpectation) -> V
 async fn expect_port<T: Target + ?Sized>(target: &T, exp: &PortExpectation) -> Verdict {
     let property = format!("{}/{} from {}", exp.port, exp.protocol, exp.vantage);
     let expected = exp.verdict.to_string();
-    let offered = target.vantages();
+    let Some(reach) = target.reachability() else {
+        return unsupported(&property, expected, Capability::Reachability);
+    };
+    let offered = reach.vantages();
     let no_vantage = |offered: &str| format!("this target offers no vantage point `{}` (it offers {offered})", exp.vantage);
     if !offered.iter().any(|v| v == &exp.vantage) {
         return Verdict::row(Row::skipped(property, expected, no_vantage(&offered.join(", "))));
     }
-    let tried = match target.try_port(&exp.vantage, exp.protocol, exp.port, exp.within).await {
+    let tried = match reach.try_port(&exp.vantage, exp.protocol, exp.port, exp.within).await {
         Ok(tried) => tried,
         Err(TargetError::NoVantage { offered, .. }) => return Verdict::row(Row::skipped(property, expected, no_vantage(&offered))),
         Err(e) => return Verdict::row(Row::failed(property, expected, format!("could not try the port: {e}"))),
@@ -843,7 +864,7 @@ mod tests {
     }
     use crate::reach::Attempt;
     use crate::scenario::Protocol;
-    use crate::target::{ArchivedCopy, BoxFuture, PortAttempt, OUTSIDE};
+    use crate::target::{BoxFuture, PortAttempt, OUTSIDE};
     use crate::probe::ProbeSpec;
     use crate::scenario::PageKind;
     use std::net::SocketAddr;
@@ -900,15 +921,12 @@ mod tests {
         fn smtp_addr(&self) -> SocketAddr {
             "127.0.0.1:25".parse().unwrap()
         }
-        fn sink(&self) -> Option<&crate::sink::Sink> {
-            None
+        fn reachability(&self) -> Option<&dyn crate::target::Reachability> {
+            Some(self)
         }
-        fn find_in_prototype_archive<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
-            Box::pin(async { Err(TargetError::Unsupported(Capability::PrototypeArchive)) })
-        }
-        fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
-            Box::pin(async { Err(TargetError::Unsupported(Capability::EximLog)) })
-        }
+    }
+
+    impl crate::target::Reachability for OutsideOnly {
         fn vantages(&self) -> Vec<String> {
             vec![OUTSIDE.into()]
         }

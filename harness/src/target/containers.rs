@@ -30,9 +30,13 @@ use super::docker::{
     OWNER_LABEL,
 };
 use super::images::{ensure_base_image, ensure_image, ImageReport};
-use super::{ArchivedCopy, BoxFuture, MailmanQueueFacts, PortAttempt, Target, TargetError, OUTSIDE};
+use super::{
+    ArchivedCopy, BoxFuture, HeldQueue, Mailbox, MailmanQueueFacts, MailmanQueues, MtaLog, PortAttempt, PrototypeArchive,
+    Reachability, Shell, Target, TargetError, OUTSIDE,
+};
+use crate::exim;
 use crate::http::{TlsTrust, WebEndpoint};
-use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestResponse, RestTransport};
+use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
 use crate::reach;
 use crate::scenario::Protocol;
 use crate::scenario::Suite;
@@ -327,6 +331,11 @@ impl ContainersTarget {
         Ok((code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
     }
 
+    /// The sink the probe domain's mail goes to.
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
     /// The run's Docker network (name, addresses).
     pub fn network(&self) -> &RunNetwork {
         &self.network
@@ -369,7 +378,7 @@ impl ContainersTarget {
 }
 
 impl RestTransport for ContainersTarget {
-    fn call<'a>(&'a self, method: &'a str, path: &'a str, form: &'a [(&'a str, String)]) -> BoxFuture<'a, Result<RestResponse, TargetError>> {
+    fn call<'a>(&'a self, method: &'a str, path: &'a str, form: &'a [(&'a str, String)]) -> BoxFuture<'a, Result<RestResponse, RestError>> {
         Box::pin(async move {
             // The credentials come from the container's environment inside the
             // shell and reach curl on stdin: never in argv here or in output.
@@ -381,16 +390,13 @@ impl RestTransport for ContainersTarget {
             }
             argv.push(format!("http://127.0.0.1:8001{path}"));
             let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let (code, out, err) = self.exec(&args).await?;
+            let failed = |message: String| RestError { method: method.into(), path: path.into(), message };
+            let (code, out, err) = self.exec(&args).await.map_err(|e| failed(e.to_string()))?;
             if code != 0 {
-                return Err(TargetError::Rest { method: method.into(), path: path.into(), message: format!("curl exit {code}: {}", err.trim()) });
+                return Err(failed(format!("curl exit {code}: {}", err.trim())));
             }
             let (body, status) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
-            let status = status.trim().parse().map_err(|_| TargetError::Rest {
-                method: method.into(),
-                path: path.into(),
-                message: format!("no HTTP status in curl output {out:?}"),
-            })?;
+            let status = status.trim().parse().map_err(|_| failed(format!("no HTTP status in curl output {out:?}")))?;
             Ok(RestResponse { status, body: body.to_string() })
         })
     }
@@ -414,11 +420,49 @@ impl Target for ContainersTarget {
         SocketAddr::new(self.container_ip, 25)
     }
 
-    fn sink(&self) -> Option<&Sink> {
+    fn mailbox(&self) -> Option<&dyn Mailbox> {
         Some(&self.sink)
     }
 
-    fn find_in_prototype_archive<'a>(&'a self, list_address: &'a str, message_id: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
+    fn prototype_archive(&self) -> Option<&dyn PrototypeArchive> {
+        Some(self)
+    }
+
+    fn held_queue(&self) -> Option<&dyn HeldQueue> {
+        Some(self)
+    }
+
+    fn mta_log(&self) -> Option<&dyn MtaLog> {
+        Some(self)
+    }
+
+    fn mailman_queues(&self) -> Option<&dyn MailmanQueues> {
+        Some(self)
+    }
+
+    fn shell(&self) -> Option<&dyn Shell> {
+        Some(self)
+    }
+
+    fn reachability(&self) -> Option<&dyn Reachability> {
+        Some(self)
+    }
+
+    fn web(&self) -> Option<&Web> {
+        self.web.as_ref()
+    }
+
+    fn dns_server(&self) -> Option<SocketAddr> {
+        Some(SocketAddr::new(IpAddr::V4(self.network.addr(DNS_HOST)), 53))
+    }
+
+    fn http_endpoint(&self) -> Option<&WebEndpoint> {
+        self.http.as_ref()
+    }
+}
+
+impl PrototypeArchive for ContainersTarget {
+    fn find<'a>(&'a self, list_address: &'a str, message_id: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
         Box::pin(async move {
             let dir = format!("{MAILMAN_VAR}/archives/prototype/{list_address}");
             let bare = message_id.trim_start_matches('<').trim_end_matches('>');
@@ -434,16 +478,20 @@ impl Target for ContainersTarget {
             }
         })
     }
+}
 
-    fn held_messages<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
-        Box::pin(async move { MailmanRest::new(self).held(list_id).await })
+impl HeldQueue for ContainersTarget {
+    fn held<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
+        Box::pin(async move { Ok(MailmanRest::new(self).held(list_id).await?) })
     }
 
-    fn moderate_held<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
-        Box::pin(async move { MailmanRest::new(self).moderate(held, decision).await })
+    fn moderate<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
+        Box::pin(async move { Ok(MailmanRest::new(self).moderate(held, decision).await?) })
     }
+}
 
-    fn mailman_queues<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
+impl MailmanQueues for ContainersTarget {
+    fn find<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
         Box::pin(async move {
             // The id goes in as an argument, never into the script's text.
             let script = r#"grep -rlsF -e "$1" "$2/queue"; echo ---; grep -sF -e "$1" /var/log/mailman3/mailman.log | tail -n 20"#;
@@ -465,19 +513,32 @@ impl Target for ContainersTarget {
             Ok(facts)
         })
     }
+}
 
-    fn web(&self) -> Option<&Web> {
-        self.web.as_ref()
+impl MtaLog for ContainersTarget {
+    /// exim's `exigrep` on the container's mainlog: only the lines of the
+    /// messages whose arrival carries the Message-ID leave the container.
+    fn trace<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<exim::Trace, TargetError>> {
+        Box::pin(async move {
+            let bare = message_id.trim().trim_start_matches('<').trim_end_matches('>');
+            let pattern = format!("id={bare}");
+            let (code, out, err) = self.exec(&["exigrep", "-l", &pattern, "/var/log/exim4/mainlog"]).await?;
+            // exigrep exits 1 when nothing matched.
+            if code > 1 {
+                return Err(TargetError::Exec(format!("exigrep on exim's mainlog: {}", err.trim())));
+            }
+            Ok(exim::trace(&out, message_id))
+        })
     }
+}
 
-    fn dns_server(&self) -> Option<SocketAddr> {
-        Some(SocketAddr::new(IpAddr::V4(self.network.addr(DNS_HOST)), 53))
+impl Shell for ContainersTarget {
+    fn exec<'a>(&'a self, argv: &'a [&'a str]) -> BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+        Box::pin(async move { ContainersTarget::exec(self, argv).await })
     }
+}
 
-    fn http_endpoint(&self) -> Option<&WebEndpoint> {
-        self.http.as_ref()
-    }
-
+impl Reachability for ContainersTarget {
     fn vantages(&self) -> Vec<String> {
         let mut names = vec![OUTSIDE.to_string(), INSIDE.to_string()];
         names.extend(self.vantages.iter().map(|v| v.name.to_string()));
@@ -509,17 +570,6 @@ impl Target for ContainersTarget {
                 other => other,
             })?;
             Ok(PortAttempt { attempt, addr: lists })
-        })
-    }
-
-
-    fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>> {
-        Box::pin(async move {
-            let (code, out, err) = self.exec(&["tail", "-c", "4000000", "/var/log/exim4/mainlog"]).await?;
-            if code != 0 {
-                return Err(TargetError::Exec(format!("reading exim's mainlog: {}", err.trim())));
-            }
-            Ok(out)
         })
     }
 }

@@ -1,42 +1,47 @@
 //! Where the system under test is, and what can be observed of it.
 //!
 //! One interface, [`Target`], two kinds: containers started by the harness
-//! ([`containers`]) and, later, real hosts from a target file. A target offers
-//! capabilities; a step that needs one the target lacks is reported as
-//! skipped with the reason, never as passed.
+//! ([`containers`]) and, later, real hosts from a target file. A target is a
+//! description plus the capabilities it offers, each a small trait that
+//! returns facts ([`Mailbox`], [`PrototypeArchive`], [`HeldQueue`],
+//! [`MtaLog`], [`MailmanQueues`], [`Shell`], [`Reachability`]). A step that
+//! needs one the target lacks is skipped with the reason, one way: a
+//! skipped row naming the [`Capability`].
 
 pub mod containers;
 pub mod docker;
 pub mod images;
 
+mod capability;
+
 use std::fmt;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::Duration;
 
-use crate::http::WebEndpoint;
-use crate::mailman::{Decision, HeldMessage, OwnHeld};
-use crate::reach::Attempt;
-use crate::scenario::Protocol;
-use crate::sink::Sink;
-use crate::web::Web;
+pub use capability::{HeldQueue, Mailbox, MailmanQueues, MtaLog, PrototypeArchive, Reachability, Shell};
+pub use crate::BoxFuture;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::http::WebEndpoint;
+use crate::reach::Attempt;
+use crate::web::Web;
 
 /// Something a step may need from the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Capability {
-    /// The sink that receives the list's deliveries to its subscribers.
-    Sink,
+    /// Where the list's deliveries to its subscribers are read (sink, IMAP).
+    Mailbox,
     /// Mailman's prototype archiver maildir, read on the server.
     PrototypeArchive,
-    /// Exim's mainlog, for diagnosis.
-    EximLog,
+    /// The MTA's log (exim's mainlog), filtered on the server, for diagnosis.
+    MtaLog,
     /// Mailman's held queue: list held messages and moderate them.
     HeldQueue,
     /// Mailman's queue folders (shunt, bad, retry, ...) and its log.
     MailmanQueues,
+    /// A shell on the list server (docker exec, ssh).
+    Shell,
+    /// Reachability checks from vantage points.
+    Reachability,
     /// The list server's web side over HTTP: HyperKitty's archive and Postorius' pages.
     Web,
 }
@@ -44,11 +49,13 @@ pub enum Capability {
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Capability::Sink => "a sink for the list's deliveries",
+            Capability::Mailbox => "a mailbox for the list's deliveries",
             Capability::PrototypeArchive => "read access to Mailman's prototype archive",
-            Capability::EximLog => "read access to exim's mainlog",
+            Capability::MtaLog => "read access to the MTA's log",
             Capability::HeldQueue => "access to Mailman's held queue",
             Capability::MailmanQueues => "read access to Mailman's queues and log",
+            Capability::Shell => "a shell on the list server",
+            Capability::Reachability => "reachability checks from vantage points",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
         })
     }
@@ -59,6 +66,9 @@ impl fmt::Display for Capability {
 pub enum TargetError {
     #[error("this target offers no {0}")]
     Unsupported(Capability),
+    /// The target file does not allow this change (read-only by default).
+    #[error("the target file does not allow {0}")]
+    NotAllowed(String),
     #[error("Docker: {0}")]
     Docker(String),
     #[error("building image {image}: {message}")]
@@ -67,8 +77,8 @@ pub enum TargetError {
     Start(String),
     #[error("command in the container failed: {0}")]
     Exec(String),
-    #[error("Mailman REST {method} {path}: {message}")]
-    Rest { method: String, path: String, message: String },
+    #[error(transparent)]
+    Rest(#[from] crate::mailman::RestError),
     #[error("{what} did not answer within {after:?}")]
     Timeout { what: String, after: Duration },
     #[error("this target offers no vantage point `{wanted}` (it offers {offered})")]
@@ -115,46 +125,47 @@ impl MailmanQueueFacts {
     }
 }
 
-/// The system under test as the runner sees it.
+/// The system under test as the runner sees it: what it is, where its MTA
+/// listens, and the capabilities it offers (`None`: not offered).
 pub trait Target: Send + Sync {
     /// One line for reports: which target, where.
     fn describe(&self) -> String;
-    /// The domain whose mail reaches the sink; probe senders live there.
+    /// The domain whose mail reaches the mailbox; probe senders live there.
     fn probe_domain(&self) -> &str;
-    /// Exim's SMTP listener.
+    /// The MTA's SMTP listener.
     fn smtp_addr(&self) -> SocketAddr;
-    /// The sink, when the target routes the probe domain to one.
-    fn sink(&self) -> Option<&Sink>;
-    /// Looks once for the Message-ID in the list's prototype archive.
-    fn find_in_prototype_archive<'a>(
-        &'a self,
-        list_address: &'a str,
-        message_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
-    /// Exim's mainlog (for diagnosis; may be the tail of a large log).
-    fn exim_mainlog(&self) -> BoxFuture<'_, Result<String, TargetError>>;
-    /// The held messages of a list (by list id, `name.domain`).
-    fn held_messages<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
-        let _ = list_id;
-        Box::pin(async { Err(TargetError::Unsupported(Capability::HeldQueue)) })
+    /// Where subscribers' copies (and notices, and bounces) are read.
+    fn mailbox(&self) -> Option<&dyn Mailbox> {
+        None
     }
-    /// Acts on one held message. Takes an [`OwnHeld`], which only
-    /// [`crate::mailman::select_own`] makes: the harness acts on its own
-    /// probes of this run and nothing else.
-    fn moderate_held<'a>(&'a self, held: &'a OwnHeld, decision: &'a Decision) -> BoxFuture<'a, Result<(), TargetError>> {
-        let _ = (held, decision);
-        Box::pin(async { Err(TargetError::Unsupported(Capability::HeldQueue)) })
+    /// Mailman's prototype archiver's maildir.
+    fn prototype_archive(&self) -> Option<&dyn PrototypeArchive> {
+        None
     }
-    /// Looks for the Message-ID in Mailman's queue folders and log.
-    fn mailman_queues<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
-        let _ = message_id;
-        Box::pin(async { Err(TargetError::Unsupported(Capability::MailmanQueues)) })
+    /// Mailman's held queue.
+    fn held_queue(&self) -> Option<&dyn HeldQueue> {
+        None
+    }
+    /// The MTA's log, filtered on the server.
+    fn mta_log(&self) -> Option<&dyn MtaLog> {
+        None
+    }
+    /// Mailman's queue folders and log.
+    fn mailman_queues(&self) -> Option<&dyn MailmanQueues> {
+        None
+    }
+    /// A shell on the list server.
+    fn shell(&self) -> Option<&dyn Shell> {
+        None
+    }
+    /// Reachability checks from vantage points.
+    fn reachability(&self) -> Option<&dyn Reachability> {
+        None
     }
     /// The web side (HyperKitty, Postorius) over HTTP, when the target has one.
     fn web(&self) -> Option<&Web> {
         None
     }
-
     /// The DNS server `expect_dns` asks when its step names none.
     fn dns_server(&self) -> Option<SocketAddr> {
         None
@@ -163,26 +174,14 @@ pub trait Target: Send + Sync {
     fn http_endpoint(&self) -> Option<&WebEndpoint> {
         None
     }
-    /// The vantage points reachability can be checked from, by name; always
-    /// [`OUTSIDE`] (this machine) first. A target without reachability
-    /// checks offers none.
-    fn vantages(&self) -> Vec<String> {
-        Vec::new()
+    /// Whether the harness may act on held messages (its own probes only,
+    /// always). Containers: yes. Hosts: only when the target file allows it.
+    fn may_moderate(&self) -> bool {
+        true
     }
-    /// Tries `port` of the lists host from `vantage` once, giving up after
-    /// `deadline` (then the port is filtered). An unknown vantage point is
-    /// [`TargetError::NoVantage`].
-    fn try_port<'a>(
-        &'a self,
-        vantage: &'a str,
-        protocol: Protocol,
-        port: u16,
-        deadline: Duration,
-    ) -> BoxFuture<'a, Result<PortAttempt, TargetError>> {
-        let _ = (protocol, port, deadline);
-        Box::pin(async move {
-            Err(TargetError::NoVantage { wanted: vantage.to_string(), offered: self.vantages().join(", ") })
-        })
+    /// Spaces probes to this host (hosts targets); `None` sends at once.
+    fn pacer(&self) -> Option<&crate::smtp::Pacer> {
+        None
     }
 }
 
@@ -192,5 +191,4 @@ pub struct PortAttempt {
     pub attempt: Attempt,
     /// The address tried, as the vantage point sees the lists host.
     pub addr: SocketAddr,
-
 }
