@@ -15,6 +15,7 @@
 //! - [`check`]: result rows, where a probe stopped, and `within`, the one wait.
 //! - [`run`]: executes steps and emits events.
 //! - [`report`]: renders events for people and machines; the only place that prints.
+//! - [`serve`]: runs the suite on an interval and serves the latest results over HTTP.
 
 pub mod check;
 pub mod dns;
@@ -26,6 +27,7 @@ pub mod reach;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod sink;
 pub mod smtp;
 pub mod target;

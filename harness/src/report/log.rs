@@ -19,8 +19,8 @@ type LineSink = Box<dyn Fn(&str) + Send + Sync>;
 /// Where log lines go instead of stderr, while progress bars are drawn.
 static REDIRECT: std::sync::RwLock<Option<LineSink>> = std::sync::RwLock::new(None);
 
-/// Sends log lines (each with its `mailflow: ` prefix, without the line
-/// break) to `sink` instead of stderr until the returned guard is dropped:
+/// Sends log lines (each with its `mailflow: ` prefix, without the final
+/// line break) to `sink` instead of stderr until the returned guard is dropped:
 /// the progress bars print them above themselves, so neither garbles the
 /// other.
 pub fn redirect(sink: impl Fn(&str) + Send + Sync + 'static) -> Redirected {
@@ -39,9 +39,13 @@ impl Drop for Redirected {
 }
 
 fn line(message: &str) {
-    let text = format!("mailflow: {message}");
+    write(&format!("mailflow: {message}"));
+}
+
+/// Writes `text` and a line break to stderr, or to the redirect.
+fn write(text: &str) {
     if let Some(sink) = REDIRECT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        sink(&text);
+        sink(text);
         return;
     }
     let mut err = std::io::stderr().lock();
@@ -53,9 +57,17 @@ fn line(message: &str) {
 pub fn load_errors(errors: &crate::scenario::LoadErrors) {
     let mut sorted: Vec<_> = errors.errors.iter().collect();
     sorted.sort_by_key(|e| (e.path().to_path_buf(), e.line(), e.column()));
-    let mut err = std::io::stderr().lock();
     for e in sorted {
-        let _ = writeln!(err, "{:?}", miette::Report::new(e.clone()));
+        write(&format!("{:?}", miette::Report::new(e.clone())));
     }
-    let _ = writeln!(err, "mailflow: {} error(s) in the scenario files; nothing was run", errors.errors.len());
+    line(&format!("{} error(s) in the scenario files; nothing was run", errors.errors.len()));
+}
+
+/// Why nothing runs: every error in the scenario files (as [`load_errors`]),
+/// or which selection kept no scenario.
+pub fn plan_error(e: &crate::scenario::select::PlanError) {
+    match e {
+        crate::scenario::select::PlanError::Load(errors) => load_errors(errors),
+        crate::scenario::select::PlanError::NothingSelected(nothing) => error(&nothing.to_string()),
+    }
 }

@@ -153,12 +153,14 @@ impl Progress {
                 self.update_overall();
                 self.target = Some(self.spinner("target".into(), "starting".into()));
             }
-            Event::TargetReady { .. } | Event::SetupFailed { .. } => {
+            Event::TargetReady { .. } => {
                 if let Some(bar) = self.target.take() {
                     bar.finish_and_clear();
                     self.bars.remove(&bar);
                 }
             }
+            // Nothing runs after a set-up failure; no `RunFinished` follows.
+            Event::SetupFailed { .. } => self.clear(),
             Event::ScenarioStarted { path, .. } => {
                 let step = self.current_step(path, 0);
                 let bar = self.spinner(display_path(path).display().to_string(), step);
@@ -212,7 +214,7 @@ impl Progress {
 impl Reporter for Progress {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         // Bars that end with this event go before its text is printed.
-        if matches!(event, Event::Interrupted { .. } | Event::RunFinished { .. } | Event::ScenarioFinished(_)) {
+        if matches!(event, Event::Interrupted { .. } | Event::RunFinished { .. } | Event::ScenarioFinished(_) | Event::SetupFailed { .. }) {
             self.track(event);
             let result = self.inner.event(event);
             self.print_buffered()?;

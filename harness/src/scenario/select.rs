@@ -18,6 +18,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
+use super::error::LoadErrors;
 use super::model::Plan;
 
 /// `--partition k/n`: the k-th of n shards, 1-based.
@@ -170,6 +171,23 @@ pub fn apply(mut plan: Plan, selection: &Selection) -> Result<Plan, NothingSelec
         keep
     });
     Ok(plan)
+}
+
+/// Why there is nothing to run: the files did not load, or the selection
+/// kept none of their scenarios.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("{} error(s) in the scenario files; nothing was run", .0.errors.len())]
+    Load(LoadErrors),
+    #[error(transparent)]
+    NothingSelected(#[from] NothingSelected),
+}
+
+/// Loads the scenarios under `paths` (see [`super::load`]) and keeps the
+/// selected ones.
+pub fn load(paths: &[PathBuf], selection: &Selection) -> Result<Plan, PlanError> {
+    let plan = super::load(paths).map_err(PlanError::Load)?;
+    Ok(apply(plan, selection)?)
 }
 
 #[cfg(test)]
