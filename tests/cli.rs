@@ -70,3 +70,58 @@ fn list_shows_the_shipped_scenarios() {
     assert!(out.contains("member-post.toml"), "{out}");
     assert!(out.contains("relay.toml"), "{out}");
 }
+
+fn shipped() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// The scenario files `list` printed, one per line.
+fn listed(out: &str) -> Vec<String> {
+    out.lines().map(|l| l.split("  ").next().unwrap_or("").to_string()).collect()
+}
+
+#[test]
+fn list_with_filters_shows_what_they_select() {
+    let (code, out, err) = mailflow(&["list", shipped().to_str().unwrap(), "--filter", "refusal/", "--filter", "delivery/member"]);
+    assert_eq!(code, 0, "{err}");
+    let files = listed(&out);
+    assert_eq!(files.len(), 3, "{out}");
+    assert!(files.iter().any(|f| f.ends_with("refusal/relay.toml")), "{out}");
+    assert!(files.iter().any(|f| f.ends_with("refusal/unknown-list.toml")), "{out}");
+    assert!(files.iter().any(|f| f.ends_with("delivery/member-post.toml")), "{out}");
+}
+
+#[test]
+fn partitions_cover_every_scenario_exactly_once() {
+    let (code, all, err) = mailflow(&["list", shipped().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let mut halves = Vec::new();
+    for part in ["1/2", "2/2"] {
+        let (code, out, err) = mailflow(&["list", shipped().to_str().unwrap(), "--partition", part]);
+        assert_eq!(code, 0, "{part}: {err}");
+        assert!(!out.is_empty(), "{part} selects something");
+        halves.extend(listed(&out));
+    }
+    let mut all = listed(&all);
+    all.sort();
+    halves.sort();
+    assert_eq!(halves, all);
+}
+
+#[test]
+fn bad_partition_exits_2() {
+    for bad in ["3/2", "0/2", "1/0", "half"] {
+        let (code, _, err) = mailflow(&["list", shipped().to_str().unwrap(), "--partition", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("--partition"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn selecting_nothing_exits_2_naming_the_filters() {
+    for command in ["list", "run"] {
+        let (code, out, err) = mailflow(&[command, shipped().to_str().unwrap(), "--filter", "no-such-scenario", "--filter", "Relay"]);
+        assert_eq!(code, 2, "{command}: {out}{err}");
+        assert!(err.contains("--filter \"no-such-scenario\" or --filter \"Relay\""), "{command}: {err}");
+    }
+}

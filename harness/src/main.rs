@@ -1,20 +1,25 @@
-//! The `mailflow` command: run scenarios, bring up the container target, list scenarios.
+//! The `mailflow` command: run scenarios, bring up the container target,
+//! list scenarios, serve the latest results on an interval.
 //!
 //! Exit codes: 0 all scenarios passed, 1 some failed, 2 bad input or set-up
 //! failure, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use mailflow::probe::RunId;
-use mailflow::report::{self, human, Fanout};
+use mailflow::report::{self, human, progress, Fanout, Reporter};
 use mailflow::run::{self, display_path, Event, Signal, Totals};
-use mailflow::scenario::{self, Plan};
+use mailflow::scenario::select::{self, Partition, PlanError, Selection};
+use mailflow::scenario::Plan;
+use mailflow::serve;
 use mailflow::target::containers::{ContainersTarget, StartOptions};
 use mailflow::target::Target;
 
@@ -31,16 +36,64 @@ enum Command {
     Run {
         /// Scenario files or directories; default `scenarios/`.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Start the container target for the suite, print its endpoints, keep it until Ctrl-C.
     Up {
         /// A scenario directory or file whose suite.toml declares the lists; default `scenarios/`.
         paths: Vec<PathBuf>,
     },
-    /// List the scenarios that `run` would execute.
+    /// List the scenarios that `run` would execute, with the same selection.
     List {
+        /// Scenario files or directories; default `scenarios/`.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
+    /// Run the suite against the container target on an interval and serve
+    /// the latest results over HTTP: /metrics, /results.json, /healthz.
+    Serve {
+        /// Scenario files or directories, read again for every run; default `scenarios/`.
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Time from the start of one run to the start of the next, like `30s`, `5m`, `1h 30m`.
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_interval)]
+        every: Duration,
+        /// Address to serve on; loopback unless told otherwise.
+        #[arg(long, value_name = "ADDR", default_value = serve::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+}
+
+/// Which of the loaded scenarios run.
+#[derive(Args)]
+struct SelectArgs {
+    /// Only scenarios whose path relative to the suite folder (like
+    /// `refusal/relay.toml`) or whose name contains SUBSTRING; case-sensitive;
+    /// repeat for any of several.
+    #[arg(long = "filter", value_name = "SUBSTRING")]
+    filters: Vec<String>,
+    /// Only the K-th of N parts of the selected scenarios (round-robin over
+    /// their sorted relative paths), for CI matrices: 1/N to N/N cover each once.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<Partition>,
+}
+
+impl SelectArgs {
+    fn selection(self) -> Selection {
+        Selection { filters: self.filters, partition: self.partition }
+    }
+}
+
+/// A humantime duration, at least a second.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (write it like 30s, 5m or 1h 30m)"))?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("`{text}`: the interval must be at least 1s"));
+    }
+    Ok(d)
 }
 
 const EXIT_FAILED: u8 = 1;
@@ -56,9 +109,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run { paths } => rt.block_on(cmd_run(default_paths(paths))),
+        Command::Run { paths, select } => rt.block_on(cmd_run(default_paths(paths), select.selection())),
         Command::Up { paths } => rt.block_on(cmd_up(default_paths(paths))),
-        Command::List { paths } => cmd_list(default_paths(paths)),
+        Command::List { paths, select } => cmd_list(default_paths(paths), select.selection()),
+        Command::Serve { paths, select, every, listen } => rt.block_on(cmd_serve(default_paths(paths), select.selection(), every, listen)),
     };
     match result {
         Ok(code) => code,
@@ -77,12 +131,10 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     }
 }
 
-/// Loads the plan, or reports every error with its file, line and column.
-fn load(paths: &[PathBuf]) -> Result<Plan, String> {
-    scenario::load(paths).map_err(|errors| {
-        report::log::load_errors(&errors);
-        format!("{} error(s) in the scenario files; nothing was run", errors.errors.len())
-    })
+/// Loads and selects the plan, or reports every error in the files (each
+/// with its file, line and column) or the selection that kept nothing.
+fn load(paths: &[PathBuf], selection: &Selection) -> Result<Plan, PlanError> {
+    select::load(paths, selection).inspect_err(report::log::plan_error)
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -108,16 +160,27 @@ fn exit_status(signal: Signal) -> u8 {
     }
 }
 
-async fn cmd_run(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+/// The terminal's reporter: the human report, with live progress around
+/// it on a terminal.
+fn terminal_reporter(scenarios: &[mailflow::scenario::Scenario]) -> Box<dyn Reporter> {
     use std::io::IsTerminal as _;
-    let mut fanout = Fanout::new();
     let style = human::Style::for_terminal(std::io::stdout().is_terminal());
-    fanout.add("human", Box::new(human::Human::new(std::io::stdout(), style)));
+    if progress::wanted_here() {
+        Box::new(progress::Progress::around(std::io::stdout(), scenarios, |out| Box::new(human::Human::new(out, style))))
+    } else {
+        Box::new(human::Human::new(std::io::stdout(), style))
+    }
+}
+
+async fn cmd_run(paths: Vec<PathBuf>, selection: Selection) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let plan = match load(&paths) {
+    let loaded = load(&paths, &selection);
+    let mut fanout = Fanout::new();
+    fanout.add("human", terminal_reporter(loaded.as_ref().map(|p| p.scenarios.as_slice()).unwrap_or_default()));
+    let plan = match loaded {
         Ok(p) => p,
         Err(error) => {
-            fanout.emit(&Event::SetupFailed { stage: "input".into(), error });
+            fanout.emit(&Event::SetupFailed { stage: "input".into(), error: error.to_string() });
             fanout.finish();
             return Ok(ExitCode::from(EXIT_SETUP));
         }
@@ -179,12 +242,8 @@ async fn cmd_run(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
 }
 
 async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
-    let plan = match load(&paths) {
-        Ok(p) => p,
-        Err(e) => {
-            report::log::error(&e);
-            return Ok(ExitCode::from(EXIT_SETUP));
-        }
+    let Ok(plan) = load(&paths, &Selection::default()) else {
+        return Ok(ExitCode::from(EXIT_SETUP));
     };
     let target = ContainersTarget::start_with(&plan.suite, StartOptions::from_env())
         .await
@@ -195,17 +254,35 @@ async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit_status(signal)))
 }
 
-fn cmd_list(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
-    let plan = match load(&paths) {
-        Ok(p) => p,
-        Err(e) => {
-            report::log::error(&e);
-            return Ok(ExitCode::from(EXIT_SETUP));
-        }
+fn cmd_list(paths: Vec<PathBuf>, selection: Selection) -> anyhow::Result<ExitCode> {
+    let Ok(plan) = load(&paths, &selection) else {
+        return Ok(ExitCode::from(EXIT_SETUP));
     };
     let mut out = std::io::stdout().lock();
     for s in &plan.scenarios {
         writeln!(out, "{}", human::list_line(&display_path(&s.path), &s.name))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_serve(paths: Vec<PathBuf>, selection: Selection, every: Duration, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    // Bad files or a selection of nothing stop here; later runs read them again.
+    let Ok(plan) = load(&paths, &selection) else {
+        return Ok(ExitCode::from(EXIT_SETUP));
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    report::log::note(&format!(
+        "serving http://{}/metrics, /results.json and /healthz; a run of {} scenario(s) every {}",
+        listener.local_addr().unwrap_or(listen),
+        plan.scenarios.len(),
+        humantime::format_duration(every)
+    ));
+    let mut fanout = Fanout::new();
+    fanout.add("human", terminal_reporter(&plan.scenarios));
+    let observer = |e: &Event| fanout.emit(e);
+    let options = serve::Options { paths, selection, every, run: run::RunOptions::default() };
+    let launcher = serve::Containers(StartOptions::from_env());
+    let signal = serve::serve(&options, &launcher, listener, &observer, signalled()).await?;
+    fanout.finish();
+    Ok(ExitCode::from(exit_status(signal)))
 }

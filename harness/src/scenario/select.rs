@@ -42,15 +42,15 @@ impl FromStr for Partition {
 
     /// Parses `k/n` with 1 ≤ k ≤ n.
     fn from_str(text: &str) -> Result<Partition, String> {
-        let usage = || format!("`{text}` is not a partition: expected K/N with whole numbers, like 1/3");
+        let usage = || "expected K/N with whole numbers, like 1/3".to_string();
         let (k, n) = text.split_once('/').ok_or_else(usage)?;
         let k: usize = k.trim().parse().map_err(|_| usage())?;
         let n: usize = n.trim().parse().map_err(|_| usage())?;
         if n == 0 {
-            return Err(format!("`{text}`: the number of partitions N must be at least 1"));
+            return Err("the number of partitions N must be at least 1".into());
         }
         if k == 0 || k > n {
-            return Err(format!("`{text}`: the partition K must be between 1 and N ({n})"));
+            return Err(format!("the partition K must be between 1 and N ({n})"));
         }
         Ok(Partition { index: k, count: n })
     }
@@ -283,13 +283,13 @@ mod tests {
             ("1/1", Ok((1, 1))),
             ("2/3", Ok((2, 3))),
             ("3/3", Ok((3, 3))),
-            ("0/3", Err("`0/3`: the partition K must be between 1 and N (3)")),
-            ("4/3", Err("`4/3`: the partition K must be between 1 and N (3)")),
-            ("1/0", Err("`1/0`: the number of partitions N must be at least 1")),
-            ("1", Err("`1` is not a partition: expected K/N with whole numbers, like 1/3")),
-            ("a/3", Err("`a/3` is not a partition: expected K/N with whole numbers, like 1/3")),
-            ("-1/3", Err("`-1/3` is not a partition: expected K/N with whole numbers, like 1/3")),
-            ("1/3/4", Err("`1/3/4` is not a partition: expected K/N with whole numbers, like 1/3")),
+            ("0/3", Err("the partition K must be between 1 and N (3)")),
+            ("4/3", Err("the partition K must be between 1 and N (3)")),
+            ("1/0", Err("the number of partitions N must be at least 1")),
+            ("1", Err("expected K/N with whole numbers, like 1/3")),
+            ("a/3", Err("expected K/N with whole numbers, like 1/3")),
+            ("-1/3", Err("expected K/N with whole numbers, like 1/3")),
+            ("1/3/4", Err("expected K/N with whole numbers, like 1/3")),
         ];
         for (text, want) in cases {
             let got = text.parse::<Partition>().map(|p| (p.index, p.count));
