@@ -9,6 +9,8 @@ pub(crate) mod golden;
 pub mod human;
 pub mod log;
 pub mod normalize;
+pub mod prometheus;
+pub(crate) mod summary;
 pub mod up;
 
 use std::io;
