@@ -8,6 +8,7 @@ pub(crate) mod fixture;
 pub(crate) mod golden;
 pub mod human;
 pub mod log;
+pub mod nagios;
 pub mod normalize;
 pub mod prometheus;
 pub(crate) mod summary;
