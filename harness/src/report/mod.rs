@@ -12,6 +12,7 @@ pub mod nagios;
 pub mod normalize;
 pub mod prometheus;
 pub(crate) mod summary;
+pub mod tap;
 pub mod up;
 
 use std::io;
