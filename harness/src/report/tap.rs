@@ -168,7 +168,6 @@ mod tests {
             tap.event(e).expect("write");
         }
         tap.finish().expect("finish");
-        drop(tap);
         String::from_utf8(out).expect("utf-8")
     }
 
