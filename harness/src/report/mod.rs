@@ -8,7 +8,11 @@ pub(crate) mod fixture;
 pub(crate) mod golden;
 pub mod human;
 pub mod log;
+pub mod nagios;
 pub mod normalize;
+pub mod prometheus;
+pub(crate) mod summary;
+pub mod tap;
 pub mod up;
 
 use std::io;
