@@ -7,6 +7,7 @@ pub(crate) mod fixture;
 #[cfg(test)]
 pub(crate) mod golden;
 pub mod human;
+pub mod json;
 pub mod log;
 pub mod normalize;
 pub mod up;
