@@ -8,6 +8,7 @@ pub(crate) mod fixture;
 pub(crate) mod golden;
 pub mod human;
 pub mod json;
+pub mod junit;
 pub mod log;
 pub mod normalize;
 pub mod up;
