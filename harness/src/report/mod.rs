@@ -7,6 +7,8 @@ pub(crate) mod fixture;
 #[cfg(test)]
 pub(crate) mod golden;
 pub mod human;
+pub mod json;
+pub mod junit;
 pub mod log;
 pub mod nagios;
 pub mod normalize;
