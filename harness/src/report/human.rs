@@ -110,7 +110,7 @@ fn observed_with_time(row: &Row) -> String {
 }
 
 /// The failed rows of a step, one sentence each.
-fn failed_rows(s: &StepResult) -> String {
+pub(crate) fn failed_rows(s: &StepResult) -> String {
     let failed: Vec<String> = s.rows.iter().filter(|r| r.outcome == Outcome::Failed).map(failure_sentence).collect();
     failed.join("; ")
 }

@@ -7,9 +7,15 @@ pub(crate) mod fixture;
 #[cfg(test)]
 pub(crate) mod golden;
 pub mod human;
+pub mod json;
+pub mod junit;
 pub mod log;
+pub mod nagios;
 pub mod normalize;
 pub mod progress;
+pub mod prometheus;
+pub(crate) mod summary;
+pub mod tap;
 pub mod up;
 
 use std::io;
