@@ -17,10 +17,11 @@
 //!   cleaned up, the target is removed and the server stops.
 //!
 //! Served:
-//! - `/metrics`: the last run in Prometheus text format ([`metrics_body`]),
-//!   then the loop's own `mailflow_serve_*` metrics.
-//! - `/results.json`: the last run as JSON ([`results_body`]); 503 until a
-//!   run has completed.
+//! - `/metrics`: the last completed run in Prometheus text format (see
+//!   [`crate::report::prometheus`]), then the loop's own `mailflow_serve_*`
+//!   metrics ([`metrics_body`]).
+//! - `/results.json`: the last completed run's JSON summary (see
+//!   [`crate::report::json`]); 503 until a run has completed.
 //! - `/healthz`: `ok` while the loop is alive, with the last completed
 //!   run's time and verdict ([`health_body`]).
 //!
@@ -41,7 +42,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::probe::RunId;
-use crate::report::log;
+use crate::report::{json, log, prometheus};
 use crate::run::{self, Event, RunOptions, Signal, Totals};
 use crate::scenario::select::{self, Selection};
 use crate::scenario::Suite;
@@ -122,13 +123,6 @@ impl Verdict {
         }
         verdict
     }
-    fn label(&self) -> &'static str {
-        match self {
-            Verdict::Passed => "passed",
-            Verdict::Failed { .. } => "failed",
-            Verdict::SetupFailed { .. } => "setup_failed",
-        }
-    }
 }
 
 /// A completed run: its events and when it ended.
@@ -186,52 +180,10 @@ fn timestamp(t: SystemTime) -> String {
     }
 }
 
-/// The last run in Prometheus text format. Until the Prometheus reporter
-/// lands, only the run's totals.
-fn run_metrics(events: &[Event]) -> String {
-    let mut out = String::new();
-    let totals = events.iter().find_map(|e| match e {
-        Event::RunFinished { totals, .. } => Some(*totals),
-        _ => None,
-    });
-    if let Some(Totals { passed, failed, not_run, .. }) = totals {
-        let _ = writeln!(out, "# HELP mailflow_scenarios Scenarios in the run by outcome.");
-        let _ = writeln!(out, "# TYPE mailflow_scenarios gauge");
-        for (outcome, n) in [("passed", passed), ("failed", failed), ("not_run", not_run)] {
-            let _ = writeln!(out, "mailflow_scenarios{{outcome=\"{outcome}\"}} {n}");
-        }
-    }
-    out
-}
-
-/// The last run as JSON. Until the JSON reporter lands, its verdict and totals.
-fn run_json(run: &LastRun) -> String {
-    let totals = run.events.iter().find_map(|e| match e {
-        Event::RunFinished { totals, .. } => Some(*totals),
-        _ => None,
-    });
-    let run_id = run.events.iter().find_map(|e| match e {
-        Event::RunStarted { run_id, .. } => Some(run_id.clone()),
-        _ => None,
-    });
-    let mut value = serde_json::json!({
-        "run_id": run_id,
-        "finished": timestamp(run.finished),
-        "verdict": run.verdict.label(),
-    });
-    if let Some(t) = totals {
-        value["totals"] = serde_json::json!({ "passed": t.passed, "failed": t.failed, "skipped_steps": t.skipped_steps, "not_run": t.not_run });
-    }
-    if let Verdict::SetupFailed { stage, error } = &run.verdict {
-        value["setup_failed"] = serde_json::json!({ "stage": stage, "error": error });
-    }
-    serde_json::to_string_pretty(&value).expect("JSON of plain values") + "\n"
-}
-
 /// The body of `/metrics`: the last completed run's metrics, then the
 /// loop's own (`mailflow_serve_*`), which change with every run.
 pub fn metrics_body(status: &Status) -> String {
-    let mut out = status.last.as_ref().map(|l| run_metrics(&l.events)).unwrap_or_default();
+    let mut out = status.last.as_ref().map(|l| prometheus::render(&l.events)).unwrap_or_default();
     let _ = writeln!(out, "# HELP mailflow_serve_runs_total Runs completed since serve started, by verdict.");
     let _ = writeln!(out, "# TYPE mailflow_serve_runs_total counter");
     for (verdict, n) in ["passed", "failed", "setup_failed"].iter().zip(status.runs) {
@@ -251,9 +203,12 @@ pub fn metrics_body(status: &Status) -> String {
     out
 }
 
-/// The body of `/results.json`: the last completed run; `None` before the first.
+/// The body of `/results.json`: the JSON summary of the last completed run
+/// (the `summary` line of the JSON report, [`json::summary`]); `None`
+/// before the first.
 pub fn results_body(status: &Status) -> Option<String> {
-    status.last.as_ref().map(run_json)
+    let last = status.last.as_ref()?;
+    Some(serde_json::to_string_pretty(&json::summary(&last.events)).expect("a summary serialises") + "\n")
 }
 
 /// The body of `/healthz`: `ok`, then the loop's state in lines of text.
@@ -518,6 +473,8 @@ mod tests {
         assert!(metrics.contains("mailflow_serve_last_run_completed_timestamp_seconds 1795600090.000\n"), "{metrics}");
         assert!(metrics.contains("mailflow_serve_last_run_success 0\n"), "{metrics}");
         assert!(metrics.contains("mailflow_serve_running 0\n"), "{metrics}");
+        // The run's own metrics come from the Prometheus reporter.
+        assert!(metrics.contains("mailflow_setup_failed 1\n"), "{metrics}");
         let json: serde_json::Value = serde_json::from_str(&results_body(&status).expect("a run completed")).expect("JSON");
         assert_eq!(json["verdict"], "setup_failed");
     }
