@@ -125,3 +125,39 @@ fn selecting_nothing_exits_2_naming_the_filters() {
         assert!(err.contains("--filter \"no-such-scenario\" or --filter \"Relay\""), "{command}: {err}");
     }
 }
+
+#[test]
+fn nagios_reports_bad_input_as_unknown() {
+    let dir = scratch("nagios", &[("suite.toml", SUITE), ("bad.toml", "name = \"x\"\n[[step]\n")]);
+    let (code, out, err) = mailflow(&["run", dir.to_str().unwrap(), "--format", "nagios"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.starts_with("MAILFLOW UNKNOWN"), "{out}");
+    // A usage error too.
+    let (code, _, err) = mailflow(&["run", "--format", "nagios", "--partition", "3/2"]);
+    assert_eq!(code, 3, "{err}");
+    let (code, out, err) = mailflow(&["run", shipped().to_str().unwrap(), "--format", "nagios", "--filter", "nothing-like-this"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.starts_with("MAILFLOW UNKNOWN"), "{out}");
+}
+
+#[test]
+fn machine_formats_report_a_selection_of_nothing() {
+    let json_file = std::env::temp_dir().join(format!("mailflow-cli-{}.json", std::process::id()));
+    let (code, out, err) =
+        mailflow(&["run", shipped().to_str().unwrap(), "--format", "tap", "--json", json_file.to_str().unwrap(), "--filter", "nothing-like-this"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("Bail out!"), "{out}");
+    let json = std::fs::read_to_string(&json_file).expect("the JSON report was written");
+    assert!(json.lines().next().unwrap_or("").contains("\"setup_failed\""), "{json}");
+    let _ = std::fs::remove_file(json_file);
+}
+
+#[test]
+fn bad_output_options_exit_2() {
+    let (code, _, err) = mailflow(&["run", shipped().to_str().unwrap(), "--warning", "5s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--format nagios"), "{err}");
+    let (code, _, err) = mailflow(&["run", shipped().to_str().unwrap(), "--junit", "/nonexistent-folder/junit.xml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent-folder/junit.xml"), "{err}");
+}

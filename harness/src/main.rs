@@ -15,7 +15,8 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use mailflow::probe::RunId;
-use mailflow::report::{self, human, progress, Fanout, Reporter};
+use mailflow::report::nagios::{self, NagiosStatus};
+use mailflow::report::{self, human, json, junit, progress, prometheus, tap, Fanout, Reporter};
 use mailflow::run::{self, display_path, Event, Signal, Totals};
 use mailflow::scenario::select::{self, Partition, PlanError, Selection};
 use mailflow::scenario::Plan;
@@ -38,6 +39,8 @@ enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         select: SelectArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Start the container target for the suite, print its endpoints, keep it until Ctrl-C.
     Up {
@@ -87,6 +90,56 @@ impl SelectArgs {
     }
 }
 
+/// The report on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// For people: a block per scenario; live progress on a terminal.
+    Human,
+    /// One JSON object per event and line, then a summary line.
+    Json,
+    /// TAP version 13, a test point per step.
+    Tap,
+    /// A Nagios/Icinga plugin: status line, performance data, exit 0-3.
+    Nagios,
+    /// Prometheus text format, written when the run is over.
+    Prometheus,
+    /// JUnit XML, written when the run is over.
+    Junit,
+}
+
+/// Where the reports go: one format on stdout, any others to files.
+#[derive(Args)]
+struct OutputArgs {
+    /// The report on stdout. With `nagios` the exit code is the plugin's
+    /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: bad input, set-up failure, interrupt).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write the JSON report (a line per event, then a summary) to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write JUnit XML to FILE when the run is over.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write Prometheus metrics to FILE when the run is over (replaced
+    /// whole, for node_exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    prometheus: Option<PathBuf>,
+    /// Also write TAP version 13 to FILE.
+    #[arg(long, value_name = "FILE")]
+    tap: Option<PathBuf>,
+    /// `--format nagios`: WARNING when a scenario's probe latency is over DURATION (like 5s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_threshold)]
+    warning: Option<Duration>,
+    /// `--format nagios`: CRITICAL when a scenario's probe latency is over DURATION (like 10s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_threshold)]
+    critical: Option<Duration>,
+}
+
+/// A humantime duration for a latency threshold.
+fn parse_threshold(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (write it like 500ms, 5s or 1m)"))
+}
+
 /// A humantime duration, at least a second.
 fn parse_interval(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (write it like 30s, 5m or 1h 30m)"))?;
@@ -98,9 +151,25 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_SETUP: u8 = 2;
+/// Nagios' UNKNOWN: what bad input and set-up failures exit with in `--format nagios`.
+const EXIT_NAGIOS_UNKNOWN: u8 = 3;
+
+/// Whether the arguments ask for `--format nagios`, before they are parsed.
+fn nagios_requested(args: &[String]) -> bool {
+    args.windows(2).any(|w| w[0] == "--format" && w[1] == "nagios") || args.iter().any(|a| a == "--format=nagios")
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // A usage error is bad input; a plugin reports it as UNKNOWN.
+            let code = if e.use_stderr() && nagios_requested(&args) { EXIT_NAGIOS_UNKNOWN } else { e.exit_code().clamp(0, 255) as u8 };
+            return ExitCode::from(code);
+        }
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -109,7 +178,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run { paths, select } => rt.block_on(cmd_run(default_paths(paths), select.selection())),
+        Command::Run { paths, select, output } => rt.block_on(cmd_run(default_paths(paths), select.selection(), output)),
         Command::Up { paths } => rt.block_on(cmd_up(default_paths(paths))),
         Command::List { paths, select } => cmd_list(default_paths(paths), select.selection()),
         Command::Serve { paths, select, every, listen } => rt.block_on(cmd_serve(default_paths(paths), select.selection(), every, listen)),
@@ -172,17 +241,80 @@ fn terminal_reporter(scenarios: &[mailflow::scenario::Scenario]) -> Box<dyn Repo
     }
 }
 
-async fn cmd_run(paths: Vec<PathBuf>, selection: Selection) -> anyhow::Result<ExitCode> {
+/// The run's reporters, and the Nagios exit code when stdout is the plugin
+/// output. A file that cannot be created is an error, after the reporters
+/// that could be made were added (so that it can be reported through them).
+fn reporters(output: &OutputArgs, scenarios: &[mailflow::scenario::Scenario]) -> (Fanout, Option<NagiosStatus>, Result<(), String>) {
+    let mut fanout = Fanout::new();
+    let mut nagios_status = None;
+    let stdout = std::io::stdout;
+    let on_stdout: Box<dyn Reporter> = match output.format {
+        Format::Human => terminal_reporter(scenarios),
+        Format::Json => Box::new(json::Json::new(stdout())),
+        Format::Tap => Box::new(tap::Tap::new(stdout())),
+        Format::Nagios => {
+            let reporter = nagios::Nagios::new(stdout(), nagios::Thresholds { warning: output.warning, critical: output.critical });
+            nagios_status = Some(reporter.status());
+            Box::new(reporter)
+        }
+        Format::Prometheus => Box::new(report::Rendered::new(stdout(), prometheus::render)),
+        Format::Junit => Box::new(report::Rendered::new(stdout(), junit::render)),
+    };
+    fanout.add(format!("{:?} report on stdout", output.format).to_lowercase(), on_stdout);
+    let mut checked = Ok(());
+    if output.format != Format::Nagios && (output.warning.is_some() || output.critical.is_some()) {
+        checked = Err("--warning and --critical are thresholds of --format nagios".to_string());
+    }
+    let create = |path: &PathBuf| std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()));
+    if let Some(path) = &output.json {
+        match create(path) {
+            Ok(file) => fanout.add(format!("JSON report {}", path.display()), Box::new(json::Json::new(file))),
+            Err(e) => checked = checked.and(Err(e)),
+        }
+    }
+    if let Some(path) = &output.tap {
+        match create(path) {
+            Ok(file) => fanout.add(format!("TAP report {}", path.display()), Box::new(tap::Tap::new(file))),
+            Err(e) => checked = checked.and(Err(e)),
+        }
+    }
+    // Written whole at the end; opened now (without truncating: a scraper
+    // may be reading the last run's file) so that a bad path fails before the run.
+    let reachable = |path: &PathBuf| {
+        std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    for (path, name, reporter) in [
+        (&output.junit, "JUnit", output.junit.clone().map(|p| Box::new(junit::Junit::new(p)) as Box<dyn Reporter>)),
+        (&output.prometheus, "Prometheus", output.prometheus.clone().map(|p| Box::new(prometheus::Prometheus::new(p)) as Box<dyn Reporter>)),
+    ] {
+        if let (Some(path), Some(reporter)) = (path, reporter) {
+            match reachable(path) {
+                Ok(_) => fanout.add(format!("{name} report {}", path.display()), reporter),
+                Err(e) => checked = checked.and(Err(e)),
+            }
+        }
+    }
+    (fanout, nagios_status, checked)
+}
+
+async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let loaded = load(&paths, &selection);
-    let mut fanout = Fanout::new();
-    fanout.add("human", terminal_reporter(loaded.as_ref().map(|p| p.scenarios.as_slice()).unwrap_or_default()));
-    let plan = match loaded {
-        Ok(p) => p,
-        Err(error) => {
+    let (fanout, nagios_status, outputs_ok) = reporters(&output, loaded.as_ref().map(|p| p.scenarios.as_slice()).unwrap_or_default());
+    // In nagios mode the plugin's code; otherwise `code`.
+    let exit = |code: u8| ExitCode::from(nagios_status.as_ref().map_or(code, |s| s.exit_code().unwrap_or(EXIT_NAGIOS_UNKNOWN)));
+    let plan = match (loaded, outputs_ok) {
+        (Ok(p), Ok(())) => p,
+        (Err(error), _) => {
             fanout.emit(&Event::SetupFailed { stage: "input".into(), error: error.to_string() });
             fanout.finish();
-            return Ok(ExitCode::from(EXIT_SETUP));
+            return Ok(exit(EXIT_SETUP));
+        }
+        (_, Err(error)) => {
+            report::log::error(&error);
+            fanout.emit(&Event::SetupFailed { stage: "input".into(), error });
+            fanout.finish();
+            return Ok(exit(EXIT_SETUP));
         }
     };
     let run_id = RunId::new();
@@ -200,7 +332,7 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection) -> anyhow::Result<Ex
             // Containers started so far carry this process's label; the next run reaps them.
             fanout.emit(&Event::Interrupted { signal });
             fanout.finish();
-            return Ok(ExitCode::from(exit_status(signal)));
+            return Ok(exit(exit_status(signal)));
         }
     };
     let target = match target {
@@ -208,7 +340,7 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection) -> anyhow::Result<Ex
         Err(e) => {
             fanout.emit(&Event::SetupFailed { stage: "target".into(), error: format!("starting the container target: {e}") });
             fanout.finish();
-            return Ok(ExitCode::from(EXIT_SETUP));
+            return Ok(exit(EXIT_SETUP));
         }
     };
     fanout.emit(&Event::TargetReady {
@@ -233,12 +365,14 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection) -> anyhow::Result<Ex
     if let Err(e) = target.shutdown().await {
         report::log::error(&e.to_string());
     }
-    fanout.finish();
-    Ok(match interrupted {
-        Some(signal) => ExitCode::from(exit_status(signal)),
-        None if totals.failed == 0 => ExitCode::SUCCESS,
-        None => ExitCode::from(EXIT_FAILED),
-    })
+    // A report that could not be written turns a pass into a set-up failure.
+    let written = fanout.finish();
+    Ok(exit(match interrupted {
+        Some(signal) => exit_status(signal),
+        None if totals.failed > 0 => EXIT_FAILED,
+        None if written => 0,
+        None => EXIT_SETUP,
+    }))
 }
 
 async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {

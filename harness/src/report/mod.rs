@@ -75,6 +75,33 @@ impl Fanout {
     }
 }
 
+/// A format written whole after the last event (JUnit, Prometheus) to any
+/// writer, e.g. stdout: keeps the events and writes `render(events)` on
+/// [`Reporter::finish`].
+pub struct Rendered<W: io::Write + Send> {
+    out: W,
+    events: Vec<Event>,
+    render: fn(&[Event]) -> String,
+}
+
+impl<W: io::Write + Send> Rendered<W> {
+    /// E.g. `Rendered::new(std::io::stdout(), prometheus::render)`.
+    pub fn new(out: W, render: fn(&[Event]) -> String) -> Self {
+        Rendered { out, events: Vec::new(), render }
+    }
+}
+
+impl<W: io::Write + Send> Reporter for Rendered<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.events.push(event.clone());
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all((self.render)(&self.events).as_bytes())?;
+        self.out.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Nothing outside `report/` writes to stdout or stderr by itself: the
