@@ -120,7 +120,11 @@ impl Progress {
     }
 
     fn spinner(&self, prefix: String, message: String) -> ProgressBar {
-        let bar = self.bars.add(ProgressBar::new_spinner());
+        // Above the line of totals, which stays at the bottom.
+        let bar = match &self.overall {
+            Some(overall) => self.bars.insert_before(overall, ProgressBar::new_spinner()),
+            None => self.bars.add(ProgressBar::new_spinner()),
+        };
         bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {wide_msg} {elapsed:>4}").expect("a valid template"));
         bar.set_prefix(prefix);
         bar.set_message(message);
