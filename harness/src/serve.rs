@@ -58,14 +58,17 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9469";
 pub struct Options {
     /// Scenario files or folders, read again for every run.
     pub paths: Vec<PathBuf>,
+    /// Which of their scenarios run (`--filter`, `--partition`).
     pub selection: Selection,
     /// From the start of one run to the start of the next.
     pub every: Duration,
+    /// How each run behaves (dry run).
     pub run: RunOptions,
 }
 
 /// How `serve` gets its target, and removes it.
 pub trait Launcher: Send + Sync {
+    /// What it starts.
     type Target: Target;
     /// The target as runs name it (`containers`).
     fn name(&self) -> String;
@@ -105,9 +108,17 @@ pub enum Verdict {
     /// Every scenario passed.
     Passed,
     /// Some scenarios failed.
-    Failed { failed: usize },
-    /// Nothing ran: bad files or a target that did not start.
-    SetupFailed { stage: String, error: String },
+    Failed {
+        /// How many.
+        failed: usize,
+    },
+    /// Nothing ran.
+    SetupFailed {
+        /// `input` (bad files) or `target` (it did not start).
+        stage: String,
+        /// Why.
+        error: String,
+    },
 }
 
 impl Verdict {
@@ -128,8 +139,11 @@ impl Verdict {
 /// A completed run: its events and when it ended.
 #[derive(Debug, Clone)]
 pub struct LastRun {
+    /// Every event of the run, in order.
     pub events: Vec<Event>,
+    /// When the run ended.
     pub finished: SystemTime,
+    /// [`Verdict::of`] its events.
     pub verdict: Verdict,
 }
 
@@ -142,6 +156,7 @@ pub struct Status {
     pub runs: [u64; 3],
     /// When the run in progress started.
     pub running: Option<SystemTime>,
+    /// The last completed run, what the server answers with.
     pub last: Option<LastRun>,
 }
 

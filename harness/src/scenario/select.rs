@@ -67,6 +67,7 @@ impl fmt::Display for Partition {
 pub struct Selection {
     /// Substrings of the relative path or the name; empty selects all.
     pub filters: Vec<String>,
+    /// Applied after the filters; `None` keeps all they kept.
     pub partition: Option<Partition>,
 }
 
@@ -75,6 +76,7 @@ pub struct Selection {
 pub struct Candidate<'a> {
     /// Its path relative to the suite folder, with `/` separators.
     pub relative: &'a str,
+    /// Its `name`.
     pub name: &'a str,
 }
 
@@ -82,6 +84,7 @@ pub struct Candidate<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", nothing_selected(.selection, *.total, *.filtered))]
 pub struct NothingSelected {
+    /// What was asked for.
     pub selection: Selection,
     /// Scenarios in the plan.
     pub total: usize,
@@ -177,8 +180,10 @@ pub fn apply(mut plan: Plan, selection: &Selection) -> Result<Plan, NothingSelec
 /// kept none of their scenarios.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PlanError {
+    /// Errors in the files, each with its position.
     #[error("{} error(s) in the scenario files; nothing was run", .0.errors.len())]
     Load(LoadErrors),
+    /// The files loaded; the selection kept none of them.
     #[error(transparent)]
     NothingSelected(#[from] NothingSelected),
 }
@@ -279,7 +284,8 @@ mod tests {
 
     #[test]
     fn partition_parsing() {
-        let cases: &[(&str, Result<(usize, usize), &str>)] = &[
+        type Case<'a> = (&'a str, Result<(usize, usize), &'a str>);
+        let cases: &[Case<'_>] = &[
             ("1/1", Ok((1, 1))),
             ("2/3", Ok((2, 3))),
             ("3/3", Ok((3, 3))),
@@ -316,7 +322,7 @@ mod tests {
     #[test]
     fn shipped_suite_paths_do_not_depend_on_how_it_was_named() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let whole = crate::scenario::load(&[root.clone()]).expect("the shipped suite loads");
+        let whole = crate::scenario::load(std::slice::from_ref(&root)).expect("the shipped suite loads");
         let one = crate::scenario::load(&[root.join("refusal/../refusal")]).expect("the shipped suite loads");
         let whole_paths = relative_paths(&whole);
         assert!(whole_paths.contains(&"refusal/relay.toml".to_string()), "{whole_paths:?}");
