@@ -418,5 +418,10 @@ async fn cmd_serve(paths: Vec<PathBuf>, selection: Selection, every: Duration, l
     let launcher = serve::Containers(StartOptions::from_env());
     let signal = serve::serve(&options, &launcher, listener, &observer, signalled()).await?;
     fanout.finish();
+    let name = match signal {
+        Signal::Interrupt => "interrupted (SIGINT)",
+        Signal::Terminate => "terminated (SIGTERM)",
+    };
+    report::log::note(&format!("{name}: stopped serving, the target is removed"));
     Ok(ExitCode::from(exit_status(signal)))
 }
