@@ -7,10 +7,10 @@
 //! to act on a message: Mailman 3 shunts a message with two Message-IDs, so the
 //! harness never adds a second one.
 //!
-//! `send` probes are built with mail-builder: it writes the Date, encodes
-//! header text that needs it as RFC 2047 words (non-ASCII, control characters,
-//! lines over 77 characters), folds long headers, and lays out the MIME parts
-//! (the text body, then any attachments, as `multipart/mixed`). The loader
+//! `send` probes are built with mail-builder: it writes the Date, folds long
+//! headers, encodes header text that cannot go as it is into RFC 2047 words
+//! (printable ASCII goes as it is), and lays out the MIME parts (the text
+//! body, then any attachments, as `multipart/mixed`). The loader
 //! refuses header text with CR, LF or NUL and header names outside RFC 5322's
 //! `ftext`; what reaches [`build`] anyway cannot start a header of its own.
 //! `send_raw` probes are written as the scenario gives them.
@@ -223,10 +223,11 @@ fn is_mime_type(text: &str) -> bool {
 /// One line of an attachment's content: 62 printable characters and CRLF.
 const FILLER_LINE: &[u8; 64] = b"mailflow attachment filler: the same 62 characters, every line\r\n";
 
-/// The content of a generated attachment: exactly `size` bytes (at most
-/// [`crate::scenario::MAX_ATTACHMENT_SIZE`]), [`FILLER_LINE`] repeated and
-/// cut off at `size`; the same for every probe. A cut that would leave a bare
-/// CR at the end ends with `.` instead.
+/// The content of a generated attachment: exactly `size` bytes (the loader
+/// allows at most [`crate::scenario::MAX_ATTACHMENT_SIZE`]), one 64-byte line
+/// of ASCII text (62 characters and CRLF) repeated and cut off at `size`; the
+/// same for every probe. A cut that would leave a bare CR at the end ends
+/// with `.` instead.
 pub fn attachment_content(size: u64) -> Vec<u8> {
     let size = usize::try_from(size).unwrap_or(usize::MAX);
     let mut content: Vec<u8> = FILLER_LINE.iter().copied().cycle().take(size).collect();
