@@ -114,6 +114,7 @@ async fn send<T: Target + ?Sized>(
         subject: &spec.subject,
         body: spec.body.as_deref(),
         headers: &spec.headers,
+        attachments: &spec.attachments,
     };
     let probe = probe::build(run, &suite.probe_domain, &label, &probe_spec);
     submit(target, suite, probe, state).await
@@ -871,7 +872,7 @@ mod tests {
 
     fn sent() -> Sent {
         let to = vec!["probe-test@lists.example.test".to_string()];
-        let spec = ProbeSpec { from: "alice@probe.test", to: &to, subject: "s", body: None, headers: &[] };
+        let spec = ProbeSpec { from: "alice@probe.test", to: &to, subject: "s", body: None, headers: &[], attachments: &[] };
         Sent { probe: probe::build(&RunId::new(), "probe.test", "t", &spec), transcript: Transcript::default(), at: Instant::now(), wall: SystemTime::now() }
     }
 

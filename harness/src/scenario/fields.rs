@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::reader::{entries_in_order, Doc, Span, Value};
-use super::values::{check_address, check_header_name, parse_duration};
+use super::reader::{entries_in_order, shown, Doc, Span, Value};
+use super::values::{check_address, check_header_name, check_header_text, parse_duration};
 
 /// An array of addresses. Bad entries and repeats are reported and left
 /// out; `None` only when the value is not a usable array at all.
@@ -96,7 +96,7 @@ pub(super) fn headers<T>(
             doc.error(
                 name_span,
                 "invalid header name",
-                format!("invalid header name `{name}` in {what}: {reason}"),
+                format!("invalid header name `{}` in {what}: {reason}", shown(name)),
             );
             continue;
         }
@@ -113,17 +113,19 @@ pub(super) fn headers<T>(
     Some(found)
 }
 
-/// A header value to send: one line of text, since a line break would
-/// start a header of its own.
+/// A header value to send: one line of text without NUL (see
+/// [`header_line`]).
 pub(super) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<String> {
-    let what = header.what();
-    let text = doc.string(&what, header.value)?;
-    if text.contains(['\r', '\n']) {
-        doc.error(
-            header.value.span(),
-            "line break",
-            format!("{what} must be a single line"),
-        );
+    header_line(doc, &header.what(), header.value)
+}
+
+/// A string that becomes (part of) a header of a probe: a line break would
+/// end the header and start one of the file's choosing, so CR, LF and NUL
+/// are refused at the value.
+pub(super) fn header_line(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let text = doc.string(what, value)?;
+    if let Err(reason) = check_header_text(text) {
+        doc.error(value.span(), "not a single line", format!("{what} {reason}"));
         return None;
     }
     Some(text.to_string())

@@ -156,7 +156,7 @@ impl Doc {
                 self.error(
                     value.span(),
                     format!("invalid {noun}"),
-                    format!("invalid {noun} `{text}` in {what}: {reason}"),
+                    format!("invalid {noun} `{}` in {what}: {reason}", shown(text)),
                 );
                 None
             }
@@ -190,6 +190,14 @@ impl Doc {
         }
         number
     }
+}
+
+/// `text` as an error message may quote it: control characters escaped
+/// (`\r`, `\n`, `\u{0}`), so that a message stays on one line.
+pub(super) fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
 }
 
 /// The type of a value as messages name it.
