@@ -143,7 +143,11 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
     let at = Instant::now();
     let wall = SystemTime::now();
     let expected = format!("{} sent to {}", probe.message_id, target.smtp_addr());
-    let verdict = match smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await {
+    let sent = match target.smtp_security() {
+        Some(security) => smtp::send_secured(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default(), security).await,
+        None => smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await,
+    };
+    let verdict = match sent {
         Ok(transcript) => {
             let row = Row::passed("SMTP conversation", expected, describe_send(&probe, &transcript)).took(at.elapsed());
             state.last = Some(Sent { probe, transcript, at, wall });
