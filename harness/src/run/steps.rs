@@ -147,7 +147,7 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
         Some(security) => smtp::send_secured(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default(), security).await,
         None => smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await,
     };
-    let verdict = match sent {
+    match sent {
         Ok(transcript) => {
             let row = Row::passed("SMTP conversation", expected, describe_send(&probe, &transcript)).took(at.elapsed());
             state.last = Some(Sent { probe, transcript, at, wall });
@@ -159,8 +159,7 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
             state.last = Some(Sent { probe, transcript: e.transcript, at, wall });
             Verdict { rows: vec![Row::failed("SMTP conversation", expected, observed)], stop: Some(stop), ..Verdict::default() }
         }
-    };
-    verdict
+    }
 }
 
 fn describe_send(probe: &Probe, t: &Transcript) -> String {
