@@ -7,6 +7,7 @@
 
 pub mod containers;
 pub mod docker;
+pub mod hosts;
 pub mod images;
 
 use std::fmt;
