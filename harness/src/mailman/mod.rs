@@ -4,5 +4,5 @@
 pub mod held;
 pub mod rest;
 
-pub use held::{is_probe_id_of_run, select_own, Decision, HeldMessage, OwnHeld};
+pub use held::{is_probe_id, is_probe_id_of_run, select_own, Decision, HeldMessage, OwnHeld};
 pub use rest::{MailmanRest, RestResponse, RestTransport};
