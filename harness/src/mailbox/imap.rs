@@ -271,6 +271,7 @@ impl ImapMailbox {
         };
         let mut conn = self.connection().await?;
         let found = async {
+            sync(conn.session(), &self.config).await?;
             let uids = search(conn.session(), &self.config, &query).await?;
             fetch_received(conn.session(), &self.config, &uids).await
         }
@@ -302,6 +303,7 @@ impl ImapMailbox {
         );
         let mut conn = self.connection().await?;
         let found = async {
+            sync(conn.session(), &self.config).await?;
             let uids = search(conn.session(), &self.config, &query).await?;
             fetch_received(conn.session(), &self.config, &uids).await
         }
@@ -379,6 +381,7 @@ impl ImapMailbox {
         }
         let mut conn = self.connection().await?;
         let result = async {
+            sync(conn.session(), &self.config).await?;
             let mut mine: Vec<u32> = Vec::new();
             for id in run_message_ids {
                 let uids = search(conn.session(), &self.config, &format!("HEADER Message-ID {}", quoted(id)?)).await?;
@@ -625,6 +628,16 @@ async fn fetch_message_ids(
             Some((uid, ids))
         })
         .collect())
+}
+
+/// Brings the session's view of the folder up to date (a server such as
+/// Dovecot shows new messages to a search only after the session synced, at
+/// the end of a command): a NOOP. The changes it reports are what this look
+/// sees, so they are not news for [`ImapMailbox::wait_for_news`] any more.
+async fn sync(session: &mut ImapSession, config: &ImapConfig) -> Result<(), MailboxError> {
+    step(config, "NOOP", config.timeouts.command, session.noop()).await?;
+    drain_changes(session);
+    Ok(())
 }
 
 /// Whether the server reported a change (new or removed messages) since the
