@@ -721,7 +721,9 @@ mod tests {
 
     #[test]
     fn envelope_from_the_delivering_mta() {
-        let table: &[(&str, Option<&str>, (&str, &[&str]))] = &[
+        /// (message, the mailbox's own address, (sender, recipients) expected)
+        type Case<'a> = (&'a str, Option<&'a str>, (&'a str, &'a [&'a str]));
+        let table: &[Case] = &[
             (
                 "Return-Path: <list-bounces@lists.test>\r\nDelivered-To: alice@probe.test\r\nDelivered-To: old@elsewhere\r\nX-Original-To: x@y\r\n\r\nbody",
                 Some("own@probe.test"),

@@ -433,3 +433,11 @@ fn load_reads_the_file_or_names_it() {
     let config = load_hosts(&example).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.name, "lists.example.org");
 }
+
+#[test]
+fn the_readme_shows_the_example_file_as_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("tests-data/hosts/example.toml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
+    assert!(readme.contains(&format!("```toml\n{example}```")), "README.md's \"Target files\" example differs from tests-data/hosts/example.toml");
+}
