@@ -8,7 +8,7 @@ use super::values::{check_address, check_header_name, check_header_text, parse_d
 
 /// An array of addresses. Bad entries and repeats are reported and left
 /// out; `None` only when the value is not a usable array at all.
-pub(super) fn addresses(
+pub(crate) fn addresses(
     doc: &mut Doc,
     what: &str,
     value: &Value<'_>,
@@ -41,7 +41,7 @@ pub(super) fn addresses(
 }
 
 /// A duration string like "30s"; `default` when the key is absent.
-pub(super) fn duration(
+pub(crate) fn duration(
     doc: &mut Doc,
     what: &str,
     value: Option<&Value<'_>>,
@@ -65,17 +65,17 @@ pub(super) fn duration(
 }
 
 /// One entry of a header table, handed to the caller's reader.
-pub(super) struct Header<'t, 'i> {
+pub(crate) struct Header<'t, 'i> {
     /// How messages name the table, e.g. "`send.headers`".
-    pub(super) table: &'t str,
-    pub(super) name: &'t str,
-    pub(super) name_span: Span,
-    pub(super) value: &'t Value<'i>,
+    pub(crate) table: &'t str,
+    pub(crate) name: &'t str,
+    pub(crate) name_span: Span,
+    pub(crate) value: &'t Value<'i>,
 }
 
 impl Header<'_, '_> {
     /// How messages name the value, e.g. "header `X-Extra` in `send.headers`".
-    pub(super) fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         format!("header `{}` in {}", self.name, self.table)
     }
 }
@@ -83,7 +83,7 @@ impl Header<'_, '_> {
 /// A table of header names to values, in source order. Each name is checked
 /// as an RFC 5322 field name; `read` turns a valid entry into what the
 /// caller needs (and reports it when it can't).
-pub(super) fn headers<T>(
+pub(crate) fn headers<T>(
     doc: &mut Doc,
     what: &str,
     value: &Value<'_>,
@@ -115,14 +115,14 @@ pub(super) fn headers<T>(
 
 /// A header value to send: one line of text without NUL (see
 /// [`header_line`]).
-pub(super) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<String> {
+pub(crate) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<String> {
     header_line(doc, &header.what(), header.value)
 }
 
 /// A string that becomes (part of) a header of a probe: a line break would
 /// end the header and start one of the file's choosing, so CR, LF and NUL
 /// are refused at the value.
-pub(super) fn header_line(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+pub(crate) fn header_line(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
     let text = doc.string(what, value)?;
     if let Err(reason) = check_header_text(text) {
         doc.error(value.span(), "not a single line", format!("{what} {reason}"));
@@ -132,7 +132,7 @@ pub(super) fn header_line(doc: &mut Doc, what: &str, value: &Value<'_>) -> Optio
 }
 
 /// A string naming one of `choices` (by `name`); reports the others when not.
-pub(super) fn one_of<T: Copy>(
+pub(crate) fn one_of<T: Copy>(
     doc: &mut Doc,
     what: &str,
     noun: &str,

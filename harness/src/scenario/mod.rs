@@ -46,14 +46,14 @@
 //! the format's rules; `reader`, `fields` and `values` the generic walking
 //! helpers and value checks they use; `load` the file system side.
 
-mod error;
-mod fields;
+pub(crate) mod error;
+pub(crate) mod fields;
 mod load;
 mod model;
-mod reader;
+pub(crate) mod reader;
 mod scenario_file;
 mod suite;
-mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 /// The longest `within` a step may wait: a scenario is a quick probe, and a
 /// typo like "30m" for "30s" should not stall a run.
-pub(super) const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
 
 /// Parses "500ms", "30s", "2m", "1h", "1m30s": numbers with units, each unit
 /// at most once and largest first.
-pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
     if text.is_empty() {
         return Err("expected a number with a unit, like \"30s\" or \"1m30s\"".into());
@@ -64,7 +64,7 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A mailbox as used in SMTP envelopes: `local@domain`, no display name.
-pub(super) fn check_address(text: &str) -> Result<(), String> {
+pub(crate) fn check_address(text: &str) -> Result<(), String> {
     check_header_text(text)?;
     if text
         .chars()
@@ -86,7 +86,7 @@ pub(super) fn check_address(text: &str) -> Result<(), String> {
 }
 
 /// A lowercase DNS name, as Mailman stores list domains.
-pub(super) fn check_domain(text: &str) -> Result<(), String> {
+pub(crate) fn check_domain(text: &str) -> Result<(), String> {
     let label_ok = |label: &str| {
         !label.is_empty()
             && label
@@ -104,7 +104,7 @@ pub(super) fn check_domain(text: &str) -> Result<(), String> {
 }
 
 /// A list's local part, in the characters Mailman accepts for list names.
-pub(super) fn check_list_name(text: &str) -> Result<(), String> {
+pub(crate) fn check_list_name(text: &str) -> Result<(), String> {
     let char_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
     if !text.is_empty() && text.chars().all(char_ok) {
         Ok(())
@@ -164,7 +164,7 @@ pub(super) fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// An RFC 5322 field name: printable ASCII except `:`.
-pub(super) fn check_header_name(text: &str) -> Result<(), String> {
+pub(crate) fn check_header_name(text: &str) -> Result<(), String> {
     let char_ok = |c: char| c.is_ascii_graphic() && c != ':';
     if !text.is_empty() && text.chars().all(char_ok) {
         Ok(())

@@ -10,6 +10,7 @@
 
 pub mod containers;
 pub mod docker;
+pub mod hosts;
 pub mod images;
 
 mod capability;
