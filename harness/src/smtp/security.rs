@@ -17,6 +17,19 @@ pub enum StartTls {
     Off,
 }
 
+impl StartTls {
+    pub const ALL: [StartTls; 3] = [StartTls::Required, StartTls::Optional, StartTls::Off];
+
+    /// The name a target file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartTls::Required => "required",
+            StartTls::Optional => "optional",
+            StartTls::Off => "off",
+        }
+    }
+}
+
 /// SMTP AUTH credentials; `Debug` hides the password.
 #[derive(Clone)]
 pub struct Credentials {

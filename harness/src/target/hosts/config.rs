@@ -44,29 +44,7 @@ pub struct SmtpConfig {
     pub auth: Option<SmtpAuth>,
 }
 
-/// Whether probes are sent over STARTTLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartTls {
-    /// The server must offer STARTTLS, and it is used (the default).
-    Required,
-    /// Used when offered; AUTH is then only sent after TLS.
-    Optional,
-    /// Never used.
-    Off,
-}
-
-impl StartTls {
-    pub const ALL: [StartTls; 3] = [StartTls::Required, StartTls::Optional, StartTls::Off];
-
-    /// The name a target file uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StartTls::Required => "required",
-            StartTls::Optional => "optional",
-            StartTls::Off => "off",
-        }
-    }
-}
+pub use crate::smtp::StartTls;
 
 /// SMTP AUTH credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@
 
 mod config;
 mod file;
+mod target;
 
 #[cfg(test)]
 mod tests;
@@ -23,3 +24,4 @@ pub use config::{
     StartTls, WebConfig,
 };
 pub use file::{load_hosts, parse_hosts};
+pub use target::HostsTarget;
