@@ -48,6 +48,7 @@ if [[ -z "${MAILFLOW_SINK_HOST:-}" ]]; then
     log "MAILFLOW_SINK_HOST not set, using the default gateway $MAILFLOW_SINK_HOST"
 fi
 export MAILFLOW_SINK_HOST
+export MAILFLOW_SINK_PROTOCOL="${MAILFLOW_SINK_PROTOCOL:-smtp}"
 MAILFLOW_OLD_HOST_ADDR="${MAILFLOW_OLD_HOST_ADDR:-172.31.250.10}"
 MAILFLOW_BASTION_ADDR="${MAILFLOW_BASTION_ADDR:-172.31.250.11}"
 MAILFLOW_WEB="${MAILFLOW_WEB:-0}"
@@ -74,6 +75,8 @@ domain_re='[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?'
     || die "MAILFLOW_SINK_HOST must be an IPv4 address or a host name in /etc/hosts, got '$MAILFLOW_SINK_HOST'"
 [[ "$MAILFLOW_SINK_PORT" =~ ^[0-9]{1,5}$ ]] && (( MAILFLOW_SINK_PORT > 0 && MAILFLOW_SINK_PORT < 65536 )) \
     || die "MAILFLOW_SINK_PORT must be a TCP port, got '$MAILFLOW_SINK_PORT'"
+[[ "$MAILFLOW_SINK_PROTOCOL" == smtp || "$MAILFLOW_SINK_PROTOCOL" == lmtp ]] \
+    || die "MAILFLOW_SINK_PROTOCOL must be smtp or lmtp, got '$MAILFLOW_SINK_PROTOCOL'"
 addr_list_re='^[0-9./]+( +[0-9./]+)*$'
 [[ "$MAILFLOW_OLD_HOST_ADDR" =~ $addr_list_re ]] \
     || die "MAILFLOW_OLD_HOST_ADDR must be IPv4 addresses (space-separated), got '$MAILFLOW_OLD_HOST_ADDR'"
@@ -110,10 +113,10 @@ os.replace(tmp, dst)
 }
 
 # ---------------------------------------------------------------- configs
-log "rendering /etc/exim4/exim4.conf (list domains $MAILFLOW_LIST_DOMAINS, probe domain $MAILFLOW_PROBE_DOMAIN, sink $MAILFLOW_SINK_HOST:$MAILFLOW_SINK_PORT)"
+log "rendering /etc/exim4/exim4.conf (list domains $MAILFLOW_LIST_DOMAINS, probe domain $MAILFLOW_PROBE_DOMAIN, sink $MAILFLOW_SINK_PROTOCOL to $MAILFLOW_SINK_HOST:$MAILFLOW_SINK_PORT)"
 render "$SHARE/exim4.conf" /etc/exim4/exim4.conf 0644 root:root \
     "LIST_DOMAINS=$MAILFLOW_LIST_DOMAINS" "PROBE_DOMAIN=$MAILFLOW_PROBE_DOMAIN" \
-    "SINK_HOST=$MAILFLOW_SINK_HOST" "SINK_PORT=$MAILFLOW_SINK_PORT" </dev/null \
+    "SINK_HOST=$MAILFLOW_SINK_HOST" "SINK_PORT=$MAILFLOW_SINK_PORT" "SINK_PROTOCOL=$MAILFLOW_SINK_PROTOCOL" </dev/null \
     || die "could not render /etc/exim4/exim4.conf"
 exim4 -bV >/dev/null || die "exim rejects /etc/exim4/exim4.conf (see exim4 -bV)"
 

@@ -6,14 +6,36 @@
 //! Mailman's queues and archives) and the only thing that entitles the harness
 //! to act on a message: Mailman 3 shunts a message with two Message-IDs, so the
 //! harness never adds a second one.
+//!
+//! `send` probes are built with mail-builder: it writes the Date, folds long
+//! headers, encodes header text that cannot go as it is into RFC 2047 words
+//! (printable ASCII goes as it is), and lays out the MIME parts (the text
+//! body, then any attachments, as `multipart/mixed`). The loader
+//! refuses header text with CR, LF or NUL and header names outside RFC 5322's
+//! `ftext`; what reaches [`build`] anyway cannot start a header of its own.
+//! `send_raw` probes are written as the scenario gives them.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use mail_builder::headers::address::Address;
+use mail_builder::headers::date::Date;
+use mail_builder::headers::raw::Raw;
+use mail_builder::headers::text::Text;
+use mail_builder::headers::HeaderType;
+use mail_builder::MessageBuilder;
+
+use crate::scenario::Attachment;
 
 /// The header that names the probe and its run.
 pub const PROBE_HEADER: &str = "X-Mailflow-Probe";
 
 /// Identifies one run of the harness; part of every probe's Message-ID.
+///
+/// Only ASCII letters, digits and `-`: it is written into Message-IDs (also
+/// into `send_raw` messages, through `{message_id}`), so it can carry nothing
+/// that would change a header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunId(String);
 
@@ -25,8 +47,9 @@ impl RunId {
         RunId(format!("{}-{:x}{:04x}", std::process::id(), now.as_secs(), now.subsec_micros() & 0xffff))
     }
     /// A given id (tests; a run that must recognise an earlier run's probes).
+    /// Any character other than an ASCII letter, digit or `-` becomes `-`.
     pub fn from_string(id: impl Into<String>) -> Self {
-        RunId(id.into())
+        RunId(id.into().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect())
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -45,14 +68,24 @@ impl std::fmt::Display for RunId {
     }
 }
 
-/// What a scenario asks to send.
+/// What a scenario asks to send. Header text is expected to be checked
+/// already (see [`crate::scenario::SendSpec`]).
 #[derive(Debug, Clone)]
 pub struct ProbeSpec<'a> {
+    /// Envelope sender and `From:`: a bare address.
     pub from: &'a str,
+    /// Envelope recipients and `To:`.
     pub to: &'a [String],
+    /// The Subject, unencoded.
     pub subject: &'a str,
+    /// The text body; `None` for one line naming the probe's Message-ID.
     pub body: Option<&'a str>,
+    /// Extra headers, written after the probe's own; a Message-ID among them
+    /// is left out (the probe has its own, and only one).
     pub headers: &'a [(String, String)],
+    /// Generated attachments (see [`attachment_content`]); with any, the
+    /// probe is `multipart/mixed`.
+    pub attachments: &'a [Attachment],
 }
 
 /// A built probe, ready to send.
@@ -63,7 +96,7 @@ pub struct Probe {
     pub from: String,
     pub to: Vec<String>,
     pub subject: String,
-    /// The body text as sent (before line ends were made CRLF).
+    /// The body text as given (before encoding and CRLF line ends).
     pub body: String,
     /// The message in wire form, CRLF line ends, not yet dot-stuffed.
     pub bytes: Vec<u8>,
@@ -77,7 +110,10 @@ static ISSUED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new())
 
 fn next_message_id(run: &RunId, probe_domain: &str) -> String {
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let message_id = format!("<mailflow.{run}.{seq}@{probe_domain}>");
+    // The loader checks the probe domain; keep a bad one out of the header anyway.
+    let domain: String =
+        probe_domain.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect();
+    let message_id = format!("<mailflow.{run}.{seq}@{domain}>");
     if let Ok(mut issued) = ISSUED.lock() {
         issued.push(message_id.clone());
     }
@@ -91,46 +127,121 @@ pub fn issued_ids(run: &RunId) -> Vec<String> {
 }
 
 /// Builds a probe for `run`, named `label` in its probe header.
+///
+/// Headers, in order: From, To, Subject, Date, Message-ID, the probe header,
+/// the extra headers, MIME-Version, then the body's Content-Type and
+/// Content-Transfer-Encoding (7bit, quoted-printable or base64, whichever
+/// the text needs).
 pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>) -> Probe {
     let message_id = next_message_id(run, probe_domain);
-    let mut m = String::new();
-    let mut h = |name: &str, value: &str| {
-        m.push_str(name);
-        m.push_str(": ");
-        m.push_str(value);
-        m.push_str("\r\n");
-    };
-    h("From", spec.from);
-    h("To", &spec.to.join(", "));
-    h("Subject", &encode_word(spec.subject));
-    h("Date", &rfc2822_now());
-    h("Message-ID", &message_id);
-    h(PROBE_HEADER, &format!("run={run}; probe={}", sanitize(label)));
-    h("MIME-Version", "1.0");
-    h("Content-Type", "text/plain; charset=utf-8");
-    h("Content-Transfer-Encoding", "8bit");
+    let body = spec.body.map(str::to_string).unwrap_or_else(|| format!("mailflow probe {message_id}\n"));
+    let mut text = body.clone();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let to: Vec<Address<'_>> = spec.to.iter().map(|a| Address::from(a.as_str())).collect();
+    let bare_id = message_id.trim_start_matches('<').trim_end_matches('>');
+    let mut message = MessageBuilder::new()
+        .from(spec.from)
+        .to(Address::new_list(to))
+        .header("Subject", header_text(spec.subject))
+        .date(Date::now())
+        .message_id(bare_id)
+        .header(PROBE_HEADER, probe_header_value(run, label))
+        .text_body(text);
     for (name, value) in spec.headers {
-        h(name, &encode_word(value));
+        if name.eq_ignore_ascii_case("Message-ID") {
+            continue;
+        }
+        message = message.header(header_name(name), header_text(value.as_str()));
     }
-    m.push_str("\r\n");
-    let body = spec.body.map(str::to_string).unwrap_or_else(|| format!("mailflow probe {message_id}\r\n"));
-    for line in body.lines() {
-        m.push_str(line);
-        m.push_str("\r\n");
+    for attachment in spec.attachments {
+        let content_type = if is_mime_type(&attachment.content_type) {
+            attachment.content_type.as_str()
+        } else {
+            "application/octet-stream"
+        };
+        message = message.attachment(content_type, attachment.name.as_str(), attachment_content(attachment.size));
     }
+    // Writing into a Vec cannot fail.
+    let bytes = message.write_to_vec().unwrap_or_default();
     Probe {
         message_id,
         from: spec.from.to_string(),
         to: spec.to.to_vec(),
         subject: spec.subject.to_string(),
         body,
-        bytes: m.into_bytes(),
+        bytes,
     }
+}
+
+/// `run=RUN; probe=LABEL`; control characters in the label become spaces.
+fn probe_header_value(run: &RunId, label: &str) -> HeaderType<'static> {
+    let label: String = label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    header_text(format!("run={run}; probe={label}"))
+}
+
+/// Header text as a person would write it when it can be: printable ASCII
+/// without leading or trailing spaces and without words too long for a line
+/// is written as it is and folded at its spaces (as mail clients do; `grep`
+/// finds it). Anything else becomes RFC 2047 encoded words. Either way,
+/// unfolding and decoding give back `text` exactly, except that text which
+/// already holds encoded words (`=?utf-8?q?...?=`) is sent as written, for
+/// scenarios that want a pre-encoded header, and readers decode it.
+fn header_text<'x>(text: impl Into<Cow<'x, str>>) -> HeaderType<'x> {
+    let text = text.into();
+    let plain = text.bytes().all(|b| (b' '..=b'~').contains(&b))
+        && text.trim() == text
+        && text.split(' ').all(|word| word.len() <= 76);
+    if plain {
+        Raw::new(text).into()
+    } else {
+        Text::new(text).into()
+    }
+}
+
+/// The name as written. The loader accepts only RFC 5322 `ftext` (printable
+/// ASCII except `:`); anything else that gets here becomes `-`, so a name can
+/// never end the header line.
+fn header_name(name: &str) -> Cow<'_, str> {
+    let ftext = |c: char| c.is_ascii_graphic() && c != ':';
+    if !name.is_empty() && name.chars().all(ftext) {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(name.chars().map(|c| if ftext(c) { c } else { '-' }).collect())
+    }
+}
+
+/// `type/subtype` in printable ASCII, without parameters (the loader checks
+/// the token characters too).
+fn is_mime_type(text: &str) -> bool {
+    text.split_once('/').is_some_and(|(kind, subtype)| {
+        !kind.is_empty() && !subtype.is_empty() && text.chars().all(|c| c.is_ascii_graphic() && c != ';')
+    })
+}
+
+/// One line of an attachment's content: 62 printable characters and CRLF.
+const FILLER_LINE: &[u8; 64] = b"mailflow attachment filler: the same 62 characters, every line\r\n";
+
+/// The content of a generated attachment: exactly `size` bytes (the loader
+/// allows at most [`crate::scenario::MAX_ATTACHMENT_SIZE`]), one 64-byte line
+/// of ASCII text (62 characters and CRLF) repeated and cut off at `size`; the
+/// same for every probe. A cut that would leave a bare CR at the end ends
+/// with `.` instead.
+pub fn attachment_content(size: u64) -> Vec<u8> {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    let mut content: Vec<u8> = FILLER_LINE.iter().copied().cycle().take(size).collect();
+    if let Some(last) = content.last_mut().filter(|b| **b == b'\r') {
+        *last = b'.';
+    }
+    content
 }
 
 /// A message sent as written (`send_raw`): every `{message_id}` in `data`
 /// becomes this probe's Message-ID; line ends become CRLF. Nothing else is
-/// added, so the text decides which headers the message has.
+/// added, so the text decides which headers the message has. The Message-ID
+/// is made of the run id and the probe domain only, neither of which can
+/// hold a line break, so the placeholder cannot add a header.
 pub fn build_raw(run: &RunId, probe_domain: &str, from: &str, to: &[String], data: &str) -> Probe {
     let message_id = next_message_id(run, probe_domain);
     let text = data.replace(crate::scenario::MESSAGE_ID_PLACEHOLDER, &message_id);
@@ -147,98 +258,236 @@ pub fn build_raw(run: &RunId, probe_domain: &str, from: &str, to: &[String], dat
     Probe { message_id, from: from.to_string(), to: to.to_vec(), subject, body, bytes: m.into_bytes() }
 }
 
-/// RFC 2047 encoded-word (base64) for non-ASCII header text; ASCII as is.
-fn encode_word(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_string();
-    }
-    // Chunk on char boundaries so that each encoded word stays under 75 chars.
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in text.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
-            words.push(std::mem::take(&mut chunk));
-        }
-        chunk.push(c);
-    }
-    words.push(chunk);
-    words.iter().map(|w| format!("=?utf-8?b?{}?=", base64(w.as_bytes()))).collect::<Vec<_>>().join("\r\n ")
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Labels go into a header: keep them on one line and printable.
-fn sanitize(label: &str) -> String {
-    label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
-fn rfc2822_now() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let days = secs / 86400;
-    let (h, mi, s) = (secs % 86400 / 3600, secs % 3600 / 60, secs % 60);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    format!("{}, {d:02} {} {y} {h:02}:{mi:02}:{s:02} +0000", DAYS[(days % 7) as usize], MONTHS[(m - 1) as usize])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailparse::{MailHeaderMap, ParsedMail};
 
-    #[test]
-    fn one_message_id_and_probe_header() {
-        let run = RunId::new();
-        let to = vec!["probe-test@lists.example.test".to_string()];
-        let spec = ProbeSpec { from: "alice@probe.test", to: &to, subject: "hello", body: None, headers: &[] };
-        let a = build(&run, "probe.test", "s1 step 1", &spec);
-        let b = build(&run, "probe.test", "s1 step 1", &spec);
-        assert_ne!(a.message_id, b.message_id);
-        let (headers, _) = mailparse::parse_headers(&a.bytes).unwrap();
-        let ids: Vec<_> = headers.iter().filter(|h| h.get_key().eq_ignore_ascii_case("message-id")).collect();
-        assert_eq!(ids.len(), 1);
-        assert_eq!(ids[0].get_value(), a.message_id);
-        assert!(a.message_id.ends_with("@probe.test>"));
-        let probe = headers.iter().find(|h| h.get_key() == PROBE_HEADER).unwrap().get_value();
-        assert!(probe.contains(run.as_str()) && probe.contains("s1 step 1"), "{probe}");
-        // The Date header parses.
-        let date = headers.iter().find(|h| h.get_key() == "Date").unwrap().get_value();
-        assert!(mailparse::dateparse(&date).is_ok(), "{date}");
+    fn to(addresses: &[&str]) -> Vec<String> {
+        addresses.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn attachment(name: &str, content_type: &str, size: u64) -> Attachment {
+        Attachment { name: name.into(), content_type: content_type.into(), size }
+    }
+
+    /// The values of every header named `name` (decoded), in order.
+    fn values(mail: &ParsedMail<'_>, name: &str) -> Vec<String> {
+        mail.get_headers().get_all_values(name)
+    }
+
+    /// The raw lines of the header `name` in the wire form: the first line
+    /// and its continuation lines.
+    fn raw_header_lines(bytes: &[u8], name: &str) -> Vec<String> {
+        let text = String::from_utf8_lossy(bytes);
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        let mut lines = Vec::new();
+        let mut inside = false;
+        for line in head.split("\r\n") {
+            if line.starts_with([' ', '\t']) {
+                if inside {
+                    lines.push(line.to_string());
+                }
+                continue;
+            }
+            inside = line.split_once(':').is_some_and(|(n, _)| n.eq_ignore_ascii_case(name));
+            if inside {
+                lines.push(line.to_string());
+            }
+        }
+        lines
+    }
+
+    /// Decodes a built probe with mailparse and checks that every part of the
+    /// spec comes back exactly.
+    fn assert_round_trips(case: &str, run: &RunId, label: &str, spec: &ProbeSpec<'_>, probe: &Probe) {
+        let mail = mailparse::parse_mail(&probe.bytes).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let head_end = probe.bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a header section");
+        let head = &probe.bytes[..head_end];
+        assert!(head.is_ascii(), "{case}: the header section is not ASCII");
+        for line in head.split(|b| *b == b'\n') {
+            assert!(line.len() <= 998, "{case}: a header line of {} octets", line.len());
+            assert!(!line.contains(&0), "{case}: NUL in a header line");
+        }
+
+        // Exactly one Message-ID, the probe's.
+        assert_eq!(values(&mail, "Message-ID"), vec![probe.message_id.clone()], "{case}");
+        assert!(probe.message_id.starts_with(&format!("<mailflow.{run}.")), "{case}");
+        assert_eq!(values(&mail, "Subject"), vec![spec.subject.to_string()], "{case}: subject");
+        assert_eq!(probe.subject, spec.subject, "{case}");
+        assert_eq!(values(&mail, "From"), vec![format!("<{}>", spec.from)], "{case}: from");
+        let to_header = values(&mail, "To");
+        assert_eq!(to_header.len(), 1, "{case}: {to_header:?}");
+        let addresses = mailparse::addrparse(&to_header[0]).unwrap_or_else(|e| panic!("{case}: To: {e}"));
+        let parsed: Vec<String> = addresses
+            .iter()
+            .map(|a| match a {
+                mailparse::MailAddr::Single(s) => s.addr.clone(),
+                mailparse::MailAddr::Group(g) => panic!("{case}: a group in To: {}", g.group_name),
+            })
+            .collect();
+        assert_eq!(parsed, spec.to, "{case}: to");
+        let date = values(&mail, "Date");
+        assert_eq!(date.len(), 1, "{case}: {date:?}");
+        assert!(mailparse::dateparse(&date[0]).is_ok(), "{case}: Date {:?}", date[0]);
+        let probe_header = values(&mail, PROBE_HEADER);
+        let clean_label: String = label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        assert_eq!(probe_header, vec![format!("run={run}; probe={clean_label}")], "{case}: probe header");
+        for (name, value) in spec.headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("Message-ID")) {
+            assert_eq!(values(&mail, name), vec![value.clone()], "{case}: header {name}");
+        }
+
+        // The body: the text part, alone or first.
+        let text_part = if spec.attachments.is_empty() {
+            assert_eq!(mail.ctype.mimetype, "text/plain", "{case}");
+            assert!(mail.subparts.is_empty(), "{case}");
+            &mail
+        } else {
+            assert_eq!(mail.ctype.mimetype, "multipart/mixed", "{case}");
+            assert_eq!(mail.subparts.len(), 1 + spec.attachments.len(), "{case}");
+            &mail.subparts[0]
+        };
+        assert_eq!(text_part.ctype.mimetype, "text/plain", "{case}");
+        let text = text_part.get_body().unwrap().replace("\r\n", "\n");
+        assert_eq!(text.trim_end_matches('\n'), probe.body.trim_end_matches('\n'), "{case}: body");
+
+        // Each attachment: name, type, size and content as stated.
+        for (want, part) in spec.attachments.iter().zip(mail.subparts.iter().skip(1)) {
+            let disposition = part.get_content_disposition();
+            assert_eq!(disposition.disposition, mailparse::DispositionType::Attachment, "{case}: {}", want.name);
+            assert_eq!(disposition.params.get("filename"), Some(&want.name), "{case}: filename");
+            assert_eq!(part.ctype.mimetype, want.content_type, "{case}: {}", want.name);
+            let content = part.get_body_raw().unwrap();
+            assert_eq!(content.len() as u64, want.size, "{case}: size of {}", want.name);
+            assert_eq!(content, attachment_content(want.size), "{case}: content of {}", want.name);
+        }
     }
 
     #[test]
-    fn non_ascii_subject_round_trips() {
-        let to = vec!["l@d.test".to_string()];
-        let subject = "Grüße aus Köln – ünïcödé test with a fairly long subject line";
-        let spec = ProbeSpec { from: "a@probe.test", to: &to, subject, body: Some("x"), headers: &[] };
-        let p = build(&RunId::new(), "probe.test", "u", &spec);
-        let (headers, _) = mailparse::parse_headers(&p.bytes).unwrap();
-        let got = headers.iter().find(|h| h.get_key() == "Subject").unwrap().get_value();
-        assert_eq!(got, subject);
-        assert!(p.bytes.is_ascii() || !String::from_utf8_lossy(&p.bytes).lines().next().unwrap().contains('ü'));
+    fn every_send_probe_round_trips() {
+        let long_ascii = format!(
+            "A long subject  with double  spaces, kept exactly: {}",
+            (1..=30).map(|n| format!("word{n}")).collect::<Vec<_>>().join(" ")
+        );
+        assert!(long_ascii.len() > 200, "{}", long_ascii.len());
+        let long_utf8 = "Grüße aus Köln – 日本語のテスト – ".repeat(8);
+        assert!(long_utf8.chars().count() > 200);
+        let long_word = "x".repeat(250);
+        let one = to(&["probe-test@lists.example.test"]);
+        let many = to(&["probe-test@lists.example.test", "quiet@lists.example.test", "a.b+tag@probe.test"]);
+        let extra = vec![
+            ("X-Extra".to_string(), "value".to_string()),
+            ("X-No-Archive".to_string(), "yes".to_string()),
+            ("X-Unicode".to_string(), "Grüße, Köln".to_string()),
+            ("X-Long".to_string(), "long value ".repeat(20).trim_end().to_string()),
+            ("Reply-To".to_string(), "bob@probe.test".to_string()),
+        ];
+        let attachments = vec![
+            attachment("report.pdf", "application/pdf", 1000),
+            attachment("notes.txt", "text/plain", 64 * 1024),
+            attachment("empty.bin", "application/octet-stream", 0),
+            // 63 bytes would end in the CR of a filler line.
+            attachment("cut.txt", "text/plain", 63),
+            attachment("Grüße, 2024.txt", "text/csv", 5),
+            attachment(&format!("{}.zip", "long name ".repeat(12)), "application/zip", 57),
+        ];
+        let none: &[(String, String)] = &[];
+        let cases: Vec<(&str, ProbeSpec<'_>)> = vec![
+            ("plain", ProbeSpec { from: "alice@probe.test", to: &one, subject: "hello", body: None, headers: none, attachments: &[] }),
+            (
+                "utf-8 subject and body",
+                ProbeSpec { from: "bob@probe.test", to: &one, subject: "Grüße aus Köln – 日本語のテスト", body: Some("Ünïcödé body, too."), headers: none, attachments: &[] },
+            ),
+            ("long ascii subject", ProbeSpec { from: "alice@probe.test", to: &one, subject: &long_ascii, body: Some("x"), headers: none, attachments: &[] }),
+            ("long utf-8 subject", ProbeSpec { from: "alice@probe.test", to: &one, subject: &long_utf8, body: Some("x"), headers: none, attachments: &[] }),
+            ("one long word", ProbeSpec { from: "alice@probe.test", to: &one, subject: &long_word, body: Some("x"), headers: none, attachments: &[] }),
+            (
+                "extra headers and several recipients",
+                ProbeSpec { from: "alice@probe.test", to: &many, subject: "s", body: Some("line 1\nline 2\n.\nline 4"), headers: &extra, attachments: &[] },
+            ),
+            (
+                "attachments",
+                ProbeSpec { from: "dora@probe.test", to: &one, subject: "with attachments", body: Some("See attached."), headers: &extra, attachments: &attachments },
+            ),
+        ];
+        let run = RunId::from_string("7-round");
+        for (case, spec) in &cases {
+            let label = format!("s.toml step 1 ({case})");
+            let probe = build(&run, "probe.test", &label, spec);
+            assert_round_trips(case, &run, &label, spec, &probe);
+        }
+
+        // Folded: the long subjects take several lines of at most 78 characters.
+        // Plain ASCII stays readable: folded at its spaces, not encoded.
+        for subject in [&long_ascii, &long_utf8, &long_word] {
+            let spec = ProbeSpec { from: "a@probe.test", to: &one, subject, body: None, headers: none, attachments: &[] };
+            let lines = raw_header_lines(&build(&run, "probe.test", "l", &spec).bytes, "Subject");
+            assert!(lines.len() > 2, "{lines:#?}");
+            assert!(lines.iter().all(|l| l.len() <= 78), "{lines:#?}");
+            assert_eq!(lines.iter().any(|l| l.contains("=?")), subject != &long_ascii, "{lines:#?}");
+        }
+    }
+
+    #[test]
+    fn shipped_send_steps_round_trip() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let plan = crate::scenario::load(&[root]).expect("the shipped scenarios load");
+        let run = RunId::from_string("8-shipped");
+        let mut sends = 0;
+        for scenario in &plan.scenarios {
+            for step in &scenario.steps {
+                if let crate::scenario::StepKind::Send(send) = &step.kind {
+                    let spec = ProbeSpec {
+                        from: &send.from,
+                        to: &send.to,
+                        subject: &send.subject,
+                        body: send.body.as_deref(),
+                        headers: &send.headers,
+                        attachments: &send.attachments,
+                    };
+                    let label = format!("{} {}", scenario.path.display(), step.label());
+                    let probe = build(&run, &plan.suite.probe_domain, &label, &spec);
+                    assert_round_trips(&label, &run, &label, &spec, &probe);
+                    sends += 1;
+                }
+            }
+        }
+        assert!(sends >= 10, "{sends} send steps");
+    }
+
+    #[test]
+    fn text_from_elsewhere_cannot_start_a_header() {
+        // The loader refuses all of these; build must not be the weak link.
+        let injected = "first\r\nBcc: leak@probe.test\r\n.\r\nQUIT";
+        let one = to(&["probe-test@lists.example.test"]);
+        let headers = vec![
+            ("X-Evil\r\nBcc".to_string(), "leak@probe.test".to_string()),
+            ("X-Value".to_string(), injected.to_string()),
+            ("Message-Id".to_string(), "<second@probe.test>".to_string()),
+        ];
+        let attachments = vec![attachment(injected, "text/plain\r\nBcc: leak@probe.test", 10)];
+        let spec = ProbeSpec { from: "alice@probe.test", to: &one, subject: injected, body: None, headers: &headers, attachments: &attachments };
+        let probe = build(&RunId::new(), "probe.test", injected, &spec);
+        let mail = mailparse::parse_mail(&probe.bytes).unwrap();
+        let text = String::from_utf8(probe.bytes.clone()).unwrap();
+        for part in std::iter::once(&mail).chain(mail.subparts.iter()) {
+            assert!(part.get_headers().get_first_value("Bcc").is_none(), "{text}");
+        }
+        assert!(!text.lines().any(|l| l.trim_end() == "." || l.starts_with("QUIT") || l.starts_with("Bcc")), "{text}");
+        assert_eq!(values(&mail, "Message-ID"), vec![probe.message_id.clone()], "{text}");
+        assert_eq!(values(&mail, "Subject"), vec![injected.replace("\r\n", " ")], "{text}");
+    }
+
+    #[test]
+    fn attachment_content_is_exact_and_the_same_each_time() {
+        for size in [0, 1, 62, 63, 64, 65, 1000, 64 * 1024] {
+            let content = attachment_content(size);
+            assert_eq!(content.len() as u64, size);
+            assert_eq!(content, attachment_content(size));
+            assert!(content.iter().all(|b| b.is_ascii_graphic() || b" \r\n".contains(b)));
+            assert_ne!(content.last(), Some(&b'\r'), "{size}");
+        }
+        assert_eq!(&attachment_content(128)[64..], FILLER_LINE);
     }
 
     #[test]
@@ -258,9 +507,18 @@ mod tests {
     }
 
     #[test]
-    fn base64_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
+    fn raw_placeholder_cannot_add_a_header() {
+        // The Message-ID is made of the run id and the probe domain; neither
+        // can carry a line break into the message.
+        let run = RunId::from_string("10\r\nBcc: leak@probe.test");
+        assert_eq!(run.as_str(), "10--Bcc--leak-probe-test");
+        let to = vec!["l@d.test".to_string()];
+        let data = "Subject: raw\nMessage-ID: {message_id}\n\nbody\n";
+        let p = build_raw(&run, "probe.test\r\nBcc: leak@probe.test", "x@probe.test", &to, data);
+        assert!(!p.message_id.contains(['\r', '\n', ' ', ':']), "{:?}", p.message_id);
+        let (headers, _) = mailparse::parse_headers(&p.bytes).unwrap();
+        let names: Vec<String> = headers.iter().map(|h| h.get_key()).collect();
+        assert_eq!(names, ["Subject", "Message-ID"]);
+        assert!(crate::mailman::is_probe_id_of_run(&run, &p.message_id), "{}", p.message_id);
     }
 }

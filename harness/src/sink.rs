@@ -43,6 +43,14 @@ impl Received {
         };
         Received { mail_from, rcpt_to, data, received_at: SystemTime::now(), peer, headers }
     }
+    /// A message observed somewhere other than the sink (an IMAP mailbox):
+    /// envelope as far as the mailbox knows it, the raw message, and when it
+    /// arrived there. Headers are parsed as the sink parses them. `peer` is
+    /// unspecified (`0.0.0.0:0`): a mailbox does not say who delivered.
+    pub fn from_message(mail_from: String, rcpt_to: Vec<String>, data: Vec<u8>, received_at: SystemTime) -> Self {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        Received { received_at, ..Received::new(mail_from, rcpt_to, data, unspecified) }
+    }
     /// A received message made by hand, for unit tests of code that reads them.
     #[cfg(test)]
     pub(crate) fn for_test(mail_from: &str, rcpt_to: &[&str], data: &[u8]) -> Self {

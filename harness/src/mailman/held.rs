@@ -60,6 +60,24 @@ pub struct Decision {
     pub comment: Option<String>,
 }
 
+/// True when `message_id` has the exact shape of a probe Message-ID of any
+/// run: `<mailflow.RUN.N@domain>` with a non-empty RUN, N decimal digits, and
+/// no spaces, `@`, `<` or `>` inside the parts. For callers that hold the
+/// run's ids rather than its [`RunId`] and still refuse anything else.
+pub fn is_probe_id(message_id: &str) -> bool {
+    let Some(rest) = message_id.strip_prefix("<mailflow.").and_then(|r| r.strip_suffix('>')) else {
+        return false;
+    };
+    let Some((local, domain)) = rest.split_once('@') else {
+        return false;
+    };
+    let Some((run, seq)) = local.rsplit_once('.') else {
+        return false;
+    };
+    let clean = |part: &str| !part.is_empty() && !part.contains(['@', '<', '>', ' ']);
+    clean(run) && clean(domain) && seq.chars().all(|c| c.is_ascii_digit()) && !seq.is_empty()
+}
+
 /// True when `message_id` has the exact shape of a probe Message-ID of
 /// `run`: `<mailflow.RUN.N@domain>` with N decimal digits.
 pub fn is_probe_id_of_run(run: &RunId, message_id: &str) -> bool {
@@ -140,6 +158,30 @@ mod tests {
         ];
         for id in no {
             assert!(!is_probe_id_of_run(&run, id), "{id}");
+        }
+    }
+
+    #[test]
+    fn probe_id_shape_of_any_run() {
+        for id in ["<mailflow.123-abc.0@probe.test>", "<mailflow.999-x.42@probe.test>", "<mailflow.a.b.7@p>"] {
+            assert!(is_probe_id(id), "{id}");
+        }
+        let no = [
+            "",
+            "mailflow.123-abc.0@probe.test",
+            "<mailflow.123-abc.0@probe.test> ",
+            "<mailflow.123-abc.@probe.test>",
+            "<mailflow.123-abc.x1@probe.test>",
+            "<mailflow.7@probe.test>",         // no run
+            "<mailflow..7@probe.test>",        // empty run
+            "<mailflow.123-abc.1@>",
+            "<mailflow.123-abc.1@a@b>",
+            "<mailflow.1 2.1@probe.test>",
+            "<MAILFLOW.123-abc.1@probe.test>",
+            "<foreign.1@example.test>",
+        ];
+        for id in no {
+            assert!(!is_probe_id(id), "{id}");
         }
     }
 

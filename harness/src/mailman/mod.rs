@@ -5,6 +5,6 @@ pub mod held;
 pub mod rest;
 pub mod rest_http;
 
-pub use held::{is_probe_id_of_run, select_own, Decision, HeldMessage, OwnHeld};
+pub use held::{is_probe_id, is_probe_id_of_run, select_own, Decision, HeldMessage, OwnHeld};
 pub use rest::{MailmanRest, RestError, RestResponse, RestTransport};
 pub use rest_http::HttpRest;

@@ -114,6 +114,7 @@ async fn send<T: Target + ?Sized>(
         subject: &spec.subject,
         body: spec.body.as_deref(),
         headers: &spec.headers,
+        attachments: &spec.attachments,
     };
     let probe = probe::build(run, &suite.probe_domain, &label, &probe_spec);
     submit(target, suite, probe, state).await
@@ -142,7 +143,11 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
     let at = Instant::now();
     let wall = SystemTime::now();
     let expected = format!("{} sent to {}", probe.message_id, target.smtp_addr());
-    let verdict = match smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await {
+    let sent = match target.smtp_security() {
+        Some(security) => smtp::send_secured(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default(), security).await,
+        None => smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await,
+    };
+    match sent {
         Ok(transcript) => {
             let row = Row::passed("SMTP conversation", expected, describe_send(&probe, &transcript)).took(at.elapsed());
             state.last = Some(Sent { probe, transcript, at, wall });
@@ -154,8 +159,7 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
             state.last = Some(Sent { probe, transcript: e.transcript, at, wall });
             Verdict { rows: vec![Row::failed("SMTP conversation", expected, observed)], stop: Some(stop), ..Verdict::default() }
         }
-    };
-    verdict
+    }
 }
 
 fn describe_send(probe: &Probe, t: &Transcript) -> String {
@@ -871,7 +875,7 @@ mod tests {
 
     fn sent() -> Sent {
         let to = vec!["probe-test@lists.example.test".to_string()];
-        let spec = ProbeSpec { from: "alice@probe.test", to: &to, subject: "s", body: None, headers: &[] };
+        let spec = ProbeSpec { from: "alice@probe.test", to: &to, subject: "s", body: None, headers: &[], attachments: &[] };
         Sent { probe: probe::build(&RunId::new(), "probe.test", "t", &spec), transcript: Transcript::default(), at: Instant::now(), wall: SystemTime::now() }
     }
 

@@ -29,7 +29,7 @@ pub struct FileError {
 
 impl FileError {
     /// An error about `span` of `src`, the whole text of `path`.
-    pub(super) fn at(
+    pub(crate) fn at(
         path: &Path,
         src: &Arc<str>,
         span: Range<usize>,
@@ -52,7 +52,7 @@ impl FileError {
     }
 
     /// An error about the file as a whole (missing, unreadable, ...).
-    pub(super) fn whole_file(path: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn whole_file(path: &Path, message: impl Into<String>) -> Self {
         FileError {
             path: path.to_path_buf(),
             line: 0,
@@ -151,7 +151,7 @@ impl From<Vec<FileError>> for LoadErrors {
 }
 
 /// 1-based line and column (in characters) of a byte offset in `src`.
-pub(super) fn line_column(src: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(src: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(src.len());
     while !src.is_char_boundary(offset) {
         offset -= 1;

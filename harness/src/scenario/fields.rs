@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use super::reader::{entries_in_order, Doc, Span, Value};
-use super::values::{check_address, check_header_name, parse_duration};
+use super::reader::{entries_in_order, shown, Doc, Span, Value};
+use super::values::{check_address, check_header_name, check_header_text, parse_duration};
 
 /// An array of addresses. Bad entries and repeats are reported and left
 /// out; `None` only when the value is not a usable array at all.
-pub(super) fn addresses(
+pub(crate) fn addresses(
     doc: &mut Doc,
     what: &str,
     value: &Value<'_>,
@@ -41,7 +41,7 @@ pub(super) fn addresses(
 }
 
 /// A duration string like "30s"; `default` when the key is absent.
-pub(super) fn duration(
+pub(crate) fn duration(
     doc: &mut Doc,
     what: &str,
     value: Option<&Value<'_>>,
@@ -65,17 +65,17 @@ pub(super) fn duration(
 }
 
 /// One entry of a header table, handed to the caller's reader.
-pub(super) struct Header<'t, 'i> {
+pub(crate) struct Header<'t, 'i> {
     /// How messages name the table, e.g. "`send.headers`".
-    pub(super) table: &'t str,
-    pub(super) name: &'t str,
-    pub(super) name_span: Span,
-    pub(super) value: &'t Value<'i>,
+    pub(crate) table: &'t str,
+    pub(crate) name: &'t str,
+    pub(crate) name_span: Span,
+    pub(crate) value: &'t Value<'i>,
 }
 
 impl Header<'_, '_> {
     /// How messages name the value, e.g. "header `X-Extra` in `send.headers`".
-    pub(super) fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         format!("header `{}` in {}", self.name, self.table)
     }
 }
@@ -83,7 +83,7 @@ impl Header<'_, '_> {
 /// A table of header names to values, in source order. Each name is checked
 /// as an RFC 5322 field name; `read` turns a valid entry into what the
 /// caller needs (and reports it when it can't).
-pub(super) fn headers<T>(
+pub(crate) fn headers<T>(
     doc: &mut Doc,
     what: &str,
     value: &Value<'_>,
@@ -96,7 +96,7 @@ pub(super) fn headers<T>(
             doc.error(
                 name_span,
                 "invalid header name",
-                format!("invalid header name `{name}` in {what}: {reason}"),
+                format!("invalid header name `{}` in {what}: {reason}", shown(name)),
             );
             continue;
         }
@@ -113,24 +113,26 @@ pub(super) fn headers<T>(
     Some(found)
 }
 
-/// A header value to send: one line of text, since a line break would
-/// start a header of its own.
-pub(super) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<String> {
-    let what = header.what();
-    let text = doc.string(&what, header.value)?;
-    if text.contains(['\r', '\n']) {
-        doc.error(
-            header.value.span(),
-            "line break",
-            format!("{what} must be a single line"),
-        );
+/// A header value to send: one line of text without NUL (see
+/// [`header_line`]).
+pub(crate) fn header_text(doc: &mut Doc, header: &Header<'_, '_>) -> Option<String> {
+    header_line(doc, &header.what(), header.value)
+}
+
+/// A string that becomes (part of) a header of a probe: a line break would
+/// end the header and start one of the file's choosing, so CR, LF and NUL
+/// are refused at the value.
+pub(crate) fn header_line(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let text = doc.string(what, value)?;
+    if let Err(reason) = check_header_text(text) {
+        doc.error(value.span(), "not a single line", format!("{what} {reason}"));
         return None;
     }
     Some(text.to_string())
 }
 
 /// A string naming one of `choices` (by `name`); reports the others when not.
-pub(super) fn one_of<T: Copy>(
+pub(crate) fn one_of<T: Copy>(
     doc: &mut Doc,
     what: &str,
     noun: &str,

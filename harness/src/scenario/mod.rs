@@ -17,7 +17,8 @@
 //! name = "a member's post reaches the list"
 //! list = "probe-test"                  # or "probe-test@lists.example.test"
 //! [[step]]
-//! send = { from = "alice@probe.test", subject = "probe" }   # to, body, headers
+//! send = { from = "alice@probe.test", subject = "probe" }   # to, body, headers, attachments
+//! # attachments = [{ name = "big.bin", size = "64KB" }]       # content_type; size in bytes, or KB/MB of 1024
 //! expect_smtp = 250                    # or { code, text_contains, at }
 //! [[step]]
 //! expect_delivered = { within = "30s" }                     # to, headers
@@ -46,15 +47,15 @@
 //! helpers and value checks they use; `load` the file system side;
 //! `select` which of the loaded scenarios run (`--filter`, `--partition`).
 
-mod error;
-mod fields;
+pub(crate) mod error;
+pub(crate) mod fields;
 mod load;
 mod model;
-mod reader;
+pub(crate) mod reader;
 mod scenario_file;
 pub mod select;
 mod suite;
-mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;
@@ -62,12 +63,12 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, DnsExpectation, DnsType,
+    ArchiveExpectation, ArchiveKind, Attachment, DeliveryExpectation, DnsExpectation, DnsType,
     HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location,
     ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
     PageKind, Plan, PortExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
     Scheme, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
-    MESSAGE_ID_PLACEHOLDER,
+    MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
 };
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

@@ -211,17 +211,45 @@ impl StepKind {
 }
 
 /// A probe message to submit over SMTP.
+///
+/// Every text that becomes part of a header (addresses, subject, header
+/// names and values, attachment names and types) was checked when the file
+/// was loaded: one line, no NUL, header names of RFC 5322 `ftext`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendSpec {
+    /// Envelope sender and `From:` header: a bare address.
     pub from: String,
-    /// Envelope recipients; never empty.
+    /// Envelope recipients and `To:` header; never empty.
     pub to: Vec<String>,
+    /// The Subject, unencoded (the probe builder encodes and folds it).
     pub subject: String,
+    /// The text body; without it the probe says its own Message-ID.
     pub body: Option<String>,
     /// Extra headers in source order. Never contains Message-ID: the harness
     /// sets exactly one itself.
     pub headers: Vec<(String, String)>,
+    /// Generated attachments, in source order; with any, the probe is
+    /// `multipart/mixed` (the text body first).
+    pub attachments: Vec<Attachment>,
 }
+
+/// An attachment of generated content, for size-limit and content-filter
+/// scenarios.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file name (`Content-Disposition: attachment; filename=...`).
+    pub name: String,
+    /// The MIME type, `type/subtype` without parameters; written as
+    /// `application/octet-stream` when the file does not say.
+    pub content_type: String,
+    /// The content's size in bytes, before transfer encoding. On the wire
+    /// base64 makes it about 37% larger (76 characters and CRLF for every
+    /// 57 bytes); `text/*` content stays near its size.
+    pub size: u64,
+}
+
+/// The most bytes one attachment may have: 100 MB (100 × 1024 × 1024).
+pub const MAX_ATTACHMENT_SIZE: u64 = 100 * 1024 * 1024;
 
 /// The SMTP reply an expectation is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

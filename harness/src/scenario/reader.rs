@@ -14,18 +14,18 @@ use toml::Spanned;
 use super::error::{line_column, FileError, LoadErrors};
 use super::model::Location;
 
-pub(super) type Span = Range<usize>;
-pub(super) type Value<'i> = Spanned<DeValue<'i>>;
+pub(crate) type Span = Range<usize>;
+pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
 /// One file being read: its text, and the errors found in it so far.
-pub(super) struct Doc {
+pub(crate) struct Doc {
     path: PathBuf,
     src: Arc<str>,
     errors: Vec<FileError>,
 }
 
 impl Doc {
-    pub(super) fn new(path: &Path, src: &str) -> Self {
+    pub(crate) fn new(path: &Path, src: &str) -> Self {
         Doc {
             path: path.to_path_buf(),
             src: Arc::from(src),
@@ -35,7 +35,7 @@ impl Doc {
 
     /// Parses the text into a spanned table. A syntax error is reported as
     /// one error: what follows it cannot be trusted.
-    pub(super) fn parse<'i>(&mut self, src: &'i str) -> Option<DeTable<'i>> {
+    pub(crate) fn parse<'i>(&mut self, src: &'i str) -> Option<DeTable<'i>> {
         match DeTable::parse(src) {
             Ok(table) => Some(table.into_inner()),
             Err(err) => {
@@ -52,7 +52,7 @@ impl Doc {
 
     /// Records an error: `label` is the short text under the span in the
     /// rendered snippet, `message` the full sentence.
-    pub(super) fn error(
+    pub(crate) fn error(
         &mut self,
         span: Span,
         label: impl Into<String>,
@@ -62,7 +62,7 @@ impl Doc {
         self.errors.push(error);
     }
 
-    pub(super) fn location(&self, span: &Span) -> Location {
+    pub(crate) fn location(&self, span: &Span) -> Location {
         let (line, column) = line_column(&self.src, span.start);
         Location {
             file: self.path.clone(),
@@ -73,14 +73,14 @@ impl Doc {
 
     /// The errors in the order of their position in the file (the rules
     /// find them in another order: unknown keys come last).
-    pub(super) fn into_errors(mut self) -> Vec<FileError> {
+    pub(crate) fn into_errors(mut self) -> Vec<FileError> {
         self.errors
             .sort_by_key(|error| (error.line(), error.column()));
         self.errors
     }
 
     /// `value` when no error was recorded, otherwise all the errors.
-    pub(super) fn finish<T>(self, value: T) -> Result<T, LoadErrors> {
+    pub(crate) fn finish<T>(self, value: T) -> Result<T, LoadErrors> {
         let errors = self.into_errors();
         if errors.is_empty() {
             Ok(value)
@@ -90,7 +90,7 @@ impl Doc {
     }
 
     /// Reports that `what` has the wrong type.
-    pub(super) fn wrong_type(&mut self, what: &str, expected: &str, value: &Value<'_>) {
+    pub(crate) fn wrong_type(&mut self, what: &str, expected: &str, value: &Value<'_>) {
         self.error(
             value.span(),
             format!("expected {expected}"),
@@ -101,7 +101,7 @@ impl Doc {
         );
     }
 
-    pub(super) fn string<'v>(&mut self, what: &str, value: &'v Value<'_>) -> Option<&'v str> {
+    pub(crate) fn string<'v>(&mut self, what: &str, value: &'v Value<'_>) -> Option<&'v str> {
         let found = value.get_ref().as_str();
         if found.is_none() {
             self.wrong_type(what, "a string", value);
@@ -109,7 +109,7 @@ impl Doc {
         found
     }
 
-    pub(super) fn boolean(&mut self, what: &str, value: &Value<'_>) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, what: &str, value: &Value<'_>) -> Option<bool> {
         let found = value.get_ref().as_bool();
         if found.is_none() {
             self.wrong_type(what, "true or false", value);
@@ -117,7 +117,7 @@ impl Doc {
         found
     }
 
-    pub(super) fn table<'v, 'i>(
+    pub(crate) fn table<'v, 'i>(
         &mut self,
         what: &str,
         value: &'v Value<'i>,
@@ -129,7 +129,7 @@ impl Doc {
         found
     }
 
-    pub(super) fn array<'v, 'i>(
+    pub(crate) fn array<'v, 'i>(
         &mut self,
         what: &str,
         value: &'v Value<'i>,
@@ -142,7 +142,7 @@ impl Doc {
     }
 
     /// A string that passes `check`; otherwise reports "invalid {noun}".
-    pub(super) fn checked_string(
+    pub(crate) fn checked_string(
         &mut self,
         what: &str,
         noun: &str,
@@ -156,7 +156,7 @@ impl Doc {
                 self.error(
                     value.span(),
                     format!("invalid {noun}"),
-                    format!("invalid {noun} `{text}` in {what}: {reason}"),
+                    format!("invalid {noun} `{}` in {what}: {reason}", shown(text)),
                 );
                 None
             }
@@ -164,7 +164,7 @@ impl Doc {
     }
 
     /// An integer in `range`; out-of-range values are reported too.
-    pub(super) fn integer_in(
+    pub(crate) fn integer_in(
         &mut self,
         what: &str,
         range: std::ops::RangeInclusive<i64>,
@@ -192,8 +192,16 @@ impl Doc {
     }
 }
 
+/// `text` as an error message may quote it: control characters escaped
+/// (`\r`, `\n`, `\u{0}`), so that a message stays on one line.
+pub(super) fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 /// The type of a value as messages name it.
-pub(super) fn type_name(value: &DeValue<'_>) -> &'static str {
+pub(crate) fn type_name(value: &DeValue<'_>) -> &'static str {
     match value {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",
@@ -208,7 +216,7 @@ pub(super) fn type_name(value: &DeValue<'_>) -> &'static str {
 /// The entries of a table in source order, with their key spans. The parser
 /// stores keys sorted by name; the format cares about the order they were
 /// written in (steps run in that order).
-pub(super) fn entries_in_order<'t, 'i>(
+pub(crate) fn entries_in_order<'t, 'i>(
     table: &'t DeTable<'i>,
 ) -> Vec<(&'t str, Span, &'t Value<'i>)> {
     let mut entries: Vec<_> = table
@@ -221,7 +229,7 @@ pub(super) fn entries_in_order<'t, 'i>(
 
 /// Reads the keys of one table and reports, in `finish`, those it does not
 /// accept.
-pub(super) struct TableReader<'t, 'i> {
+pub(crate) struct TableReader<'t, 'i> {
     /// How the table is named in messages: "" for the top level, a dotted
     /// path like "send" or "expect_smtp", or an array-of-tables header like
     /// "[[step]]" (whose keys are then named on their own).
@@ -234,7 +242,7 @@ pub(super) struct TableReader<'t, 'i> {
 }
 
 impl<'t, 'i> TableReader<'t, 'i> {
-    pub(super) fn new(
+    pub(crate) fn new(
         name: impl Into<String>,
         table: &'t DeTable<'i>,
         span: Span,
@@ -252,7 +260,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     }
 
     /// How messages name `key` of this table, e.g. "`send.from`".
-    pub(super) fn field(&self, key: &str) -> String {
+    pub(crate) fn field(&self, key: &str) -> String {
         if self.name.is_empty() || self.name.starts_with('[') {
             format!("`{key}`")
         } else {
@@ -269,7 +277,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
         }
     }
 
-    pub(super) fn optional(&mut self, key: &str) -> Option<&'t Value<'i>> {
+    pub(crate) fn optional(&mut self, key: &str) -> Option<&'t Value<'i>> {
         debug_assert!(
             self.accepted.contains(&key),
             "`{key}` is not an accepted key"
@@ -280,7 +288,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     }
 
     /// Like `optional`, and reports the key's absence at the table.
-    pub(super) fn required(&mut self, doc: &mut Doc, key: &str) -> Option<&'t Value<'i>> {
+    pub(crate) fn required(&mut self, doc: &mut Doc, key: &str) -> Option<&'t Value<'i>> {
         let value = self.optional(key);
         if value.is_none() {
             doc.error(
@@ -294,7 +302,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
 
     /// Every accepted key present, in source order, with its key span; for
     /// tables where each key is an item of its own (a `[[step]]`).
-    pub(super) fn take_accepted(&mut self) -> Vec<(&'t str, Span, &'t Value<'i>)> {
+    pub(crate) fn take_accepted(&mut self) -> Vec<(&'t str, Span, &'t Value<'i>)> {
         let mut taken = Vec::new();
         for (index, (key, span, value)) in self.entries.iter().enumerate() {
             if self.accepted.contains(key) {
@@ -305,8 +313,21 @@ impl<'t, 'i> TableReader<'t, 'i> {
         taken
     }
 
+    /// Reports `key`, when present, with `message` instead of as an unknown
+    /// key: for keys that are wrong for a reason worth saying (a literal
+    /// password where only its source may be named). True when it was there.
+    pub(crate) fn refuse(&mut self, doc: &mut Doc, key: &str, label: &str, message: impl Into<String>) -> bool {
+        let Some(index) = self.entries.iter().position(|(name, _, _)| *name == key) else {
+            return false;
+        };
+        let (_, span, _) = self.entries.remove(index);
+        self.used.remove(index);
+        doc.error(span, label, message);
+        true
+    }
+
     /// Reports every key that is not accepted here.
-    pub(super) fn finish(self, doc: &mut Doc) {
+    pub(crate) fn finish(self, doc: &mut Doc) {
         for (index, (key, span, _)) in self.entries.iter().enumerate() {
             // An accepted key the rules never read is a bug in the rules,
             // not in the file: catch it in tests rather than blame the user.

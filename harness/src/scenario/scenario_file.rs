@@ -9,14 +9,14 @@ use toml::de::DeValue;
 use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, DnsExpectation, DnsType,
+    ArchiveExpectation, ArchiveKind, Attachment, DeliveryExpectation, DnsExpectation, DnsType,
     HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
     NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation,
     PortState, Protocol, RawSendSpec, Scenario, Scheme, SendSpec, SmtpExpectation, SmtpStage,
-    Step, StepKind, Suite, Window, MESSAGE_ID_PLACEHOLDER,
+    Step, StepKind, Suite, Window, MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
 };
-use super::reader::{Doc, Span, TableReader, Value};
-use super::values::{check_address, check_domain};
+use super::reader::{self, Doc, Span, TableReader, Value};
+use super::values::{check_address, check_domain, check_mime_type, parse_size};
 
 const TOP_KEYS: &[&str] = &["name", "list", "step"];
 const STEP_KEYS: &[&str] = &[
@@ -46,7 +46,10 @@ const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "within"];
 const DEFAULT_ABSENCE: Duration = Duration::from_secs(10);
 
 
-const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers"];
+const SEND_KEYS: &[&str] = &["from", "to", "subject", "body", "headers", "attachments"];
+const ATTACHMENT_KEYS: &[&str] = &["name", "content_type", "size"];
+/// The type of an attachment whose file does not name one.
+const DEFAULT_ATTACHMENT_TYPE: &str = "application/octet-stream";
 const SMTP_KEYS: &[&str] = &["code", "text_contains", "at"];
 const DELIVERED_KEYS: &[&str] = &["to", "headers", "within"];
 const ARCHIVED_KEYS: &[&str] = &["within", "archive"];
@@ -325,8 +328,7 @@ fn read_send(doc: &mut Doc, value: &Value<'_>, defaults: Defaults<'_>) -> Option
     });
     let subject = reader
         .required(doc, "subject")
-        .and_then(|value| doc.string(&reader.field("subject"), value))
-        .map(str::to_string);
+        .and_then(|value| fields::header_line(doc, &reader.field("subject"), value));
     let body = reader
         .optional("body")
         .and_then(|value| doc.string(&reader.field("body"), value))
@@ -348,6 +350,10 @@ fn read_send(doc: &mut Doc, value: &Value<'_>, defaults: Defaults<'_>) -> Option
         Some(value) => fields::headers(doc, &reader.field("headers"), value, read_send_header),
         None => Some(Vec::new()),
     };
+    let attachments = match reader.optional("attachments") {
+        Some(value) => read_attachments(doc, &reader.field("attachments"), value),
+        None => Some(Vec::new()),
+    };
     reader.finish(doc);
     Some(SendSpec {
         from: from?,
@@ -355,7 +361,85 @@ fn read_send(doc: &mut Doc, value: &Value<'_>, defaults: Defaults<'_>) -> Option
         subject: subject?,
         body,
         headers: headers?,
+        attachments: attachments?,
     })
+}
+
+/// `attachments = [{ name = "a.pdf", content_type = "application/pdf", size = "64KB" }]`.
+/// Every entry is checked; `None` when any of them is wrong.
+fn read_attachments(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Vec<Attachment>> {
+    let items = doc.array(what, value)?;
+    let mut found = Vec::new();
+    let mut all_valid = true;
+    for item in items {
+        match read_attachment(doc, item) {
+            Some(attachment) => found.push(attachment),
+            None => all_valid = false,
+        }
+    }
+    all_valid.then_some(found)
+}
+
+fn read_attachment(doc: &mut Doc, value: &Value<'_>) -> Option<Attachment> {
+    let table = doc.table("each entry of `send.attachments`", value)?;
+    let mut reader = TableReader::new("send.attachments", table, value.span(), ATTACHMENT_KEYS);
+    let name = reader.required(doc, "name").and_then(|value| {
+        let what = reader.field("name");
+        let name = fields::header_line(doc, &what, value)?;
+        if name.trim().is_empty() {
+            doc.error(value.span(), "empty", format!("{what} must not be empty"));
+            return None;
+        }
+        Some(name)
+    });
+    let content_type = match reader.optional("content_type") {
+        Some(value) => {
+            doc.checked_string(&reader.field("content_type"), "content type", check_mime_type, value)
+        }
+        None => Some(DEFAULT_ATTACHMENT_TYPE.to_string()),
+    };
+    let size = reader
+        .required(doc, "size")
+        .and_then(|value| read_size(doc, &reader.field("size"), value));
+    reader.finish(doc);
+    Some(Attachment {
+        name: name?,
+        content_type: content_type?,
+        size: size?,
+    })
+}
+
+/// A size in bytes: an integer, or a string like "64KB" or "2MB" (KB and MB
+/// of 1024, as Mailman counts); at most [`MAX_ATTACHMENT_SIZE`].
+fn read_size(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<u64> {
+    let max = MAX_ATTACHMENT_SIZE as i64;
+    let bytes = match value.get_ref() {
+        DeValue::Integer(_) => doc.integer_in(what, 0..=max, value)? as u64,
+        DeValue::String(text) => match parse_size(text) {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                doc.error(
+                    value.span(),
+                    "invalid size",
+                    format!("invalid size `{}` in {what}: {reason}", reader::shown(text)),
+                );
+                return None;
+            }
+        },
+        _ => {
+            doc.wrong_type(what, "an integer (bytes) or a string like \"64KB\"", value);
+            return None;
+        }
+    };
+    if bytes > MAX_ATTACHMENT_SIZE {
+        doc.error(
+            value.span(),
+            "too large",
+            format!("{what} must be at most 100MB ({MAX_ATTACHMENT_SIZE} bytes)"),
+        );
+        return None;
+    }
+    Some(bytes)
 }
 
 /// A header to send. Message-ID is refused: the harness sets exactly one per

@@ -137,6 +137,7 @@ expect_delivered = { to = ["bob@probe.test"] }
                         ("X-Extra".into(), "value".into()),
                         ("A-First".into(), "x".into()),
                     ],
+                    attachments: vec![],
                 }),
             },
             Step {
@@ -182,6 +183,7 @@ expect_delivered = { to = ["bob@probe.test"] }
                     subject: "cross post".into(),
                     body: None,
                     headers: vec![],
+                    attachments: vec![],
                 }),
             },
             Step {
@@ -370,7 +372,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in an inline table",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\", cc = [\"x@y.test\"] }\n",
-        "s.toml:4:52: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
+        "s.toml:4:52: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers, attachments",
     ),
     (
         "unknown key in a nested inline table",
@@ -480,7 +482,67 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "header value with a line break",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\", headers = { X-Extra = \"a\\nBcc: b@c\" } }\n",
-        "s.toml:4:74: header `X-Extra` in `send.headers` must be a single line",
+        "s.toml:4:74: header `X-Extra` in `send.headers` must be a single line without NUL: a line feed (LF) would end the header and start another",
+    ),
+    (
+        "a subject that would inject a Bcc header and end the message",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"first\\r\\nBcc: leak@probe.test\\r\\n.\\r\\nQUIT\" }\n",
+        "s.toml:4:47: `send.subject` must be a single line without NUL: a carriage return (CR) would end the header and start another",
+    ),
+    (
+        "attachments not an array",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = \"a.pdf\" }\n",
+        "s.toml:4:62: `send.attachments` must be an array, found a string",
+    ),
+    (
+        "attachment not a table",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [\"a.pdf\"] }\n",
+        "s.toml:4:63: each entry of `send.attachments` must be a table, found a string",
+    ),
+    (
+        "attachment without a size",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a.pdf\" }] }\n",
+        "s.toml:4:63: missing required key `size` in `send.attachments`",
+    ),
+    (
+        "attachment with an unknown key",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a\", size = 1, type = \"x/y\" }] }\n",
+        "s.toml:4:87: unknown key `type` in `send.attachments`; accepted keys: name, content_type, size",
+    ),
+    (
+        "attachment with an empty name",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \" \", size = 1 }] }\n",
+        "s.toml:4:72: `send.attachments.name` must not be empty",
+    ),
+    (
+        "attachment type with parameters",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a\", content_type = \"text/plain; charset=utf-8\", size = 1 }] }\n",
+        "s.toml:4:92: invalid content type `text/plain; charset=utf-8` in `send.attachments.content_type`: must be a MIME type like \"application/pdf\": `type/subtype`, no spaces or parameters",
+    ),
+    (
+        "attachment size in lower case",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a\", size = \"64kb\" }] }\n",
+        "s.toml:4:84: invalid size `64kb` in `send.attachments.size`: write a whole number of bytes (an integer), or a string like \"64KB\" or \"2MB\" (1 KB = 1024 bytes)",
+    ),
+    (
+        "attachment size with a fraction",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a\", size = \"1.5MB\" }] }\n",
+        "s.toml:4:84: invalid size `1.5MB` in `send.attachments.size`: write a whole number of bytes (an integer), or a string like \"64KB\" or \"2MB\" (1 KB = 1024 bytes)",
+    ),
+    (
+        "negative attachment size",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a\", size = -1 }] }\n",
+        "s.toml:4:84: `send.attachments.size` must be between 0 and 104857600, found -1",
+    ),
+    (
+        "attachment over 100MB",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a\", size = \"101MB\" }] }\n",
+        "s.toml:4:84: `send.attachments.size` must be at most 100MB (104857600 bytes)",
+    ),
+    (
+        "attachment size of the wrong type",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"a@probe.test\", subject = \"s\", attachments = [{ name = \"a\", size = 1.5 }] }\n",
+        "s.toml:4:84: `send.attachments.size` must be an integer (bytes) or a string like \"64KB\", found a float",
     ),
     (
         "bad header expectation",
@@ -841,7 +903,7 @@ expect_delivered = { within = "0s" }
             "s.toml:1:8: `name` must be a string, found an integer",
             "s.toml:3:1: unknown key `extra` at the top level; accepted keys: name, list, step",
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
-            "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers",
+            "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers, attachments",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
             "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
@@ -1197,6 +1259,109 @@ expect_shunted = { within = "20s" }
             StepKind::ExpectShunted(Window {
                 within: Duration::from_secs(20)
             }),
+        ]
+    );
+}
+
+/// The header-bearing fields of `send`, one per line, so that each case
+/// below changes one line and the error must point at that line.
+const SEND_FIELDS: [&str; 9] = [
+    "name = \"x\"",
+    "list = \"probe-test\"",
+    "",
+    "[[step]]",
+    "send.from = \"alice@probe.test\"",
+    "send.to = [\"probe-test@lists.example.test\"]",
+    "send.subject = \"s\"",
+    "send.headers = { \"X-Extra\" = \"v\" }",
+    "send.attachments = [{ name = \"a.txt\", content_type = \"text/plain\", size = 10 }]",
+];
+
+#[test]
+fn cr_lf_and_nul_in_header_fields_are_refused_where_they_are() {
+    // (field, line, that line with `^` where the character goes, column, message with
+    // `{c}` for the character as shown and `{why}` for the reason).
+    let cases: &[(&str, usize, &str, usize, &str)] = &[
+        ("from", 5, "send.from = \"alice@probe.test^Bcc: leak@probe.test\"", 13,
+         "invalid address `alice@probe.test{c}Bcc: leak@probe.test` in `send.from`: must be a single line without NUL: {why}"),
+        ("to", 6, "send.to = [\"probe-test@lists.example.test^Bcc: leak@probe.test\"]", 12,
+         "invalid address `probe-test@lists.example.test{c}Bcc: leak@probe.test` in each entry of `send.to`: must be a single line without NUL: {why}"),
+        ("subject", 7, "send.subject = \"first^Bcc: leak@probe.test\"", 16,
+         "`send.subject` must be a single line without NUL: {why}"),
+        ("header name", 8, "send.headers = { \"X-Extra^Bcc\" = \"v\" }", 18,
+         "invalid header name `X-Extra{c}Bcc` in `send.headers`: a header name must be printable ASCII without spaces or `:`"),
+        ("header value", 8, "send.headers = { \"X-Extra\" = \"v^Bcc: leak@probe.test\" }", 30,
+         "header `X-Extra` in `send.headers` must be a single line without NUL: {why}"),
+        ("attachment name", 9, "send.attachments = [{ name = \"a.txt^Bcc: leak@probe.test\", content_type = \"text/plain\", size = 10 }]", 30,
+         "`send.attachments.name` must be a single line without NUL: {why}"),
+        ("attachment content_type", 9, "send.attachments = [{ name = \"a.txt\", content_type = \"text/plain^Bcc: leak@probe.test\", size = 10 }]", 54,
+         "invalid content type `text/plain{c}Bcc: leak@probe.test` in `send.attachments.content_type`: must be a single line without NUL: {why}"),
+    ];
+    let characters = [
+        ("\\r", "\\r", "a carriage return (CR) would end the header and start another"),
+        ("\\n", "\\n", "a line feed (LF) would end the header and start another"),
+        ("\\u0000", "\\u{0}", "a NUL character cannot be sent in a header"),
+    ];
+    // The file as it stands is valid.
+    let valid = SEND_FIELDS.join("\n");
+    let send = match &scenario(&valid).steps[0].kind {
+        StepKind::Send(send) => send.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(send.attachments, [Attachment { name: "a.txt".into(), content_type: "text/plain".into(), size: 10 }]);
+
+    let mut failures = Vec::new();
+    for (field, line, text, column, message) in cases {
+        for (escape, shown, why) in characters {
+            let mut lines = SEND_FIELDS.to_vec();
+            let changed = text.replace('^', escape);
+            lines[line - 1] = &changed;
+            let src = lines.join("\n");
+            let expected = format!(
+                "s.toml:{line}:{column}: {}",
+                message.replace("{c}", shown).replace("{why}", why)
+            );
+            let errors = scenario_errors(&src);
+            if errors != [expected.clone()] {
+                failures.push(format!("{field} with {escape}:\n  expected {expected}\n  got      {errors:#?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn attachments_and_their_sizes() {
+    let scenario = scenario(
+        r#"name = "attachments"
+list = "probe-test"
+
+[[step]]
+send = { from = "alice@probe.test", subject = "s", attachments = [
+    { name = "big.bin", size = "64KB" },
+    { name = "report.pdf", content_type = "application/pdf", size = 1000 },
+    { name = "Grüße.txt", content_type = "text/plain", size = "2MB" },
+    { name = "empty", size = 0 },
+    { name = "largest", size = "100MB" },
+] }
+"#,
+    );
+    let StepKind::Send(send) = &scenario.steps[0].kind else {
+        panic!("{:?}", scenario.steps[0]);
+    };
+    let attachment = |name: &str, content_type: &str, size: u64| Attachment {
+        name: name.into(),
+        content_type: content_type.into(),
+        size,
+    };
+    assert_eq!(
+        send.attachments,
+        [
+            attachment("big.bin", "application/octet-stream", 64 * 1024),
+            attachment("report.pdf", "application/pdf", 1000),
+            attachment("Grüße.txt", "text/plain", 2 * 1024 * 1024),
+            attachment("empty", "application/octet-stream", 0),
+            attachment("largest", "application/octet-stream", MAX_ATTACHMENT_SIZE),
         ]
     );
 }

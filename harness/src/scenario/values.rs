@@ -6,11 +6,11 @@ use std::time::Duration;
 
 /// The longest `within` a step may wait: a scenario is a quick probe, and a
 /// typo like "30m" for "30s" should not stall a run.
-pub(super) const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
 
 /// Parses "500ms", "30s", "2m", "1h", "1m30s": numbers with units, each unit
 /// at most once and largest first.
-pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
     if text.is_empty() {
         return Err("expected a number with a unit, like \"30s\" or \"1m30s\"".into());
@@ -64,7 +64,8 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A mailbox as used in SMTP envelopes: `local@domain`, no display name.
-pub(super) fn check_address(text: &str) -> Result<(), String> {
+pub(crate) fn check_address(text: &str) -> Result<(), String> {
+    check_header_text(text)?;
     if text
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || "<>,;".contains(c))
@@ -85,7 +86,7 @@ pub(super) fn check_address(text: &str) -> Result<(), String> {
 }
 
 /// A lowercase DNS name, as Mailman stores list domains.
-pub(super) fn check_domain(text: &str) -> Result<(), String> {
+pub(crate) fn check_domain(text: &str) -> Result<(), String> {
     let label_ok = |label: &str| {
         !label.is_empty()
             && label
@@ -103,7 +104,7 @@ pub(super) fn check_domain(text: &str) -> Result<(), String> {
 }
 
 /// A list's local part, in the characters Mailman accepts for list names.
-pub(super) fn check_list_name(text: &str) -> Result<(), String> {
+pub(crate) fn check_list_name(text: &str) -> Result<(), String> {
     let char_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
     if !text.is_empty() && text.chars().all(char_ok) {
         Ok(())
@@ -112,8 +113,58 @@ pub(super) fn check_list_name(text: &str) -> Result<(), String> {
     }
 }
 
+/// Text that becomes part of a header: one line, since CR or LF would end
+/// the header and start another (`Subject: x\r\nBcc: ...`), and no NUL,
+/// which mail cannot carry.
+pub(super) fn check_header_text(text: &str) -> Result<(), String> {
+    let reason = |c: char| match c {
+        '\r' => Some("a carriage return (CR) would end the header and start another"),
+        '\n' => Some("a line feed (LF) would end the header and start another"),
+        '\0' => Some("a NUL character cannot be sent in a header"),
+        _ => None,
+    };
+    match text.chars().find_map(reason) {
+        Some(reason) => Err(format!("must be a single line without NUL: {reason}")),
+        None => Ok(()),
+    }
+}
+
+/// A MIME type without parameters: `type/subtype`, each an RFC 2045 token.
+pub(super) fn check_mime_type(text: &str) -> Result<(), String> {
+    check_header_text(text)?;
+    let token_ok = |part: &str| {
+        !part.is_empty() && part.chars().all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?=".contains(c))
+    };
+    match text.split_once('/') {
+        Some((kind, subtype)) if token_ok(kind) && token_ok(subtype) => Ok(()),
+        _ => Err("must be a MIME type like \"application/pdf\": `type/subtype`, no spaces or parameters".into()),
+    }
+}
+
+/// An attachment size written as a string: a whole number with `KB` or
+/// `MB`, where (as in Mailman's `max_message_size`) 1 KB is 1024 bytes and
+/// 1 MB is 1024 KB. Plain byte counts are written as TOML integers.
+pub(super) fn parse_size(text: &str) -> Result<u64, String> {
+    const HINT: &str = "write a whole number of bytes (an integer), or a string like \"64KB\" or \"2MB\" (1 KB = 1024 bytes)";
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, unit) = text.split_at(digits);
+    let factor: u64 = match unit {
+        "KB" => 1024,
+        "MB" => 1024 * 1024,
+        _ => return Err(HINT.into()),
+    };
+    if number.is_empty() {
+        return Err(HINT.into());
+    }
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| "the number is too large".to_string())
+}
+
 /// An RFC 5322 field name: printable ASCII except `:`.
-pub(super) fn check_header_name(text: &str) -> Result<(), String> {
+pub(crate) fn check_header_name(text: &str) -> Result<(), String> {
     let char_ok = |c: char| c.is_ascii_graphic() && c != ':';
     if !text.is_empty() && text.chars().all(char_ok) {
         Ok(())
@@ -201,8 +252,36 @@ mod tests {
             assert!(check_list_name(bad).is_err(), "{bad}");
         }
         assert!(check_header_name("X-Mailman-Version").is_ok());
-        for bad in ["", "X Extra", "X:Extra", "X-Ünicode"] {
+        for bad in ["", "X Extra", "X:Extra", "X-Ünicode", "X\r\nBcc", "X\0"] {
             assert!(check_header_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn header_text_and_mime_types() {
+        for ok in ["", "plain", "Grüße – 日本語", "tab\tinside", "=?utf-8?q?x?="] {
+            assert_eq!(check_header_text(ok), Ok(()), "{ok:?}");
+        }
+        for (bad, reason) in [("a\rb", "(CR)"), ("a\nb", "(LF)"), ("a\r\nBcc: x", "(CR)"), ("a\0", "NUL")] {
+            let err = check_header_text(bad).expect_err(bad);
+            assert!(err.contains(reason), "{bad:?}: {err}");
+        }
+        for ok in ["application/pdf", "text/plain", "application/vnd.ms-excel", "image/svg+xml"] {
+            assert_eq!(check_mime_type(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "pdf", "text/", "/plain", "text/plain; charset=utf-8", "text /plain", "text/pl\nain", "a/b/c"] {
+            assert!(check_mime_type(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        for (text, bytes) in [("0KB", 0), ("1KB", 1024), ("64KB", 65_536), ("2MB", 2_097_152), ("100MB", 104_857_600)] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "64", "KB", "64kb", "64 KB", "1.5MB", "-1KB", "2GB", "64KiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size("99999999999999999999MB"), Err("the number is too large".into()));
     }
 }

@@ -13,12 +13,16 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::net::TcpStream;
 
 use super::reply::{MalformedReply, Reply, ReplyParser};
+use super::security::{offers, offers_auth_plain, plain_token, Security, StartTls};
 
 /// Where in the transaction a reply came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
     Connect,
     Ehlo,
+    /// STARTTLS and, after the upgrade, the second EHLO.
+    StartTls,
+    Auth,
     Mail,
     Rcpt,
     Data,
@@ -31,6 +35,8 @@ impl fmt::Display for Stage {
         f.write_str(match self {
             Stage::Connect => "connect",
             Stage::Ehlo => "ehlo",
+            Stage::StartTls => "starttls",
+            Stage::Auth => "auth",
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
             Stage::Data => "data",
@@ -126,6 +132,15 @@ pub enum SendErrorKind {
     Io { stage: Stage, source: std::io::Error },
     #[error("at {stage}: {source}")]
     Malformed { stage: Stage, source: MalformedReply },
+    /// STARTTLS is required and the server does not offer it.
+    #[error("STARTTLS is required but the server does not offer it")]
+    StartTlsNotOffered,
+    /// AUTH is configured and the server offers no AUTH PLAIN.
+    #[error("AUTH is configured but the server offers no AUTH PLAIN")]
+    AuthNotOffered,
+    /// The TLS handshake failed (certificate, name, protocol).
+    #[error("TLS after STARTTLS: {0}")]
+    Tls(String),
 }
 
 /// Connects to `addr` and sends one message.
@@ -150,6 +165,29 @@ pub async fn send(
     send_on(stream, envelope, message, timeouts).await
 }
 
+/// [`send`] with STARTTLS and AUTH as `security` says.
+pub async fn send_secured(
+    addr: SocketAddr,
+    envelope: &Envelope<'_>,
+    message: &[u8],
+    timeouts: Timeouts,
+    security: &Security,
+) -> Result<Transcript, SendError> {
+    let stream = match tokio::time::timeout(timeouts.connect, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => {
+            return Err(SendError { kind: SendErrorKind::Connect { addr, source }, transcript: Transcript::default() })
+        }
+        Err(_) => {
+            return Err(SendError {
+                kind: SendErrorKind::ConnectTimeout { addr, after: timeouts.connect },
+                transcript: Transcript::default(),
+            })
+        }
+    };
+    send_on_secured(stream, envelope, message, timeouts, security).await
+}
+
 /// The transaction on any stream, so that it can be driven in memory too.
 pub async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
@@ -164,6 +202,85 @@ pub async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// [`send_on`] with STARTTLS and AUTH: greeting and EHLO in the clear,
+/// STARTTLS when asked for (and offered), then EHLO again, AUTH, and the
+/// transaction inside TLS.
+pub async fn send_on_secured<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    stream: S,
+    envelope: &Envelope<'_>,
+    message: &[u8],
+    timeouts: Timeouts,
+    security: &Security,
+) -> Result<Transcript, SendError> {
+    if security.starttls == StartTls::Off && security.auth.is_none() {
+        return send_on(stream, envelope, message, timeouts).await;
+    }
+    let mut plain = Session { io: BufReader::new(stream), started: Instant::now(), timeouts, transcript: Transcript::default() };
+    let fail = |kind, transcript| Err(SendError { kind, transcript });
+    let ehlo = match plain.hello(envelope).await {
+        Ok(Some(ehlo)) => ehlo,
+        Ok(None) => return Ok(plain.transcript),
+        Err(kind) => return fail(kind, plain.transcript),
+    };
+    let upgrade = match security.starttls {
+        StartTls::Off => false,
+        StartTls::Optional => offers(&ehlo.text, "STARTTLS"),
+        StartTls::Required if offers(&ehlo.text, "STARTTLS") => true,
+        StartTls::Required => {
+            let _ = plain.quit().await;
+            return fail(SendErrorKind::StartTlsNotOffered, plain.transcript);
+        }
+    };
+    if !upgrade {
+        return match plain.rest(envelope, message, security, &ehlo.text).await {
+            Ok(()) => Ok(plain.transcript),
+            Err(kind) => fail(kind, plain.transcript),
+        };
+    }
+    match plain.exchange(Stage::StartTls, Some("STARTTLS".into())).await {
+        Ok(r) if r.code == 220 => {}
+        Ok(_) if security.starttls == StartTls::Optional => {
+            // Refused: carry on in the clear, as an opportunistic sender would.
+            return match plain.rest(envelope, message, security, &ehlo.text).await {
+                Ok(()) => Ok(plain.transcript),
+                Err(kind) => fail(kind, plain.transcript),
+            };
+        }
+        Ok(_) => {
+            let _ = plain.quit().await;
+            return fail(SendErrorKind::StartTlsNotOffered, plain.transcript);
+        }
+        Err(kind) => return fail(kind, plain.transcript),
+    }
+    let Some(config) = security.tls.clone() else {
+        return fail(SendErrorKind::Tls("no TLS settings were given".into()), plain.transcript);
+    };
+    let Session { io, started, transcript, .. } = plain;
+    let name = match rustls::pki_types::ServerName::try_from(security.server_name.clone()) {
+        Ok(n) => n,
+        Err(e) => return fail(SendErrorKind::Tls(format!("server name {:?}: {e}", security.server_name)), transcript),
+    };
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let tls = match tokio::time::timeout(timeouts.reply, connector.connect(name, io.into_inner())).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return fail(SendErrorKind::Tls(e.to_string()), transcript),
+        Err(_) => return fail(SendErrorKind::ReplyTimeout { stage: Stage::StartTls, after: timeouts.reply }, transcript),
+    };
+    let mut secured = Session { io: BufReader::new(tls), started, timeouts, transcript };
+    let result = async {
+        let ehlo = secured.exchange(Stage::StartTls, Some(format!("EHLO {}", envelope.helo))).await?;
+        if !ehlo.is_positive() {
+            return secured.quit().await;
+        }
+        secured.rest(envelope, message, security, &ehlo.text).await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(secured.transcript),
+        Err(kind) => fail(kind, secured.transcript),
+    }
+}
+
 struct Session<S> {
     io: BufReader<S>,
     started: Instant,
@@ -172,13 +289,55 @@ struct Session<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
-    async fn run(&mut self, env: &Envelope<'_>, message: &[u8]) -> Result<(), SendErrorKind> {
+    /// Greeting and EHLO; the EHLO reply, or `None` when the server
+    /// refused either (the session has said QUIT).
+    async fn hello(&mut self, env: &Envelope<'_>) -> Result<Option<Reply>, SendErrorKind> {
         if !self.exchange(Stage::Connect, None).await?.is_positive() {
-            return self.quit().await;
+            self.quit().await?;
+            return Ok(None);
         }
-        if !self.exchange(Stage::Ehlo, Some(format!("EHLO {}", env.helo))).await?.is_positive() {
-            return self.quit().await;
+        let ehlo = self.exchange(Stage::Ehlo, Some(format!("EHLO {}", env.helo))).await?;
+        if !ehlo.is_positive() {
+            self.quit().await?;
+            return Ok(None);
         }
+        Ok(Some(ehlo))
+    }
+
+    /// AUTH when configured, then the transaction.
+    async fn rest(&mut self, env: &Envelope<'_>, message: &[u8], security: &Security, ehlo_text: &str) -> Result<(), SendErrorKind> {
+        if let Some(credentials) = &security.auth {
+            if !offers_auth_plain(ehlo_text) {
+                self.quit().await?;
+                return Err(SendErrorKind::AuthNotOffered);
+            }
+            // The transcript shows the command without the credentials.
+            let line = format!("AUTH PLAIN {}\r\n", plain_token(credentials));
+            self.write(line.as_bytes(), Stage::Auth).await?;
+            let reply = self.read_reply(Stage::Auth).await?;
+            let positive = reply.is_positive();
+            self.transcript.exchanges.push(Exchange {
+                stage: Stage::Auth,
+                command: Some("AUTH PLAIN ***".into()),
+                reply,
+                at: self.started.elapsed(),
+            });
+            if !positive {
+                return self.quit().await;
+            }
+        }
+        self.transaction(env, message).await
+    }
+
+    async fn run(&mut self, env: &Envelope<'_>, message: &[u8]) -> Result<(), SendErrorKind> {
+        if self.hello(env).await?.is_none() {
+            return Ok(());
+        }
+        self.transaction(env, message).await
+    }
+
+    /// MAIL, RCPT, DATA, the message, QUIT.
+    async fn transaction(&mut self, env: &Envelope<'_>, message: &[u8]) -> Result<(), SendErrorKind> {
         if !self.exchange(Stage::Mail, Some(format!("MAIL FROM:<{}>", env.mail_from))).await?.is_positive() {
             return self.quit().await;
         }

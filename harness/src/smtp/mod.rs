@@ -3,7 +3,9 @@
 pub mod client;
 pub mod pace;
 pub mod reply;
+pub mod security;
 
-pub use client::{send, Envelope, Exchange, SendError, Stage, Timeouts, Transcript};
+pub use client::{send, send_secured, Envelope, Exchange, SendError, Stage, Timeouts, Transcript};
+pub use security::{Credentials, Security, StartTls};
 pub use pace::Pacer;
 pub use reply::Reply;

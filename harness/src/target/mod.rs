@@ -10,6 +10,7 @@
 
 pub mod containers;
 pub mod docker;
+pub mod hosts;
 pub mod images;
 
 mod capability;
@@ -134,6 +135,10 @@ pub trait Target: Send + Sync {
     fn probe_domain(&self) -> &str;
     /// The MTA's SMTP listener.
     fn smtp_addr(&self) -> SocketAddr;
+    /// STARTTLS and AUTH for probes; `None`: plain SMTP (the container target).
+    fn smtp_security(&self) -> Option<&crate::smtp::Security> {
+        None
+    }
     /// Where subscribers' copies (and notices, and bounces) are read.
     fn mailbox(&self) -> Option<&dyn Mailbox> {
         None

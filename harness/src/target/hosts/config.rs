@@ -1,0 +1,155 @@
+//! The validated target file: what [`super::parse_hosts`] returns.
+//!
+//! Paths are absolute or already joined to the target file's folder;
+//! secrets are where to read them from ([`SecretSource`]), never values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::mailbox::ImapConfig;
+use crate::secret::SecretSource;
+use crate::tls::Verify;
+
+/// A real list server as a target file describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostsConfig {
+    /// The target file it was read from.
+    pub path: PathBuf,
+    /// The host's name, as reports show it.
+    pub name: String,
+    pub smtp: SmtpConfig,
+    /// Mailman's REST API; without it, held-queue steps are skipped.
+    pub mailman: Option<MailmanConfig>,
+    /// The web side; without it, HyperKitty and page steps are skipped.
+    pub web: Option<WebConfig>,
+    /// Where deliveries are observed; without it, delivery steps are skipped.
+    pub mailbox: Option<MailboxConfig>,
+    /// A shell on the host; needed by `mailman.reach = "through_shell"`.
+    pub ssh: Option<SshConfig>,
+    pub allow: Allow,
+    pub limits: Limits,
+}
+
+/// Exim's SMTP listener(s), where probes are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Every address the service answers on, in the order written (IPv4 and
+    /// IPv6 listed separately; during a migration, the old and the new
+    /// service address). Port 25 when the file gives none.
+    pub addresses: Vec<SocketAddr>,
+    pub starttls: StartTls,
+    /// How the server's certificate is checked after STARTTLS.
+    pub verify: Verify,
+    /// SMTP AUTH, when the server wants it for the probe senders.
+    pub auth: Option<SmtpAuth>,
+}
+
+pub use crate::smtp::StartTls;
+
+/// SMTP AUTH credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpAuth {
+    pub user: String,
+    pub password: SecretSource,
+}
+
+/// Which Mailman the host runs. Only Mailman 3 for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailmanVersion {
+    Three,
+}
+
+/// How the harness reaches Mailman's REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestReach {
+    /// Straight from this machine to `rest_url` (the operator exposed it).
+    Direct,
+    /// From a shell on the host (`[ssh]`), to `rest_url` as the host sees it
+    /// (usually its loopback, where Mailman listens by default).
+    ThroughShell,
+}
+
+impl RestReach {
+    pub const ALL: [RestReach; 2] = [RestReach::Direct, RestReach::ThroughShell];
+
+    /// The name a target file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestReach::Direct => "direct",
+            RestReach::ThroughShell => "through_shell",
+        }
+    }
+}
+
+/// Mailman's REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailmanConfig {
+    pub version: MailmanVersion,
+    /// The API's base URL, e.g. `http://127.0.0.1:8001` (no version path).
+    pub rest_url: String,
+    pub reach: RestReach,
+    /// REST user, `restadmin` when the file gives none.
+    pub user: String,
+    pub password: SecretSource,
+    /// For an `https` `rest_url` reached directly.
+    pub verify: Verify,
+}
+
+/// The web side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// HyperKitty's base URL, e.g. `https://lists.example.org/hyperkitty/`
+    /// (always ending in `/`).
+    pub hyperkitty_url: String,
+    pub verify: Verify,
+}
+
+/// The delivery observer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxConfig {
+    /// A mailbox read over IMAP; the suite's subscriber addresses deliver there.
+    Imap(ImapConfig),
+}
+
+/// A shell on the host, through the system's ssh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshConfig {
+    pub host: String,
+    /// The login name; ssh's own default (config, then the local user) when `None`.
+    pub user: Option<String>,
+    /// ssh's default (config, then 22) when `None`.
+    pub port: Option<u16>,
+    /// Jump host(s) as ssh's `-J` takes them: `[user@]host[:port][,...]`.
+    pub proxy_jump: Option<String>,
+    /// `true` (the default): an unknown or changed host key stops the run.
+    pub strict_host_key_checking: bool,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+/// What the harness may change on the host besides sending probes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// Moderate (accept, discard, reject, defer) its own held probes.
+    pub moderate: bool,
+    /// Run fault steps (stop a service, block a port) on the host.
+    pub faults: bool,
+}
+
+/// Rate limits toward the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Probes sent per minute at most, over the whole run.
+    pub probes_per_minute: u32,
+}
+
+impl Limits {
+    /// A conservative default: a smoke test sends a handful of probes.
+    pub const DEFAULT_PROBES_PER_MINUTE: u32 = 10;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { probes_per_minute: Limits::DEFAULT_PROBES_PER_MINUTE }
+    }
+}

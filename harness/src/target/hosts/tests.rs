@@ -1,0 +1,443 @@
+//! Target file tests: hand-made files in, values or `path:line:col: message`
+//! lines out.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::mailbox::{ImapConfig, ImapTimeouts, ImapTls};
+use crate::secret::SecretSource;
+use crate::tls::Verify;
+
+/// A full file for a real server, every section and key used.
+const FULL: &str = r#"name = "lists.example.org (new VM)"
+
+[smtp]
+addresses = ["192.0.2.25:25", "[2001:db8::25]:25", "198.51.100.25"]
+starttls = "required"
+ca_file = "site-ca.pem"
+user = "probe-sender"
+password_env = "MAILFLOW_SMTP_PASSWORD"
+
+[mailman]
+version = "3"
+rest_url = "http://127.0.0.1:8001"
+reach = "through_shell"
+password_file = "/etc/mailflow/rest-password"
+
+[web]
+hyperkitty_url = "https://lists.example.org/hyperkitty"
+
+[mailbox]
+kind = "imap"
+host = "imap.example.org"
+user = "mailflow-probe"
+password_env = "MAILFLOW_IMAP_PASSWORD"
+folder = "Probes"
+address = "mailflow-probe@example.org"
+
+[ssh]
+host = "lists.example.org"
+user = "mailflow"
+port = 2222
+proxy_jump = "ops@bastion.example.org"
+identity_file = "keys/mailflow"
+known_hosts_file = "/etc/mailflow/known_hosts"
+
+[allow]
+moderate = true
+
+[limits]
+probes_per_minute = 4
+"#;
+
+fn hosts(src: &str) -> HostsConfig {
+    match parse_hosts(Path::new("targets/prod.toml"), src) {
+        Ok(config) => config,
+        Err(errors) => panic!("unexpected errors:\n{errors}"),
+    }
+}
+
+/// The errors of a target file, one `h.toml:line:col: message` each.
+fn hosts_errors(src: &str) -> Vec<String> {
+    match parse_hosts(Path::new("h.toml"), src) {
+        Ok(config) => panic!("expected errors, got {config:#?}"),
+        Err(errors) => errors.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_full_file() {
+    let config = hosts(FULL);
+    let expected = HostsConfig {
+        path: PathBuf::from("targets/prod.toml"),
+        name: "lists.example.org (new VM)".into(),
+        smtp: SmtpConfig {
+            addresses: vec![
+                "192.0.2.25:25".parse().unwrap(),
+                "[2001:db8::25]:25".parse().unwrap(),
+                "198.51.100.25:25".parse().unwrap(),
+            ],
+            starttls: StartTls::Required,
+            verify: Verify::CaFile(PathBuf::from("targets/site-ca.pem")),
+            auth: Some(SmtpAuth {
+                user: "probe-sender".into(),
+                password: SecretSource::Env("MAILFLOW_SMTP_PASSWORD".into()),
+            }),
+        },
+        mailman: Some(MailmanConfig {
+            version: MailmanVersion::Three,
+            rest_url: "http://127.0.0.1:8001".into(),
+            reach: RestReach::ThroughShell,
+            user: "restadmin".into(),
+            password: SecretSource::File(PathBuf::from("/etc/mailflow/rest-password")),
+            verify: Verify::SystemRoots,
+        }),
+        web: Some(WebConfig {
+            hyperkitty_url: "https://lists.example.org/hyperkitty/".into(),
+            verify: Verify::SystemRoots,
+        }),
+        mailbox: Some(MailboxConfig::Imap(ImapConfig {
+            host: "imap.example.org".into(),
+            port: 993,
+            tls: ImapTls::Imaps,
+            verify: Verify::SystemRoots,
+            user: "mailflow-probe".into(),
+            password: SecretSource::Env("MAILFLOW_IMAP_PASSWORD".into()),
+            folder: "Probes".into(),
+            address: Some("mailflow-probe@example.org".into()),
+            timeouts: ImapTimeouts::default(),
+        })),
+        ssh: Some(SshConfig {
+            host: "lists.example.org".into(),
+            user: Some("mailflow".into()),
+            port: Some(2222),
+            proxy_jump: Some("ops@bastion.example.org".into()),
+            strict_host_key_checking: true,
+            identity_file: Some(PathBuf::from("targets/keys/mailflow")),
+            known_hosts_file: Some(PathBuf::from("/etc/mailflow/known_hosts")),
+        }),
+        allow: Allow { moderate: true, faults: false },
+        limits: Limits { probes_per_minute: 4 },
+    };
+    assert_eq!(config, expected);
+}
+
+#[test]
+fn the_smallest_file_and_its_defaults() {
+    let config = hosts("name = \"x\"\n[smtp]\naddresses = [\"127.0.0.1:2525\"]\n");
+    assert_eq!(config.smtp.starttls, StartTls::Required);
+    assert_eq!(config.smtp.verify, Verify::SystemRoots);
+    assert_eq!(config.smtp.auth, None);
+    assert_eq!((config.mailman, config.web, config.mailbox, config.ssh), (None, None, None, None));
+    assert_eq!(config.allow, Allow { moderate: false, faults: false });
+    assert_eq!(config.limits.probes_per_minute, 10);
+}
+
+#[test]
+fn mailbox_defaults_and_loopback_plain() {
+    let config = hosts(
+        "name = \"x\"\n[smtp]\naddresses = [\"127.0.0.1\"]\nstarttls = \"off\"\n\
+         [mailbox]\nkind = \"imap\"\nhost = \"127.0.0.1\"\ntls = \"plain\"\nuser = \"u\"\npassword_file = \"pw\"\n",
+    );
+    assert_eq!(config.smtp.addresses, ["127.0.0.1:25".parse().unwrap()]);
+    let Some(MailboxConfig::Imap(imap)) = config.mailbox else { panic!("{:?}", config.mailbox) };
+    assert_eq!((imap.port, imap.tls, imap.folder.as_str()), (143, ImapTls::Plain, "INBOX"));
+    // Relative to the target file's folder.
+    assert_eq!(imap.password, SecretSource::File(PathBuf::from("targets/pw")));
+    assert_eq!(imap.timeouts.command, Duration::from_secs(30));
+
+    let starttls = hosts(
+        "name = \"x\"\n[smtp]\naddresses = [\"127.0.0.1\"]\n\
+         [mailbox]\nkind = \"imap\"\nhost = \"imap.example.org\"\ntls = \"starttls\"\nverify = false\nuser = \"u\"\npassword_env = \"P\"\n",
+    );
+    let Some(MailboxConfig::Imap(imap)) = starttls.mailbox else { panic!() };
+    assert_eq!((imap.port, imap.verify), (143, Verify::Off));
+}
+
+/// Each case's lines go between these, from line 2 on: a good `name` and `[smtp]`.
+const HEAD: &str = "name = \"x\"\n";
+const TAIL: &str = "\n[smtp]\naddresses = [\"192.0.2.25\"]\n";
+
+/// One error per case: (what, lines after HEAD (line 2 on), the one expected line).
+const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "unknown key at top level",
+        "colour = 1\n",
+        "h.toml:2:1: unknown key `colour` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits",
+    ),
+    (
+        "unknown key in a table",
+        "[allow]\nmoderate = true\ndelete_everything = true\n",
+        "h.toml:4:1: unknown key `delete_everything` in `allow`; accepted keys: moderate, faults",
+    ),
+    (
+        "literal password",
+        "[mailbox]\nkind = \"imap\"\nhost = \"imap.example.org\"\nuser = \"u\"\npassword = \"hunter2\"\n",
+        "h.toml:6:1: `mailbox.password` would put a secret in the target file; name where it is instead: `password_env` (an environment variable) or `password_file` (a file's path)",
+    ),
+    (
+        "both password sources",
+        "[mailman]\nversion = \"3\"\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"P\"\npassword_file = \"p\"\n",
+        "h.toml:6:17: `mailman.password_env` and `mailman.password_file` both given; give one of them",
+    ),
+    (
+        "no password source",
+        "[mailman]\nversion = \"3\"\nrest_url = \"http://127.0.0.1:8001\"\n",
+        "h.toml:2:1: missing `mailman.password_env` or `mailman.password_file`: where the password is read from",
+    ),
+    (
+        "bad variable name",
+        "[mailman]\nversion = \"3\"\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"$REST_PW\"\n",
+        "h.toml:5:16: invalid environment variable name `$REST_PW` in `mailman.password_env`: letters, digits and `_`, not starting with a digit",
+    ),
+    (
+        "mailman 2.1",
+        "[mailman]\nversion = \"2.1\"\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"P\"\n",
+        "h.toml:3:11: Mailman 2.1 is not supported yet; only `version = \"3\"` for now",
+    ),
+    (
+        "unknown mailman version",
+        "[mailman]\nversion = \"4\"\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"P\"\n",
+        "h.toml:3:11: unknown Mailman version `4` in `mailman.version`; expected \"3\"",
+    ),
+    (
+        "mailman version as a number",
+        "[mailman]\nversion = 3\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"P\"\n",
+        "h.toml:3:11: `mailman.version` must be a string, found an integer",
+    ),
+    (
+        "through the shell without ssh",
+        "[mailman]\nversion = \"3\"\nrest_url = \"http://127.0.0.1:8001\"\nreach = \"through_shell\"\npassword_env = \"P\"\n",
+        "h.toml:5:9: `mailman.reach = \"through_shell\"` needs an `[ssh]` table: the shell it goes through",
+    ),
+    (
+        "unknown reach",
+        "[mailman]\nversion = \"3\"\nrest_url = \"http://127.0.0.1:8001\"\nreach = \"tunnel\"\npassword_env = \"P\"\n",
+        "h.toml:5:9: unknown way `tunnel` in `mailman.reach`; expected one of direct, through_shell",
+    ),
+    (
+        "credentials in a URL",
+        "[mailman]\nversion = \"3\"\nrest_url = \"http://restadmin:pw@127.0.0.1:8001\"\npassword_env = \"P\"\n",
+        "h.toml:4:12: invalid URL `http://restadmin:pw@127.0.0.1:8001` in `mailman.rest_url`: must not carry credentials; name the password with password_env or password_file",
+    ),
+    (
+        "not an http URL",
+        "[web]\nhyperkitty_url = \"ftp://lists.example.org/\"\n",
+        "h.toml:3:18: invalid URL `ftp://lists.example.org/` in `web.hyperkitty_url`: must start with http:// or https://",
+    ),
+    (
+        "unknown mailbox kind",
+        "[mailbox]\nkind = \"maildir\"\nhost = \"h\"\nuser = \"u\"\npassword_env = \"P\"\n",
+        "h.toml:3:8: unknown mailbox kind `maildir` in `mailbox.kind`; expected one of imap",
+    ),
+    (
+        "plain IMAP to a real host",
+        "[mailbox]\nkind = \"imap\"\nhost = \"imap.example.org\"\ntls = \"plain\"\nuser = \"u\"\npassword_env = \"P\"\n",
+        "h.toml:5:7: `mailbox.tls = \"plain\"` would send the password to `imap.example.org` in clear; plain is for loopback tests only: use \"imaps\" or \"starttls\"",
+    ),
+    (
+        "unknown IMAP TLS mode",
+        "[mailbox]\nkind = \"imap\"\nhost = \"h\"\ntls = \"ssl\"\nuser = \"u\"\npassword_env = \"P\"\n",
+        "h.toml:5:7: unknown TLS mode `ssl` in `mailbox.tls`; expected one of imaps, starttls, plain",
+    ),
+    (
+        "missing IMAP user",
+        "[mailbox]\nkind = \"imap\"\nhost = \"h\"\npassword_env = \"P\"\n",
+        "h.toml:2:1: missing required key `user` in `mailbox`",
+    ),
+    (
+        "bad IMAP port",
+        "[mailbox]\nkind = \"imap\"\nhost = \"h\"\nport = 99999\nuser = \"u\"\npassword_env = \"P\"\n",
+        "h.toml:5:8: `mailbox.port` must be between 1 and 65535, found 99999",
+    ),
+    (
+        "host with a port",
+        "[mailbox]\nkind = \"imap\"\nhost = \"imap.example.org:993\"\nuser = \"u\"\npassword_env = \"P\"\n",
+        "h.toml:4:8: invalid host `imap.example.org:993` in `mailbox.host`: a host name or an IP address, without port",
+    ),
+    (
+        "bad mailbox address",
+        "[mailbox]\nkind = \"imap\"\nhost = \"h\"\nuser = \"u\"\npassword_env = \"P\"\naddress = \"probe\"\n",
+        "h.toml:7:11: invalid address `probe` in `mailbox.address`: must contain exactly one `@`",
+    ),
+    (
+        "CA file with verification off",
+        "[web]\nhyperkitty_url = \"https://h/\"\nverify = false\nca_file = \"ca.pem\"\n",
+        "h.toml:5:11: `web.ca_file` has no effect with `web.verify` = false",
+    ),
+    (
+        "ssh without a host",
+        "[ssh]\nuser = \"u\"\n",
+        "h.toml:2:1: missing required key `host` in `ssh`",
+    ),
+    (
+        "jump host with a space",
+        "[ssh]\nhost = \"h\"\nproxy_jump = \"a b\"\n",
+        "h.toml:4:14: `ssh.proxy_jump` must be `[user@]host[:port]`, several separated by `,`, without spaces",
+    ),
+    (
+        "strict host key checking not a boolean",
+        "[ssh]\nhost = \"h\"\nstrict_host_key_checking = \"no\"\n",
+        "h.toml:4:28: `ssh.strict_host_key_checking` must be true or false, found a string",
+    ),
+    (
+        "allow not a boolean",
+        "[allow]\nfaults = \"yes\"\n",
+        "h.toml:3:10: `allow.faults` must be true or false, found a string",
+    ),
+    (
+        "too many probes",
+        "[limits]\nprobes_per_minute = 6000\n",
+        "h.toml:3:21: `limits.probes_per_minute` must be between 1 and 600, found 6000",
+    ),
+    (
+        "a section that is not a table",
+        "web = \"https://h/\"\n",
+        "h.toml:2:7: `web` must be a table, found a string",
+    ),
+];
+
+#[test]
+fn hosts_error_kinds() {
+    let mut failures = Vec::new();
+    for (what, lines, expected) in HOSTS_ERRORS {
+        let errors = hosts_errors(&format!("{HEAD}{lines}{TAIL}"));
+        if errors != [*expected] {
+            failures.push(format!("{what}:\n  expected {expected}\n  got      {errors:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Errors in `[smtp]` itself, so without HEAD and TAIL.
+const SMTP_ERRORS: &[(&str, &str, &str)] = &[
+    ("no smtp", "name = \"x\"\n", "h.toml:1:1: missing required key `smtp` at the top level"),
+    (
+        "empty addresses",
+        "name = \"x\"\n[smtp]\naddresses = []\n",
+        "h.toml:3:13: `smtp.addresses` must not be empty",
+    ),
+    (
+        "a host name",
+        "name = \"x\"\n[smtp]\naddresses = [\"lists.example.org:25\"]\n",
+        "h.toml:3:14: invalid address `lists.example.org:25` in `smtp.addresses`: write an IP address with an optional port, like \"192.0.2.25:25\" or \"[2001:db8::25]:25\" (names are not resolved)",
+    ),
+    (
+        "the same address twice, once with the default port",
+        "name = \"x\"\n[smtp]\naddresses = [\"[2001:db8::25]:25\", \"2001:db8::25\"]\n",
+        "h.toml:3:35: `smtp.addresses` lists `[2001:db8::25]:25` more than once",
+    ),
+    (
+        "unknown starttls",
+        "name = \"x\"\n[smtp]\naddresses = [\"192.0.2.25\"]\nstarttls = true\n",
+        "h.toml:4:12: `smtp.starttls` must be a string, found a boolean",
+    ),
+    (
+        "auth without tls",
+        "name = \"x\"\n[smtp]\naddresses = [\"192.0.2.25\"]\nstarttls = \"off\"\nuser = \"u\"\npassword_env = \"P\"\n",
+        "h.toml:5:8: SMTP AUTH with `smtp.starttls = \"off\"` would send the password in clear; use \"required\"",
+    ),
+    (
+        "auth password without a user",
+        "name = \"x\"\n[smtp]\naddresses = [\"192.0.2.25\"]\npassword_file = \"pw\"\n",
+        "h.toml:4:17: an SMTP AUTH password needs `smtp.user`",
+    ),
+    (
+        "auth user without a password",
+        "name = \"x\"\n[smtp]\naddresses = [\"192.0.2.25\"]\nuser = \"u\"\n",
+        "h.toml:2:1: missing `smtp.password_env` or `smtp.password_file`: where the password is read from",
+    ),
+    (
+        "syntax error",
+        "name = \"x\"\n[smtp\n",
+        "h.toml:2:6: TOML syntax error: unclosed table, expected `]`",
+    ),
+];
+
+#[test]
+fn smtp_error_kinds() {
+    let mut failures = Vec::new();
+    for (what, src, expected) in SMTP_ERRORS {
+        let errors = hosts_errors(src);
+        if errors != [*expected] {
+            failures.push(format!("{what}:\n  expected {expected}\n  got      {errors:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_in_file_order() {
+    let errors = hosts_errors(
+        r#"name = ""
+extra = 1
+
+[smtp]
+addresses = ["192.0.2.25", "nope"]
+password = "hunter2"
+
+[mailbox]
+kind = "imap"
+host = "imap.example.org"
+user = "u"
+
+[limits]
+probes_per_minute = 0
+"#,
+    );
+    assert_eq!(
+        errors,
+        [
+            "h.toml:1:8: `name` must be one non-empty line",
+            "h.toml:2:1: unknown key `extra` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits",
+            "h.toml:5:28: invalid address `nope` in `smtp.addresses`: write an IP address with an optional port, like \"192.0.2.25:25\" or \"[2001:db8::25]:25\" (names are not resolved)",
+            "h.toml:6:1: `smtp.password` would put a secret in the target file; name where it is instead: `password_env` (an environment variable) or `password_file` (a file's path)",
+            "h.toml:8:1: missing `mailbox.password_env` or `mailbox.password_file`: where the password is read from",
+            "h.toml:14:21: `limits.probes_per_minute` must be between 1 and 600, found 0",
+        ]
+    );
+}
+
+#[test]
+fn errors_render_with_their_snippet_and_never_a_secret_value() {
+    let errors = parse_hosts(
+        Path::new("h.toml"),
+        "name = \"x\"\n[smtp]\naddresses = [\"192.0.2.25\"]\nuser = \"u\"\npassword = \"hunter2\"\n",
+    )
+    .unwrap_err();
+    let first = &errors.errors[0];
+    assert_eq!((first.line(), first.column()), (5, 1));
+    let mut rendered = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut rendered, first)
+        .unwrap();
+    assert!(rendered.contains("[h.toml:5:1]"), "{rendered}");
+    assert!(rendered.contains("secret in the file"), "{rendered}");
+    // The message never repeats the value (the snippet shows the line as written).
+    assert!(!errors.to_string().contains("hunter2"), "{errors}");
+}
+
+#[test]
+fn secrets_in_a_parsed_file_print_as_their_source() {
+    let config = hosts(FULL);
+    let printed = format!("{config:?}");
+    assert!(printed.contains("MAILFLOW_IMAP_PASSWORD"), "{printed}");
+}
+
+#[test]
+fn load_reads_the_file_or_names_it() {
+    let missing = load_hosts(Path::new("/nonexistent/hosts.toml")).unwrap_err();
+    assert!(missing.to_string().starts_with("/nonexistent/hosts.toml: cannot read: "), "{missing}");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data/hosts/example.toml");
+    let config = load_hosts(&example).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.name, "lists.example.org");
+}
+
+#[test]
+fn the_readme_shows_the_example_file_as_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("tests-data/hosts/example.toml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
+    assert!(readme.contains(&format!("```toml\n{example}```")), "README.md's \"Target files\" example differs from tests-data/hosts/example.toml");
+}
