@@ -161,3 +161,99 @@ fn bad_output_options_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/nonexistent-folder/junit.xml"), "{err}");
 }
+
+/// A loopback listener that counts connections and, when asked, plays a
+/// plain SMTP server offering neither STARTTLS nor AUTH.
+fn counting_listener(speak: bool) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if !speak {
+                continue;
+            }
+            let _ = stream.write_all(b"220 fake ESMTP\r\n");
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                let reply: &[u8] = if line.starts_with("EHLO") { b"250-fake\r\n250 SIZE 1000\r\n" } else { b"221 bye\r\n" };
+                let _ = stream.write_all(reply);
+                if !line.starts_with("EHLO") {
+                    break;
+                }
+                line.clear();
+            }
+        }
+    });
+    (addr, count)
+}
+
+fn shipped_scenarios() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").display().to_string()
+}
+
+#[test]
+fn dry_run_against_a_target_file_sends_nothing() {
+    let (addr, count) = counting_listener(false);
+    let dir = scratch("dry-run", &[("t.toml", &format!("name = \"lists.example.test\"\n[smtp]\naddresses = [\"{addr}\"]\nstarttls = \"off\"\n"))]);
+    let target = dir.join("t.toml").display().to_string();
+    let (code, out, err) = mailflow(&["run", "--target", &target, "--dry-run", "--filter", "refusal/", &shipped_scenarios()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("dry run: would send MAIL FROM:<"), "{out}");
+    assert!(out.contains(&addr.to_string()), "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0, "the dry run connected to the SMTP listener");
+    // Without a target file a dry run is refused: nothing to be careful about.
+    let (code, _, err) = mailflow(&["run", "--dry-run", "--filter", "refusal/", &shipped_scenarios()]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn a_bad_target_file_exits_2_with_its_position() {
+    let dir = scratch("bad-target", &[("t.toml", "name = \"x\"\n[smtp]\naddresses = [\"192.0.2.1:25\"]\npassword = \"plain\"\n")]);
+    let target = dir.join("t.toml").display().to_string();
+    let (code, _, err) = mailflow(&["run", "--target", &target, &shipped_scenarios()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{target}:4:")), "{err}");
+    assert!(!err.contains("\"plain\"") || err.contains("password_env"), "{err}");
+}
+
+/// Secrets set for SMTP AUTH, Mailman's REST API and IMAP never appear in
+/// any output format, whatever fails.
+#[test]
+fn secrets_appear_in_no_output() {
+    let (addr, _count) = counting_listener(true);
+    let secrets = [("MAILFLOW_T_SMTP", "smtp-Secret-4711"), ("MAILFLOW_T_REST", "rest-Secret-0815"), ("MAILFLOW_T_IMAP", "imap-Secret-1234")];
+    let base = format!(
+        "name = \"lists.example.test\"\n[smtp]\naddresses = [\"{addr}\"]\nstarttls = \"optional\"\nverify = false\nuser = \"prober\"\npassword_env = \"MAILFLOW_T_SMTP\"\n[mailman]\nversion = \"3\"\nrest_url = \"http://127.0.0.1:9\"\npassword_env = \"MAILFLOW_T_REST\"\n[allow]\nmoderate = true\n[limits]\nprobes_per_minute = 600\n"
+    );
+    let with_imap = format!("{base}[mailbox]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 9\ntls = \"plain\"\nuser = \"u\"\npassword_env = \"MAILFLOW_T_IMAP\"\n");
+    let dir = scratch("secrets", &[("t.toml", &base), ("t-imap.toml", &with_imap)]);
+    for file in ["t.toml", "t-imap.toml"] {
+        let target = dir.join(file).display().to_string();
+        let outputs: Vec<String> = ["json", "junit", "tap", "prom"].iter().map(|e| dir.join(format!("{file}.{e}")).display().to_string()).collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_mailflow"))
+            .args(["run", "--target", &target, "--filter", "moderation/nonmember-discard", "--filter", "refusal/relay"])
+            .args(["--json", &outputs[0], "--junit", &outputs[1], "--tap", &outputs[2], "--prometheus", &outputs[3]])
+            .arg(shipped_scenarios())
+            .envs(secrets)
+            .output()
+            .expect("run mailflow");
+        let mut everything = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        for o in &outputs {
+            everything.push_str(&std::fs::read_to_string(o).unwrap_or_default());
+        }
+        assert!(!out.status.success(), "{everything}");
+        for (_, secret) in secrets {
+            assert!(!everything.contains(secret), "{secret} appears in the output of {file}:\n{everything}");
+        }
+        if file == "t.toml" {
+            assert!(everything.contains("no password was sent"), "{everything}");
+        }
+    }
+}

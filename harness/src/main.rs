@@ -22,6 +22,7 @@ use mailflow::scenario::select::{self, Partition, PlanError, Selection};
 use mailflow::scenario::Plan;
 use mailflow::serve;
 use mailflow::target::containers::{ContainersTarget, StartOptions};
+use mailflow::target::hosts;
 use mailflow::target::Target;
 
 #[derive(Parser)]
@@ -33,7 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run scenario files (or directories of them) against the container target.
+    /// Run scenario files (or directories of them) against the container
+    /// target, or against real hosts with `--target`.
     Run {
         /// Scenario files or directories; default `scenarios/`.
         paths: Vec<PathBuf>,
@@ -41,6 +43,8 @@ enum Command {
         select: SelectArgs,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Start the container target for the suite, print its endpoints, keep it until Ctrl-C.
     Up {
@@ -68,6 +72,19 @@ enum Command {
         #[arg(long, value_name = "ADDR", default_value = serve::DEFAULT_LISTEN)]
         listen: SocketAddr,
     },
+}
+
+/// Where the scenarios run.
+#[derive(Args)]
+struct TargetArgs {
+    /// A target file (TOML) describing real hosts; without it (and without
+    /// `MAILFLOW_TARGET`) the harness starts its own containers.
+    #[arg(long = "target", value_name = "FILE", env = "MAILFLOW_TARGET")]
+    file: Option<PathBuf>,
+    /// Send nothing and connect to nothing: report every probe and check the
+    /// run would make as a skipped step. Needs `--target`.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Which of the loaded scenarios run.
@@ -178,7 +195,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run { paths, select, output } => rt.block_on(cmd_run(default_paths(paths), select.selection(), output)),
+        Command::Run { paths, select, output, target } => rt.block_on(cmd_run(default_paths(paths), select.selection(), output, target)),
         Command::Up { paths } => rt.block_on(cmd_up(default_paths(paths))),
         Command::List { paths, select } => cmd_list(default_paths(paths), select.selection()),
         Command::Serve { paths, select, every, listen } => rt.block_on(cmd_serve(default_paths(paths), select.selection(), every, listen)),
@@ -297,34 +314,74 @@ fn reporters(output: &OutputArgs, scenarios: &[mailflow::scenario::Scenario]) ->
     (fanout, nagios_status, checked)
 }
 
-async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs) -> anyhow::Result<ExitCode> {
+async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs, target_args: TargetArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let loaded = load(&paths, &selection);
     let (fanout, nagios_status, outputs_ok) = reporters(&output, loaded.as_ref().map(|p| p.scenarios.as_slice()).unwrap_or_default());
     // In nagios mode the plugin's code; otherwise `code`.
     let exit = |code: u8| ExitCode::from(nagios_status.as_ref().map_or(code, |s| s.exit_code().unwrap_or(EXIT_NAGIOS_UNKNOWN)));
+    let setup_failed = |stage: &str, error: String| {
+        fanout.emit(&Event::SetupFailed { stage: stage.into(), error });
+        fanout.finish();
+        Ok(exit(EXIT_SETUP))
+    };
     let plan = match (loaded, outputs_ok) {
         (Ok(p), Ok(())) => p,
-        (Err(error), _) => {
-            fanout.emit(&Event::SetupFailed { stage: "input".into(), error: error.to_string() });
-            fanout.finish();
-            return Ok(exit(EXIT_SETUP));
-        }
+        (Err(error), _) => return setup_failed("input", error.to_string()),
         (_, Err(error)) => {
             report::log::error(&error);
-            fanout.emit(&Event::SetupFailed { stage: "input".into(), error });
-            fanout.finish();
-            return Ok(exit(EXIT_SETUP));
+            return setup_failed("input", error);
         }
     };
+    // A bad target file is bad input, reported like scenario errors.
+    let hosts = match &target_args.file {
+        Some(file) => match hosts::load_hosts(file) {
+            Ok(config) => Some(config),
+            Err(errors) => {
+                report::log::load_errors(&errors);
+                return setup_failed("input", format!("{} error(s) in the target file {}", errors.errors.len(), file.display()));
+            }
+        },
+        None if target_args.dry_run => {
+            return setup_failed("input", "--dry-run needs --target: the container target changes nothing outside its own containers".into())
+        }
+        None => None,
+    };
     let run_id = RunId::new();
+    let options = run::RunOptions { dry_run: target_args.dry_run };
     fanout.emit(&Event::RunStarted {
         run_id: run_id.to_string(),
-        target: "containers".into(),
+        target: match &target_args.file {
+            Some(f) => format!("hosts from {}{}", f.display(), if options.dry_run { " (dry run)" } else { "" }),
+            None => "containers".into(),
+        },
         version: env!("CARGO_PKG_VERSION").into(),
         scenarios: plan.scenarios.iter().map(|s| s.path.clone()).collect(),
         at: std::time::SystemTime::now(),
     });
+    if let Some(config) = hosts {
+        let connect = hosts::HostsTarget::connect_with(config, &plan.suite.probe_domain, options.dry_run);
+        let target = match connect.await {
+            Ok(t) => t,
+            Err(e) => return setup_failed("target", e.to_string()),
+        };
+        fanout.emit(&Event::TargetReady { description: target.describe(), versions: Vec::new(), phases: Vec::new() });
+        let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout).await;
+        // The IMAP mailbox keeps everything but this run's own probes.
+        let mut discarded = Vec::new();
+        let mut error = None;
+        if !options.dry_run {
+            match target.delete_own_probes(&mailflow::probe::issued_ids(&run_id)).await {
+                Ok(0) => {}
+                Ok(n) => discarded.push(format!("{n} probe copies deleted from the IMAP mailbox")),
+                Err(e) => error = Some(e.to_string()),
+            }
+        }
+        if !discarded.is_empty() || error.is_some() {
+            fanout.emit(&Event::Cleanup { discarded, error });
+        }
+        return Ok(exit(finish(&fanout, totals, interrupted, started)));
+    }
     let start = ContainersTarget::start_with(&plan.suite, StartOptions::from_env());
     let target = tokio::select! {
         t = start => t,
@@ -337,42 +394,58 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs) 
     };
     let target = match target {
         Ok(t) => t,
-        Err(e) => {
-            fanout.emit(&Event::SetupFailed { stage: "target".into(), error: format!("starting the container target: {e}") });
-            fanout.finish();
-            return Ok(exit(EXIT_SETUP));
-        }
+        Err(e) => return setup_failed("target", format!("starting the container target: {e}")),
     };
     fanout.emit(&Event::TargetReady {
         description: target.describe(),
         versions: target.report.versions.clone(),
         phases: target.report.phases(),
     });
+    let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout).await;
+    if let Err(e) = target.shutdown().await {
+        report::log::error(&e.to_string());
+    }
+    Ok(exit(finish(&fanout, totals, interrupted, started)))
+}
+
+/// Runs the plan against a ready target until done or signalled, then the
+/// run-wide clean-up of held probes; the totals and the signal, if any.
+async fn run_against(
+    target: &dyn Target,
+    plan: &Plan,
+    run_id: &RunId,
+    options: run::RunOptions,
+    fanout: &Fanout,
+) -> (Totals, Option<Signal>) {
     let emit = |e: Event| fanout.emit(&e);
-    let all = run::run_all(&target, &plan.suite, &plan.scenarios, &run_id, &emit);
+    let all = run::run_all_with(target, &plan.suite, &plan.scenarios, run_id, options, &emit);
     let (results, interrupted) = tokio::select! {
         results = all => (results, None),
         signal = signalled() => (Vec::new(), Some(signal)),
     };
     // Interrupted or not, no probe of this run stays held.
-    fanout.emit(&run::cleanup_run(&target, &plan.suite, &run_id).await);
+    if !options.dry_run {
+        fanout.emit(&run::cleanup_run(target, &plan.suite, run_id).await);
+    }
     if let Some(signal) = interrupted {
         fanout.emit(&Event::Interrupted { signal });
     }
     let mut totals = Totals::over(&results);
     totals.not_run = plan.scenarios.len() - results.len();
+    (totals, interrupted)
+}
+
+/// Emits the run's end and finishes the reports; the exit status.
+fn finish(fanout: &Fanout, totals: Totals, interrupted: Option<Signal>, started: std::time::Instant) -> u8 {
     fanout.emit(&Event::RunFinished { totals, duration: started.elapsed(), at: std::time::SystemTime::now() });
-    if let Err(e) = target.shutdown().await {
-        report::log::error(&e.to_string());
-    }
     // A report that could not be written turns a pass into a set-up failure.
     let written = fanout.finish();
-    Ok(exit(match interrupted {
+    match interrupted {
         Some(signal) => exit_status(signal),
         None if totals.failed > 0 => EXIT_FAILED,
         None if written => 0,
         None => EXIT_SETUP,
-    }))
+    }
 }
 
 async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {

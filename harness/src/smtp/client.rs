@@ -138,6 +138,9 @@ pub enum SendErrorKind {
     /// AUTH is configured and the server offers no AUTH PLAIN.
     #[error("AUTH is configured but the server offers no AUTH PLAIN")]
     AuthNotOffered,
+    /// AUTH is configured, STARTTLS did not happen, and a password is never sent in the clear.
+    #[error("AUTH is configured but the conversation is not encrypted (the server did not take STARTTLS); no password was sent")]
+    AuthWithoutTls,
     /// The TLS handshake failed (certificate, name, protocol).
     #[error("TLS after STARTTLS: {0}")]
     Tls(String),
@@ -195,7 +198,7 @@ pub async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
     message: &[u8],
     timeouts: Timeouts,
 ) -> Result<Transcript, SendError> {
-    let mut session = Session { io: BufReader::new(stream), started: Instant::now(), timeouts, transcript: Transcript::default() };
+    let mut session = Session { io: BufReader::new(stream), in_tls: false, started: Instant::now(), timeouts, transcript: Transcript::default() };
     match session.run(envelope, message).await {
         Ok(()) => Ok(session.transcript),
         Err(kind) => Err(SendError { kind, transcript: session.transcript }),
@@ -215,7 +218,7 @@ pub async fn send_on_secured<S: AsyncRead + AsyncWrite + Unpin + Send>(
     if security.starttls == StartTls::Off && security.auth.is_none() {
         return send_on(stream, envelope, message, timeouts).await;
     }
-    let mut plain = Session { io: BufReader::new(stream), started: Instant::now(), timeouts, transcript: Transcript::default() };
+    let mut plain = Session { io: BufReader::new(stream), in_tls: false, started: Instant::now(), timeouts, transcript: Transcript::default() };
     let fail = |kind, transcript| Err(SendError { kind, transcript });
     let ehlo = match plain.hello(envelope).await {
         Ok(Some(ehlo)) => ehlo,
@@ -266,7 +269,7 @@ pub async fn send_on_secured<S: AsyncRead + AsyncWrite + Unpin + Send>(
         Ok(Err(e)) => return fail(SendErrorKind::Tls(e.to_string()), transcript),
         Err(_) => return fail(SendErrorKind::ReplyTimeout { stage: Stage::StartTls, after: timeouts.reply }, transcript),
     };
-    let mut secured = Session { io: BufReader::new(tls), started, timeouts, transcript };
+    let mut secured = Session { io: BufReader::new(tls), in_tls: true, started, timeouts, transcript };
     let result = async {
         let ehlo = secured.exchange(Stage::StartTls, Some(format!("EHLO {}", envelope.helo))).await?;
         if !ehlo.is_positive() {
@@ -283,6 +286,8 @@ pub async fn send_on_secured<S: AsyncRead + AsyncWrite + Unpin + Send>(
 
 struct Session<S> {
     io: BufReader<S>,
+    /// The stream is TLS (after STARTTLS).
+    in_tls: bool,
     started: Instant,
     timeouts: Timeouts,
     transcript: Transcript,
@@ -304,9 +309,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         Ok(Some(ehlo))
     }
 
-    /// AUTH when configured, then the transaction.
+    /// AUTH when configured (only inside TLS unless STARTTLS is off by
+    /// choice), then the transaction.
     async fn rest(&mut self, env: &Envelope<'_>, message: &[u8], security: &Security, ehlo_text: &str) -> Result<(), SendErrorKind> {
         if let Some(credentials) = &security.auth {
+            if security.starttls != StartTls::Off && !self.in_tls {
+                // Optional STARTTLS that did not happen: never send a password in the clear.
+                self.quit().await?;
+                return Err(SendErrorKind::AuthWithoutTls);
+            }
             if !offers_auth_plain(ehlo_text) {
                 self.quit().await?;
                 return Err(SendErrorKind::AuthNotOffered);

@@ -42,6 +42,12 @@ impl HostsTarget {
     /// Reads the secrets the file names, prepares TLS, and logs in to the
     /// IMAP mailbox. Nothing is sent to the list server yet.
     pub async fn connect(config: HostsConfig, probe_domain: &str) -> Result<HostsTarget, TargetError> {
+        HostsTarget::connect_with(config, probe_domain, false).await
+    }
+
+    /// [`HostsTarget::connect`]; with `dry_run` nothing is connected to (no
+    /// IMAP login): the target can then only describe what a run would do.
+    pub async fn connect_with(config: HostsConfig, probe_domain: &str, dry_run: bool) -> Result<HostsTarget, TargetError> {
         let start = |m: String| TargetError::Start(format!("{}: {m}", config.path.display()));
         let smtp = &config.smtp;
         let security = if smtp.starttls == StartTls::Off && smtp.auth.is_none() {
@@ -88,6 +94,7 @@ impl HostsTarget {
         };
         let web = config.web.as_ref().map(|w| Web::new(w.hyperkitty_url.trim_end_matches('/').trim_end_matches("/hyperkitty")));
         let mailbox = match &config.mailbox {
+            Some(MailboxConfig::Imap(_)) if dry_run => None,
             Some(MailboxConfig::Imap(imap)) => {
                 let mb = ImapMailbox::connect(imap.clone()).await.map_err(|e| start(format!("IMAP mailbox: {e}")))?;
                 Some(ImapBox(mb))
