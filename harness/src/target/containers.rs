@@ -36,7 +36,7 @@ use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestResponse, 
 use crate::reach;
 use crate::scenario::Protocol;
 use crate::scenario::Suite;
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkOptions};
 use crate::web::Web;
 
 /// The line the image's start script prints once exim and Mailman answer.
@@ -514,7 +514,8 @@ async fn start_containers(
     web: bool,
 ) -> Result<Started, TargetError> {
     let gateway = IpAddr::V4(network.gateway());
-    let sink = Sink::bind(SocketAddr::new(gateway, 0))
+    let options = SinkOptions { probe_domain: Some(suite.probe_domain.clone()), ..SinkOptions::default() };
+    let sink = Sink::bind_with(SocketAddr::new(gateway, 0), options)
         .await
         .map_err(|e| TargetError::Start(format!("cannot bind the sink on the run network's gateway {gateway}: {e}")))?;
 
