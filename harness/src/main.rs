@@ -169,8 +169,17 @@ async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     for l in &plan.suite.lists {
         println!("list        {} ({} members)", l.address(), l.members.len());
     }
-    println!("Ctrl-C stops and removes the container.");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    println!("Ctrl-C stops and removes the container. Arrivals at the sink:");
+    let arrivals = async {
+        match target.sink() {
+            Some(sink) => mailflow::report::arrivals::follow(sink, &mut std::io::stdout()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = arrivals => {}
+    }
     let _ = target.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
