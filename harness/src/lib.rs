@@ -20,6 +20,10 @@ pub mod exim;
 pub mod http;
 pub mod mailman;
 pub mod probe;
+/// Properties for the fuzz targets (`fuzz/`) and their in-tree runs.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod props;
 pub mod reach;
 pub mod report;
 pub mod run;
