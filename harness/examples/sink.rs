@@ -28,6 +28,14 @@ struct Args {
     /// Print one line per arrival, as `mailflow up` does.
     #[arg(long)]
     print: bool,
+    /// Keep a waiter for this Message-ID busy meanwhile, as a run waiting
+    /// for a probe does: woken on every arrival, it looks the id up in the
+    /// index (`--waiter-scans`: it scans every kept message, as `wait_for`
+    /// callers do).
+    #[arg(long)]
+    waiter: Option<String>,
+    #[arg(long, requires = "waiter")]
+    waiter_scans: bool,
 }
 
 #[tokio::main]
@@ -40,6 +48,18 @@ async fn main() -> std::io::Result<()> {
     };
     let sink = Sink::bind_with(args.listen, SinkOptions { probe_domain: args.probe_domain, limits }).await?;
     println!("listening on {}", sink.addr());
+    let sink = std::sync::Arc::new(sink);
+    if let Some(id) = args.waiter {
+        let sink = sink.clone();
+        let hour = std::time::Duration::from_secs(3600);
+        tokio::spawn(async move {
+            if args.waiter_scans {
+                let _ = sink.wait_for(hour, |ms| ms.iter().find(|m| m.message_id() == Some(id.as_str())).cloned()).await;
+            } else {
+                let _ = sink.wait_until(hour, |s| s.copies_of(&id).pop()).await;
+            }
+        });
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stop = async {
         tokio::select! {
