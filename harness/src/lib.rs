@@ -27,6 +27,10 @@ pub mod http;
 pub mod mailbox;
 pub mod mailman;
 pub mod probe;
+/// Properties for the fuzz targets (`fuzz/`) and their in-tree runs.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod props;
 pub mod reach;
 pub mod report;
 pub mod run;

@@ -399,7 +399,7 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs, 
     fanout.emit(&Event::TargetReady {
         description: target.describe(),
         versions: target.report.versions.clone(),
-        phases: target.report.phases(),
+        phases: target.report.ready_phases(),
     });
     let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout).await;
     if let Err(e) = target.shutdown().await {
@@ -456,7 +456,13 @@ async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
         .await
         .context("starting the container target")?;
     report::up::endpoints(&target, &plan.suite, &mut std::io::stdout())?;
-    let signal = signalled().await;
+    // One line per arrival at the sink until a signal.
+    let mut stdout = std::io::stdout();
+    let arrivals = report::arrivals::follow(target.sink(), &mut stdout);
+    let signal = tokio::select! {
+        s = signalled() => s,
+        _ = arrivals => signalled().await,
+    };
     let _ = target.shutdown().await;
     Ok(ExitCode::from(exit_status(signal)))
 }

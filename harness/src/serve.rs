@@ -95,7 +95,7 @@ impl Launcher for Containers {
         })
     }
     fn ready(&self, target: &ContainersTarget) -> Event {
-        Event::TargetReady { description: target.describe(), versions: target.report.versions.clone(), phases: target.report.phases() }
+        Event::TargetReady { description: target.describe(), versions: target.report.versions.clone(), phases: target.report.ready_phases() }
     }
     fn stop<'a>(&'a self, target: &'a ContainersTarget) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move { target.shutdown().await.map_err(|e| e.to_string()) })

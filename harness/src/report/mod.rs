@@ -2,6 +2,7 @@
 //! prints; everything a person or a machine reads about a run is formatted
 //! here, one module per format, and log lines to stderr go through [`log`].
 
+pub mod arrivals;
 #[cfg(test)]
 pub(crate) mod fixture;
 #[cfg(test)]

@@ -34,6 +34,6 @@ pub fn endpoints(target: &ContainersTarget, suite: &Suite, out: &mut impl Write)
     for l in &suite.lists {
         writeln!(out, "list        {} ({} members)", l.address(), l.members.len())?;
     }
-    writeln!(out, "Ctrl-C stops and removes the containers.")?;
+    writeln!(out, "Ctrl-C stops and removes the containers. Arrivals at the sink:")?;
     out.flush()
 }

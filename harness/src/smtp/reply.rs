@@ -81,7 +81,9 @@ impl ReplyParser {
             Some(b'-') => (false, &line[4..]),
             Some(_) => return Err(bad()),
         };
-        let (enhanced, text) = split_enhanced(rest, code);
+        // RFC 2034: a reply with enhanced codes has one on every line. When
+        // the first line has none, what looks like one later is text.
+        let (enhanced, text) = if self.code.is_none() || self.enhanced.is_some() { split_enhanced(rest, code) } else { (None, rest) };
         if self.code.is_none() {
             self.enhanced = enhanced.map(str::to_string);
         }
@@ -140,6 +142,10 @@ mod tests {
             // An enhanced code of another class is text, not a status code.
             (&["550 4.3.0 odd"], 550, None, "4.3.0 odd"),
             (&["354"], 354, None, ""),
+            // Found by fuzzing: without an enhanced code on the first line,
+            // a later line's leading "2.0.250" is text and stays in it.
+            (&["250-a", "250 2.0.250 2.0.0 b"], 250, None, "a\n2.0.250 2.0.0 b"),
+            (&["250-2.0.0 a", "250 2.0.0 b"], 250, Some("2.0.0"), "a\nb"),
         ];
         for (lines, code, enhanced, text) in cases {
             let r = parse_all(lines).unwrap();

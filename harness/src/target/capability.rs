@@ -24,7 +24,7 @@ pub trait Mailbox: Send + Sync {
     fn received_by<'a>(&'a self, address: &'a str, since: SystemTime) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>>;
     /// A channel that changes whenever something may have arrived, for
     /// [`crate::check::within`] to wake on; `None` when the mailbox can only be polled.
-    fn arrivals(&self) -> Option<watch::Receiver<usize>>;
+    fn arrivals(&self) -> Option<watch::Receiver<u64>>;
 }
 
 /// Mailman's prototype archiver: a maildir per list on the server.

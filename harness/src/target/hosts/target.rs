@@ -135,7 +135,7 @@ impl Mailbox for ImapBox {
     fn received_by<'a>(&'a self, address: &'a str, since: SystemTime) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
         Box::pin(async move { Ok(self.0.messages_to(address, since).await.map_err(imap_error)?.into_iter().map(Arc::new).collect()) })
     }
-    fn arrivals(&self) -> Option<watch::Receiver<usize>> {
+    fn arrivals(&self) -> Option<watch::Receiver<u64>> {
         None
     }
 }
