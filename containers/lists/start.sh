@@ -9,12 +9,12 @@
 #    the stub listeners for ssh/spamd/rsync; with MAILFLOW_WEB=1 also the
 #    web side (mailman3-web under uwsgi, behind nginx), all in parallel,
 # 3. lower the priority (nice 10) of what the first probe does not need:
-#    Mailman's archive, bounces, command, digest, retry, task and virgin
-#    runners and the web side's qcluster, so that on a busy machine the REST,
-#    LMTP, in, pipeline and out runners and Django come up first,
+#    Mailman's bounces, command, digest, retry and task runners and the web
+#    side's qcluster, so that on a busy machine the REST, LMTP, in, pipeline,
+#    out, archive and virgin runners and Django come up first,
 # 4. print "mailflow-lists phases: ..." (seconds from this script's start
 #    until exim, Mailman's REST API and its LMTP server first answered, the
-#    in, pipeline and out runners had started, and, with the web side,
+#    in, pipeline, out, archive and virgin runners had started, and, with the web side,
 #    HyperKitty answered) and "mailflow-lists ready" once all that is so,
 # 5. watch exim's daemon and Mailman's master (and uwsgi and nginx with the
 #    web side): if one dies the container exits non-zero, unless
@@ -243,7 +243,7 @@ python3 /usr/local/lib/mailflow/listeners.py \
 # forked from it and inherit its priority. Without CAP_SYS_NICE even root
 # cannot renice another user's process, so each owner renices its own.
 deprioritize() {
-    local runners='--runner=(archive|bounces|command|digest|retry|task|virgin):' pids pid i user_pattern
+    local runners='--runner=(bounces|command|digest|retry|task):' pids pid i user_pattern
     local -A reniced=()
     for (( i = 0; i < 150; i++ )); do
         for user_pattern in "list $runners" "www-data manage\.py qcluster"; do
@@ -301,13 +301,16 @@ rest_answers() {
         | curl -fsS -o /dev/null --max-time 5 -K - http://127.0.0.1:8001/3.1/system/versions 2>/dev/null
 }
 
-# Mailman's runners that carry the first probe (in, pipeline, out; LMTP
+# Mailman's runners that the scenarios' first probes pass through (in,
+# pipeline, out; archive for the archive steps and virgin for notices; LMTP
 # answers on its own) have logged "<name> runner started." since this start.
+# Ready before the archive and virgin runners, a first probe was delivered
+# but missed its archive window on a busy machine.
 MAILMAN_LOG=/var/log/mailman3/mailman.log
 runners_started() {
     local started
-    started=$(tail -c "+$(( MAILMAN_LOG_OFFSET + 1 ))" "$MAILMAN_LOG" 2>/dev/null | grep -c -E '\) (in|pipeline|out) runner started\.' || true)
-    (( started >= 3 ))
+    started=$(tail -c "+$(( MAILMAN_LOG_OFFSET + 1 ))" "$MAILMAN_LOG" 2>/dev/null | grep -c -E '\) (in|pipeline|out|archive|virgin) runner started\.' || true)
+    (( started >= 5 ))
 }
 
 # HyperKitty answers through nginx (a list-less archive index is a 200 page).
@@ -358,7 +361,7 @@ for (( ; ; )); do
         break
     fi
     if (( SECONDS - started >= READY_TIMEOUT )); then
-        die "not ready after ${READY_TIMEOUT}s (answering: exim on 25 ${EXIM_AT:-no}, Mailman REST on 127.0.0.1:8001 ${REST_AT:-no}, LMTP on 127.0.0.1:8024 ${LMTP_AT:-no}, in/pipeline/out runners ${RUNNERS_AT:-no}, HyperKitty on 80 ${WEB_AT:-no})"
+        die "not ready after ${READY_TIMEOUT}s (answering: exim on 25 ${EXIM_AT:-no}, Mailman REST on 127.0.0.1:8001 ${REST_AT:-no}, LMTP on 127.0.0.1:8024 ${LMTP_AT:-no}, in/pipeline/out/archive/virgin runners ${RUNNERS_AT:-no}, HyperKitty on 80 ${WEB_AT:-no})"
     fi
     if ! alive "$MAILMAN_LAUNCHER" && [[ ! -e "$MAINTENANCE" ]]; then
         tail -n 20 "$MAILMAN_STDIO" 2>/dev/null || true
