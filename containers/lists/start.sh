@@ -347,7 +347,11 @@ check_alive() {
     fi
 }
 
-if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=30; else STARTUP_GRACE=5; fi
+# During start-up the launcher's own liveness is checked on every pass
+# (below); the pid files are only required after this grace. 5 s without the
+# web side was too short on a loaded 2-core machine: the master had not
+# written its pid file yet and a healthy start was killed.
+if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=60; else STARTUP_GRACE=45; fi
 # When each first answered, in seconds since this script started.
 EXIM_AT= REST_AT= LMTP_AT= RUNNERS_AT= WEB_AT=
 started=$SECONDS
@@ -367,9 +371,8 @@ for (( ; ; )); do
         tail -n 20 "$MAILMAN_STDIO" 2>/dev/null || true
         die "Mailman's master exited during start-up (see $MAILMAN_STDIO and /var/log/mailman3/mailman.log)"
     fi
-    # Mailman's master writes its pid file once it has initialised; with the
-    # web side starting beside it on a busy machine, that was seen to take
-    # over 5 s, so the web side gets a longer grace.
+    # Mailman's master writes its pid file once it has initialised; on a
+    # busy machine that was seen to take well over 5 s.
     if (( SECONDS - started >= STARTUP_GRACE )); then
         check_alive
     fi

@@ -146,6 +146,16 @@ pub enum SendErrorKind {
     Tls(String),
 }
 
+/// A TCP connection within the connect deadline.
+async fn connect(addr: SocketAddr, timeouts: Timeouts) -> Result<TcpStream, SendError> {
+    let failed = |kind| SendError { kind, transcript: Transcript::default() };
+    match tokio::time::timeout(timeouts.connect, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(source)) => Err(failed(SendErrorKind::Connect { addr, source })),
+        Err(_) => Err(failed(SendErrorKind::ConnectTimeout { addr, after: timeouts.connect })),
+    }
+}
+
 /// Connects to `addr` and sends one message.
 pub async fn send(
     addr: SocketAddr,
@@ -153,18 +163,7 @@ pub async fn send(
     message: &[u8],
     timeouts: Timeouts,
 ) -> Result<Transcript, SendError> {
-    let stream = match tokio::time::timeout(timeouts.connect, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(source)) => {
-            return Err(SendError { kind: SendErrorKind::Connect { addr, source }, transcript: Transcript::default() })
-        }
-        Err(_) => {
-            return Err(SendError {
-                kind: SendErrorKind::ConnectTimeout { addr, after: timeouts.connect },
-                transcript: Transcript::default(),
-            })
-        }
-    };
+    let stream = connect(addr, timeouts).await?;
     send_on(stream, envelope, message, timeouts).await
 }
 
@@ -176,18 +175,7 @@ pub async fn send_secured(
     timeouts: Timeouts,
     security: &Security,
 ) -> Result<Transcript, SendError> {
-    let stream = match tokio::time::timeout(timeouts.connect, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(source)) => {
-            return Err(SendError { kind: SendErrorKind::Connect { addr, source }, transcript: Transcript::default() })
-        }
-        Err(_) => {
-            return Err(SendError {
-                kind: SendErrorKind::ConnectTimeout { addr, after: timeouts.connect },
-                transcript: Transcript::default(),
-            })
-        }
-    };
+    let stream = connect(addr, timeouts).await?;
     send_on_secured(stream, envelope, message, timeouts, security).await
 }
 
