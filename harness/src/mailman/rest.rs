@@ -18,6 +18,15 @@ pub struct RestError {
     pub message: String,
 }
 
+impl RestError {
+    /// Mailman answered 5xx: worth asking again within a step's window.
+    /// Seen on the container: `GET .../held` answered 500 while parallel
+    /// scenarios moderated other lists (Mailman's REST over SQLite).
+    pub fn is_server_error(&self) -> bool {
+        self.message.starts_with("HTTP 5")
+    }
+}
+
 /// A response: status and body text.
 #[derive(Debug, Clone)]
 pub struct RestResponse {
@@ -235,6 +244,14 @@ pub(super) fn parse_held(body: &str) -> Result<Vec<HeldMessage>, serde_json::Err
 mod tests {
     //! Hand-made REST bodies, in the shape Mailman 3.3 answers with.
     use super::*;
+
+    #[test]
+    fn only_5xx_answers_are_worth_another_try() {
+        let e = |message: &str| RestError { method: "GET".into(), path: "/3.1/lists/l.d/held".into(), message: message.into() };
+        assert!(e("HTTP 500: {\"title\": \"500 Internal Server Error\"}").is_server_error());
+        assert!(!e("HTTP 404: not found").is_server_error());
+        assert!(!e("curl exit 7: connection refused").is_server_error());
+    }
 
     #[test]
     fn count_and_newest_pages() {

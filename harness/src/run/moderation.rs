@@ -76,6 +76,8 @@ pub(super) async fn expect_held<T: Target + ?Sized>(target: &T, suite: &Suite, s
                 None if delivered(target, sent).await => Look::Ready(None),
                 None => Look::NotYet,
             },
+            // A 5xx now may be a 200 in a moment; it fails only if it lasts.
+            Err(e) if e.is_transient() => Look::NotYet,
             Err(e) => Look::Abort(e),
         }
     })
@@ -116,6 +118,7 @@ pub(super) async fn moderate<T: Target + ?Sized>(target: &T, suite: &Suite, run:
         match moderate_own(target, &list_id, run, ids, &decision).await {
             Ok(done) if !done.is_empty() => Look::Ready(done),
             Ok(_) => Look::NotYet,
+            Err(e) if e.is_transient() => Look::NotYet,
             Err(e) => Look::Abort(e),
         }
     })

@@ -88,6 +88,14 @@ pub enum TargetError {
     Io(#[from] std::io::Error),
 }
 
+impl TargetError {
+    /// An answer that may be different on the next try (a 5xx from
+    /// Mailman's REST API): waits look again instead of failing.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TargetError::Rest(e) if e.is_server_error())
+    }
+}
+
 /// The vantage point every target offers: the machine mailflow runs on.
 pub const OUTSIDE: &str = "outside";
 
