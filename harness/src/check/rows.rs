@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::scenario::Fate;
+
 /// The verdict on one row, and on a step (the worst of its rows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -122,6 +124,22 @@ impl Stop {
             Stop::Archived { .. } => "archived",
             Stop::NotArchived { .. } => "not_archived",
             Stop::Lost => "lost",
+        }
+    }
+
+    /// The probe's fate, as `expect_fate` names it: where it stopped, with
+    /// archived or not counting as delivered, and "none of the fates within
+    /// the deadline" (still deferred, frozen or queued somewhere) as lost.
+    /// `None` when it was never sent.
+    pub fn fate(&self) -> Option<Fate> {
+        match self {
+            Stop::NotSent { .. } => None,
+            Stop::RefusedAtSmtp { .. } => Some(Fate::Refused),
+            Stop::Bounced { .. } => Some(Fate::Bounced),
+            Stop::Held { .. } => Some(Fate::Held),
+            Stop::Shunted { .. } => Some(Fate::Shunted),
+            Stop::Delivered { .. } | Stop::Archived { .. } | Stop::NotArchived { .. } => Some(Fate::Delivered),
+            Stop::Deferred { .. } | Stop::Frozen { .. } | Stop::InMailmanQueue { .. } | Stop::Lost => Some(Fate::Lost),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod diagnose;
 pub mod events;
+mod follow;
 mod moderation;
 mod steps;
 mod verdict;

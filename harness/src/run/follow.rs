@@ -1,0 +1,114 @@
+//! Following a probe: by its own Message-ID first, by its probe header when
+//! no copy carries that id (senders write odd Message-IDs, or none, and
+//! servers rewrite some), and then by the Message-IDs its copies arrived
+//! with.
+
+use std::sync::Arc;
+
+use super::verdict::Sent;
+use crate::probe::{Probe, ProbeKeys, PROBE_HEADER};
+use crate::sink::Received;
+use crate::target::{Mailbox, Target, TargetError};
+
+/// The probe's copies in a mailbox, and how they were found.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Copies {
+    pub messages: Vec<Arc<Received>>,
+    /// Found by the probe header, not by the probe's Message-ID.
+    pub by_header: bool,
+}
+
+impl Copies {
+    /// Every recipient a copy reached.
+    pub fn to(&self) -> Vec<String> {
+        self.messages.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect()
+    }
+
+    /// The Message-IDs the copies arrived with, in order, without repeats
+    /// (`None` for a copy without one).
+    pub fn arrived_ids(&self) -> Vec<Option<String>> {
+        let mut ids: Vec<Option<String>> = Vec::new();
+        for m in &self.messages {
+            let id = m.message_id().map(str::to_string);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
+    /// When the copies were found by the probe header: what it was sent
+    /// with and what it arrived as, for the row (`sent as X, arrived as Y`).
+    pub fn arrived_as(&self, probe: &Probe) -> Option<String> {
+        if !self.by_header || self.messages.is_empty() {
+            return None;
+        }
+        let sent = match probe.sent_message_id.as_deref() {
+            None => "sent without a Message-ID".to_string(),
+            Some("") => "sent with an empty Message-ID".to_string(),
+            Some(id) => format!("sent as {id}"),
+        };
+        let arrived: Vec<String> = self
+            .arrived_ids()
+            .into_iter()
+            .map(|id| id.map_or_else(|| "no Message-ID".to_string(), |id| if id.is_empty() { "an empty Message-ID".into() } else { id }))
+            .collect();
+        Some(format!("followed by its {PROBE_HEADER} header: {sent}, arrived as {}", arrived.join(" and ")))
+    }
+}
+
+/// Copies of the probe: those with its Message-ID, else those with its
+/// probe header.
+pub(super) async fn copies(mailbox: &dyn Mailbox, probe: &Probe) -> Result<Copies, TargetError> {
+    let by_id = mailbox.copies(&probe.message_id).await?;
+    if !by_id.is_empty() {
+        return Ok(Copies { messages: by_id, by_header: false });
+    }
+    let Some(header) = probe.probe_header.as_deref() else {
+        return Ok(Copies::default());
+    };
+    let by_header = mailbox.copies_by_probe_header(header).await?;
+    // Bounces carry the probe's headers inside, never as their own.
+    let messages: Vec<Arc<Received>> = by_header.into_iter().filter(|m| !m.mail_from.is_empty() && m.mail_from != "<>").collect();
+    Ok(Copies { by_header: !messages.is_empty(), messages })
+}
+
+/// Whether `m` is a copy of the probe (by Message-ID or probe header),
+/// not a message about it.
+pub(super) fn is_copy(m: &Received, probe: &Probe) -> bool {
+    m.message_id() == Some(probe.message_id.as_str())
+        || probe
+            .probe_header
+            .as_deref()
+            .is_some_and(|h| m.header(PROBE_HEADER).is_some_and(|v| crate::probe::same_probe_header(v, h)))
+}
+
+/// What the probe is known by now: its own Message-ID, the one it was sent
+/// with, its probe header, and the Message-IDs its copies arrived with (in
+/// the mailbox, else in the prototype archive of the list it was sent to).
+pub(super) async fn keys<T: Target + ?Sized>(target: &T, sent: &Sent) -> ProbeKeys {
+    let mut keys = ProbeKeys::of(&sent.probe);
+    if keys.probe_header.is_none() {
+        return keys;
+    }
+    if let Some(mailbox) = target.mailbox() {
+        if let Ok(c) = copies(mailbox, &sent.probe).await {
+            for id in c.arrived_ids().into_iter().flatten() {
+                keys.add_id(&id);
+            }
+            if c.by_header {
+                return keys;
+            }
+        }
+    }
+    if let Some(archive) = target.prototype_archive() {
+        for list in &sent.probe.to {
+            if let Ok(Some(copy)) = archive.find(list, &keys).await {
+                if let Some(id) = copy.message_id {
+                    keys.add_id(&id);
+                }
+            }
+        }
+    }
+    keys
+}
