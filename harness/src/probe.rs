@@ -28,7 +28,8 @@ use mail_builder::MessageBuilder;
 
 use crate::scenario::Attachment;
 
-/// The header that names the probe and its run.
+/// The header that names the probe and its run (`run=RUN; probe=LABEL;
+/// id=MESSAGE-ID`), written by the harness and kept by Mailman.
 pub const PROBE_HEADER: &str = "X-Mailflow-Probe";
 
 /// Identifies one run of the harness; part of every probe's Message-ID.
@@ -157,7 +158,7 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
         .header("Subject", header_text(spec.subject))
         .date(Date::now())
         .message_id(bare_id)
-        .header(PROBE_HEADER, header_text(probe_header_value(run, label)))
+        .header(PROBE_HEADER, header_text(probe_header_value(run, label, &message_id)))
         .text_body(text);
     for (name, value) in spec.headers {
         if name.eq_ignore_ascii_case("Message-ID") {
@@ -177,7 +178,7 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
     let bytes = message.write_to_vec().unwrap_or_default();
     Probe {
         sent_message_id: Some(message_id.clone()),
-        probe_header: Some(probe_header_value(run, label)),
+        probe_header: Some(probe_header_value(run, label, &message_id)),
         message_id,
         from: spec.from.to_string(),
         to: spec.to.to_vec(),
@@ -187,10 +188,13 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
     }
 }
 
-/// `run=RUN; probe=LABEL`; control characters in the label become spaces.
-fn probe_header_value(run: &RunId, label: &str) -> String {
+/// `run=RUN; probe=LABEL; id=MESSAGE-ID` (the probe's own Message-ID
+/// without angle brackets): unique per probe, also when one scenario runs
+/// twice in a run. Control characters in the label become spaces.
+fn probe_header_value(run: &RunId, label: &str, message_id: &str) -> String {
     let label: String = label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    format!("run={run}; probe={label}")
+    let id = message_id.trim_start_matches('<').trim_end_matches('>');
+    format!("run={run}; probe={label}; id={id}")
 }
 
 /// What a probe is followed by in mailboxes, logs, queues and archives:
@@ -310,7 +314,7 @@ pub fn attachment_content(size: u64) -> Vec<u8> {
 /// placeholders cannot add a header.
 pub fn build_raw(run: &RunId, probe_domain: &str, label: &str, from: &str, to: &[String], data: &str) -> Probe {
     let message_id = next_message_id(run, probe_domain);
-    let header = probe_header_value(run, label);
+    let header = probe_header_value(run, label, &message_id);
     let has_header = data.contains(crate::scenario::PROBE_HEADER_PLACEHOLDER);
     let text = data
         .replace(crate::scenario::MESSAGE_ID_PLACEHOLDER, &message_id)
@@ -411,7 +415,8 @@ mod tests {
         assert!(mailparse::dateparse(&date[0]).is_ok(), "{case}: Date {:?}", date[0]);
         let probe_header = values(&mail, PROBE_HEADER);
         let clean_label: String = label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        assert_eq!(probe_header, vec![format!("run={run}; probe={clean_label}")], "{case}: probe header");
+        let bare_id = probe.message_id.trim_start_matches('<').trim_end_matches('>');
+        assert_eq!(probe_header, vec![format!("run={run}; probe={clean_label}; id={bare_id}")], "{case}: probe header");
         for (name, value) in spec.headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("Message-ID")) {
             assert_eq!(values(&mail, name), vec![value.clone()], "{case}: header {name}");
         }
@@ -597,7 +602,8 @@ mod tests {
         for (data, has_id) in cases {
             let p = build_raw(&run, "probe.test", "s.toml step 2", "x@probe.test", &to, data);
             let header = p.probe_header.clone().expect("asked for");
-            assert_eq!(header, "run=11-odd; probe=s.toml step 2");
+            let bare_id = p.message_id.trim_start_matches('<').trim_end_matches('>');
+            assert_eq!(header, format!("run=11-odd; probe=s.toml step 2; id={bare_id}"));
             let (headers, _) = mailparse::parse_headers(&p.bytes).unwrap();
             let value = headers.iter().find(|h| h.get_key() == PROBE_HEADER).map(|h| h.get_value());
             assert_eq!(value.as_deref(), Some(header.as_str()), "{data}");
