@@ -1,11 +1,13 @@
 //! Probe mails: what the harness sends, and how it is recognised later.
 //!
 //! Each probe carries exactly one Message-ID, generated here under the probe
-//! domain, and an `X-Mailflow-Probe` header naming the run and the scenario.
-//! The Message-ID is the correlation key everywhere (sink, exim's log,
-//! Mailman's queues and archives) and the only thing that entitles the harness
-//! to act on a message: Mailman 3 shunts a message with two Message-IDs, so the
-//! harness never adds a second one.
+//! domain, and an `X-Mailflow-Probe` header naming the run, the scenario step
+//! and that Message-ID. Both follow the probe (sink, exim's log, Mailman's
+//! queues and archives; see [`ProbeKeys`]): the header also when a `send_raw`
+//! message has an odd Message-ID, an empty one or none, or a server rewrote
+//! it. Only the Message-ID entitles the harness to act on a message. Mailman
+//! 3 shunts a message with two Message-IDs, so the harness never adds a
+//! second one.
 //!
 //! `send` probes are built with mail-builder: it writes the Date, folds long
 //! headers, encodes header text that cannot go as it is into RFC 2047 words

@@ -45,7 +45,7 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
         let list_id = to.replacen('@', ".", 1);
         let Some(queue) = target.held_queue() else { break };
         if let Ok(entries) = queue.held(&list_id).await {
-            if let Some(h) = entries.iter().find(|h| keys.message_ids.iter().any(|id| *id == h.message_id)) {
+            if let Some(h) = entries.iter().find(|h| keys.message_ids.contains(&h.message_id)) {
                 held = Some(Stop::Held { list: to.clone(), request_id: h.request_id, reason: h.reason.clone() });
             }
         }
