@@ -93,6 +93,35 @@ impl PostAction {
     }
 }
 
+/// What a list does with a post whose sender's domain publishes a DMARC
+/// policy of reject or quarantine (`dmarc_mitigate_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DmarcAction {
+    NoMitigation,
+    /// Rewrite From to the list's address (the sender goes to Reply-To or Cc).
+    MungeFrom,
+    /// Send the post wrapped in a message from the list.
+    WrapMessage,
+    Reject,
+    Discard,
+}
+
+impl DmarcAction {
+    pub const ALL: [DmarcAction; 5] =
+        [DmarcAction::NoMitigation, DmarcAction::MungeFrom, DmarcAction::WrapMessage, DmarcAction::Reject, DmarcAction::Discard];
+
+    /// The name used in suite files and by Mailman's REST API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmarcAction::NoMitigation => "no_mitigation",
+            DmarcAction::MungeFrom => "munge_from",
+            DmarcAction::WrapMessage => "wrap_message",
+            DmarcAction::Reject => "reject",
+            DmarcAction::Discard => "discard",
+        }
+    }
+}
+
 /// List settings from `[list.settings]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListSettings {
@@ -103,6 +132,7 @@ pub struct ListSettings {
     /// Emergency moderation: every post is held.
     pub emergency: Option<bool>,
     pub subject_prefix: Option<String>,
+    pub dmarc_mitigate_action: Option<DmarcAction>,
 }
 
 impl ListSettings {
@@ -123,6 +153,9 @@ impl ListSettings {
         }
         if let Some(prefix) = &self.subject_prefix {
             values.push(("subject_prefix", prefix.clone()));
+        }
+        if let Some(action) = self.dmarc_mitigate_action {
+            values.push(("dmarc_mitigate_action", action.as_str().to_string()));
         }
         values
     }

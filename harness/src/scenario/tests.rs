@@ -1031,7 +1031,12 @@ const SUITE_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown setting",
         "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\n[list.settings]\narchive = true\n",
-        "suite.toml:5:1: unknown key `archive` in `settings`; accepted keys: default_member_action, default_nonmember_action, max_message_size, emergency, subject_prefix",
+        "suite.toml:5:1: unknown key `archive` in `settings`; accepted keys: default_member_action, default_nonmember_action, max_message_size, emergency, subject_prefix, dmarc_mitigate_action",
+    ),
+    (
+        "unknown DMARC action",
+        "[[list]]\nname = \"l\"\ndomain = \"lists.example.test\"\n[list.settings]\ndmarc_mitigate_action = \"munge\"\n",
+        "suite.toml:5:25: unknown DMARC action `munge` in `settings.dmarc_mitigate_action`; expected one of no_mitigation, munge_from, wrap_message, reject, discard",
     ),
     (
         "unknown action",
@@ -1232,6 +1237,7 @@ default_nonmember_action = "hold"
 max_message_size = 1
 emergency = true
 subject_prefix = "[small] "
+dmarc_mitigate_action = "munge_from"
 "#,
     )
     .expect("parses");
@@ -1245,6 +1251,7 @@ subject_prefix = "[small] "
             max_message_size: Some(1),
             emergency: Some(true),
             subject_prefix: Some("[small] ".into()),
+            dmarc_mitigate_action: Some(DmarcAction::MungeFrom),
         }
     );
     assert_eq!(
@@ -1255,6 +1262,7 @@ subject_prefix = "[small] "
             ("max_message_size", "1".to_string()),
             ("emergency", "true".to_string()),
             ("subject_prefix", "[small] ".to_string()),
+            ("dmarc_mitigate_action", "munge_from".to_string()),
         ]
     );
     // Nothing declared: nothing is changed.

@@ -728,6 +728,7 @@ async fn start_containers(
     let mut domains: Vec<&str> = suite.lists.iter().map(|l| l.domain.as_str()).collect();
     domains.dedup();
     let (repo, tag) = lists_image.split_once(':').expect("tagged image");
+    let dns_addr = network.addr(DNS_HOST).to_string();
     let lists = GenericImage::new(repo, tag)
         .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
         .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
@@ -740,6 +741,9 @@ async fn start_containers(
         .with_env_var("MAILFLOW_WEB", if web { "1" } else { "0" })
         .with_label(OWNER_LABEL, std::process::id().to_string())
         .with_network(network.name.clone())
+        // The run's DNS container is the lists host's only DNS server: its
+        // lookups (Mailman's DMARC policy checks) stay on the run's network.
+        .with_host_config_modifier(move |hc| hc.dns = Some(vec![dns_addr.clone()]))
         .with_cap_add("NET_ADMIN")
         .with_startup_timeout(Duration::from_secs(240))
         .start();
