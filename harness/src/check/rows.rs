@@ -182,3 +182,29 @@ pub struct Hop {
     pub kind: HopKind,
     pub after: Duration,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stop_is_one_fate() {
+        let fate = |s: Stop| s.fate();
+        assert_eq!(fate(Stop::NotSent { error: "x".into() }), None);
+        let refused = Stop::RefusedAtSmtp { stage: "message".into(), command: None, code: 550, enhanced: None, text: "no".into() };
+        assert_eq!(fate(refused), Some(Fate::Refused));
+        assert_eq!(fate(Stop::Bounced { status: None, diagnostic: "x".into() }), Some(Fate::Bounced));
+        assert_eq!(fate(Stop::Held { list: "l".into(), request_id: 1, reason: "r".into() }), Some(Fate::Held));
+        assert_eq!(fate(Stop::Shunted { queue_file: "f".into(), log_line: None }), Some(Fate::Shunted));
+        assert_eq!(fate(Stop::Delivered { to: vec![] }), Some(Fate::Delivered));
+        assert_eq!(fate(Stop::NotArchived { archive: "hyperkitty".into(), error: None }), Some(Fate::Delivered));
+        for lost in [
+            Stop::Deferred { queue_id: "q".into(), log_line: "l".into() },
+            Stop::Frozen { queue_id: "q".into(), log_line: "l".into() },
+            Stop::InMailmanQueue { queues: vec!["in".into()] },
+            Stop::Lost,
+        ] {
+            assert_eq!(fate(lost), Some(Fate::Lost));
+        }
+    }
+}

@@ -112,3 +112,87 @@ pub(super) async fn keys<T: Target + ?Sized>(target: &T, sent: &Sent) -> ProbeKe
     }
     keys
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! Following probes through a mailbox made by hand.
+    use std::time::{Duration, SystemTime};
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::probe::{build_raw, RunId};
+    use crate::smtp::{Exchange, Reply, Stage, Transcript};
+    use crate::target::BoxFuture;
+
+    /// A mailbox holding fixed messages, searched like the sink.
+    pub(in crate::run) struct Held(pub Vec<Arc<Received>>);
+
+    impl Mailbox for Held {
+        fn copies<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
+            let found = self.0.iter().filter(|m| m.message_id() == Some(message_id)).cloned().collect();
+            Box::pin(async move { Ok(found) })
+        }
+        fn copies_by_probe_header<'a>(&'a self, value: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
+            let found = self
+                .0
+                .iter()
+                .filter(|m| m.header(PROBE_HEADER).is_some_and(|v| crate::probe::same_probe_header(v, value)))
+                .cloned()
+                .collect();
+            Box::pin(async move { Ok(found) })
+        }
+        fn received_by<'a>(&'a self, address: &'a str, _: SystemTime) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
+            let found = self.0.iter().filter(|m| m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(address))).cloned().collect();
+            Box::pin(async move { Ok(found) })
+        }
+        fn arrivals(&self) -> Option<tokio::sync::watch::Receiver<usize>> {
+            None
+        }
+    }
+
+    /// A raw probe with a doubled-bracket Message-ID, accepted with 250.
+    pub(in crate::run) fn odd_probe() -> Sent {
+        let to = vec!["probe-pitfalls@lists.example.test".to_string()];
+        let data = "From: db@probe.test\nSubject: odd\nMessage-ID: <{message_id}>\n{probe_header}\n\nbody\n";
+        let probe = build_raw(&RunId::from_string("12-follow"), "probe.test", "s.toml step 1", "db@probe.test", &to, data);
+        let reply = Reply { code: 250, enhanced: None, text: "OK id=1xXdh4-00007w-10".into() };
+        let transcript = Transcript {
+            exchanges: vec![Exchange { stage: Stage::Message, command: None, reply, at: Duration::from_millis(20) }],
+        };
+        Sent { probe, transcript, at: Instant::now(), wall: SystemTime::now() - Duration::from_secs(1) }
+    }
+
+    /// A list's copy of the probe: its data with Mailman's headers on top.
+    pub(in crate::run) fn list_copy(sent: &Sent, to: &[&str]) -> Arc<Received> {
+        let mut data = b"List-Id: <probe-pitfalls.lists.example.test>\r\n".to_vec();
+        data.extend_from_slice(&sent.probe.bytes);
+        Arc::new(Received::for_test("probe-pitfalls-bounces@lists.example.test", to, &data))
+    }
+
+    #[tokio::test]
+    async fn an_odd_message_id_is_followed_by_the_probe_header() {
+        let sent = odd_probe();
+        let dsn = Received::for_test("", &["db@probe.test"], &sent.probe.bytes);
+        let mailbox = Held(vec![list_copy(&sent, &["pat@probe.test", "quinn@probe.test"]), Arc::new(dsn)]);
+        let c = copies(&mailbox, &sent.probe).await.unwrap();
+        assert!(c.by_header);
+        // A bounce carrying the probe's headers is no copy.
+        assert_eq!(c.to(), ["pat@probe.test", "quinn@probe.test"]);
+        let id = sent.probe.sent_message_id.clone().unwrap();
+        assert!(id.starts_with("<<mailflow.12-follow."), "{id}");
+        assert_eq!(
+            c.arrived_as(&sent.probe).unwrap(),
+            format!("followed by its X-Mailflow-Probe header: sent as {id}, arrived as {id}")
+        );
+        assert!(is_copy(&c.messages[0], &sent.probe));
+
+        // Found by the probe's own Message-ID: nothing to say.
+        let plain_to = vec!["l@d.test".to_string()];
+        let plain = build_raw(&RunId::from_string("12-follow"), "probe.test", "s", "a@probe.test", &plain_to, "Message-ID: {message_id}\n\nb\n");
+        let mailbox = Held(vec![Arc::new(Received::for_test("l-bounces@d.test", &["a@probe.test"], &plain.bytes))]);
+        let c = copies(&mailbox, &plain).await.unwrap();
+        assert!(!c.by_header);
+        assert_eq!(c.arrived_as(&plain), None);
+    }
+}

@@ -1065,6 +1065,78 @@ mod tests {
         }
     }
 
+    /// A target with only a mailbox of fixed messages.
+    struct MailboxOnly(crate::run::follow::tests::Held);
+
+    impl Target for MailboxOnly {
+        fn describe(&self) -> String {
+            "mailbox only".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            "127.0.0.1:25".parse().unwrap()
+        }
+        fn mailbox(&self) -> Option<&dyn Mailbox> {
+            Some(&self.0)
+        }
+    }
+
+    /// Exim's bounce to the probe's sender, with the probe's headers returned.
+    fn dsn(sent: &Sent) -> Arc<Received> {
+        let head = String::from_utf8_lossy(&sent.probe.bytes).split("\r\n\r\n").next().unwrap_or_default().to_string();
+        let data = format!(
+            "From: Mail Delivery System <Mailer-Daemon@lists.example.test>\r\nTo: {0}\r\nSubject: Mail delivery failed: returning message to sender\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n\r\nThe following address(es) failed:\r\n\r\n  probe-pitfalls@lists.example.test\r\n    host 127.0.0.1 [127.0.0.1]\r\n    LMTP error after DATA: 501 Message has defects\r\n\r\n--b\r\nContent-type: message/delivery-status\r\n\r\nAction: failed\r\nStatus: 5.0.0\r\nDiagnostic-Code: smtp; 501 Message has defects\r\n\r\n--b\r\nContent-type: text/rfc822-headers\r\n\r\n{head}\r\n--b--\r\n",
+            sent.probe.from
+        );
+        Arc::new(Received::for_test("", &[sent.probe.from.as_str()], data.as_bytes()))
+    }
+
+    #[tokio::test]
+    async fn a_bounce_is_expected_checked_and_its_fate_named() {
+        use crate::run::follow::tests::{list_copy, odd_probe, Held};
+        use crate::scenario::StatusPattern;
+        let sent = odd_probe();
+        let target = MailboxOnly(Held(vec![dsn(&sent)]));
+        let exp = |status: Option<StatusPattern>, diagnostic: Option<&str>| BounceExpectation {
+            status,
+            diagnostic_contains: diagnostic.map(String::from),
+            within: Duration::from_millis(50),
+        };
+        let v = expect_bounced(&target, &sent, &exp(Some(StatusPattern { class: 5, subject: None, detail: None }), Some("Message has defects"))).await;
+        let (outcome, text) = judged(&v);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+        assert_eq!(v.rows.len(), 3);
+        assert!(matches!(&v.stop, Some(Stop::Bounced { status: Some(s), .. }) if s == "5.0.0"), "{:?}", v.stop);
+
+        let v = expect_bounced(&target, &sent, &exp(Some(StatusPattern { class: 4, subject: None, detail: None }), Some("no such user"))).await;
+        let (outcome, text) = judged(&v);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(text.contains("DSN status: expected 4.x.x, observed 5.0.0"), "{text}");
+        assert!(text.contains("DSN diagnostic: expected contains \"no such user\", observed smtp; 501 Message has defects"), "{text}");
+
+        let fate = |fate| FateExpectation { fate, within: Duration::from_millis(50) };
+        let (outcome, text) = judged(&expect_fate(&target, &sent, &fate(Fate::Bounced)).await);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+        let (outcome, text) = judged(&expect_fate(&target, &sent, &fate(Fate::Delivered)).await);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(text.contains("fate: expected delivered within 0.05s, observed bounced: 5.0.0 smtp; 501 Message has defects"), "{text}");
+
+        // Delivered, by the probe header; no bounce.
+        let delivered = MailboxOnly(Held(vec![list_copy(&sent, &["pat@probe.test"])]));
+        let (outcome, text) = judged(&expect_fate(&delivered, &sent, &fate(Fate::Delivered)).await);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+        let (outcome, text) = judged(&expect_bounced(&delivered, &sent, &exp(None, None)).await);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(text.contains("no bounce about the probe reached db@probe.test; the probe: delivered to pat@probe.test"), "{text}");
+
+        // Nothing at all: lost once the window has passed.
+        let nothing = MailboxOnly(Held(Vec::new()));
+        let (outcome, text) = judged(&expect_fate(&nothing, &sent, &fate(Fate::Lost)).await);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+    }
+
     #[test]
     fn body_excerpt_is_the_first_non_empty_line() {
         assert_eq!(body_excerpt("\n  Hello there.  \nmore"), "Hello there.");
