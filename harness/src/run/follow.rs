@@ -85,7 +85,8 @@ pub(super) fn is_copy(m: &Received, probe: &Probe) -> bool {
 
 /// What the probe is known by now: its own Message-ID, the one it was sent
 /// with, its probe header, and the Message-IDs its copies arrived with (in
-/// the mailbox, else in the prototype archive of the list it was sent to).
+/// the mailbox, else, for a probe sent without its own Message-ID, in the
+/// prototype archive of the list it was sent to).
 pub(super) async fn keys<T: Target + ?Sized>(target: &T, sent: &Sent) -> ProbeKeys {
     let mut keys = ProbeKeys::of(&sent.probe);
     if keys.probe_header.is_none() {
@@ -101,7 +102,10 @@ pub(super) async fn keys<T: Target + ?Sized>(target: &T, sent: &Sent) -> ProbeKe
             }
         }
     }
-    if let Some(archive) = target.prototype_archive() {
+    // A probe sent with its own, well-formed Message-ID keeps it; asking the
+    // archive for another costs a search on the server at every look.
+    let odd = sent.probe.sent_message_id.as_deref() != Some(sent.probe.message_id.as_str());
+    if let Some(archive) = target.prototype_archive().filter(|_| odd) {
         for list in &sent.probe.to {
             if let Ok(Some(copy)) = archive.find(list, &keys).await {
                 if let Some(id) = copy.message_id {
