@@ -1,7 +1,7 @@
 //! HyperKitty over HTTP: with the list's HyperKitty archiver switched off
 //! through Mailman's REST API, the shipped HyperKitty scenario fails at
 //! `expect_archived`, saying the probe was delivered but never reached the
-//! archive within its deadline. Runs against its own lists container with
+//! archive within its deadline, and why: the archiver is off for the list. Runs against its own lists container with
 //! the web side on (not shared with the scenario trials, since it changes the
 //! list), removed whatever happens.
 
@@ -59,6 +59,7 @@ fn disabled_hyperkitty_archiver_fails_expect_archived() {
             assert!(message.contains("delivered to subscribers"), "{message}");
             assert!(message.contains("never reached the hyperkitty archive"), "{message}");
             assert!(message.contains("within 15.00s"), "{message}");
+            assert!(message.contains("the hyperkitty archiver is off for probe-test@lists.example.test"), "{message}");
         })
         .await;
     });

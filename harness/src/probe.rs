@@ -1,11 +1,13 @@
 //! Probe mails: what the harness sends, and how it is recognised later.
 //!
 //! Each probe carries exactly one Message-ID, generated here under the probe
-//! domain, and an `X-Mailflow-Probe` header naming the run and the scenario.
-//! The Message-ID is the correlation key everywhere (sink, exim's log,
-//! Mailman's queues and archives) and the only thing that entitles the harness
-//! to act on a message: Mailman 3 shunts a message with two Message-IDs, so the
-//! harness never adds a second one.
+//! domain, and an `X-Mailflow-Probe` header naming the run, the scenario step
+//! and that Message-ID. Both follow the probe (sink, exim's log, Mailman's
+//! queues and archives; see [`ProbeKeys`]): the header also when a `send_raw`
+//! message has an odd Message-ID, an empty one or none, or a server rewrote
+//! it. Only the Message-ID entitles the harness to act on a message. Mailman
+//! 3 shunts a message with two Message-IDs, so the harness never adds a
+//! second one.
 //!
 //! `send` probes are built with mail-builder: it writes the Date, folds long
 //! headers, encodes header text that cannot go as it is into RFC 2047 words
@@ -28,7 +30,8 @@ use mail_builder::MessageBuilder;
 
 use crate::scenario::Attachment;
 
-/// The header that names the probe and its run.
+/// The header that names the probe and its run (`run=RUN; probe=LABEL;
+/// id=MESSAGE-ID`), written by the harness and kept by Mailman.
 pub const PROBE_HEADER: &str = "X-Mailflow-Probe";
 
 /// Identifies one run of the harness; part of every probe's Message-ID.
@@ -91,8 +94,18 @@ pub struct ProbeSpec<'a> {
 /// A built probe, ready to send.
 #[derive(Debug, Clone)]
 pub struct Probe {
-    /// With angle brackets, as it appears in the header.
+    /// The probe's own Message-ID, with angle brackets: generated for every
+    /// probe, the key for the cleanup and the only one moderation acts on.
+    /// `send` probes carry it as their Message-ID header; a `send_raw`
+    /// probe carries it only where its data says `{message_id}`.
     pub message_id: String,
+    /// The Message-ID header as sent, trimmed: [`Probe::message_id`] for
+    /// `send` probes; for `send_raw` whatever the data made of it (doubled
+    /// angle brackets, empty, ...); `None` when the message has none.
+    pub sent_message_id: Option<String>,
+    /// The value of the [`PROBE_HEADER`] as sent (`run=RUN; probe=LABEL`);
+    /// `None` for a `send_raw` message without `{probe_header}`.
+    pub probe_header: Option<String>,
     pub from: String,
     pub to: Vec<String>,
     pub subject: String,
@@ -147,7 +160,7 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
         .header("Subject", header_text(spec.subject))
         .date(Date::now())
         .message_id(bare_id)
-        .header(PROBE_HEADER, probe_header_value(run, label))
+        .header(PROBE_HEADER, header_text(probe_header_value(run, label, &message_id)))
         .text_body(text);
     for (name, value) in spec.headers {
         if name.eq_ignore_ascii_case("Message-ID") {
@@ -166,6 +179,8 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
     // Writing into a Vec cannot fail.
     let bytes = message.write_to_vec().unwrap_or_default();
     Probe {
+        sent_message_id: Some(message_id.clone()),
+        probe_header: Some(probe_header_value(run, label, &message_id)),
         message_id,
         from: spec.from.to_string(),
         to: spec.to.to_vec(),
@@ -175,10 +190,64 @@ pub fn build(run: &RunId, probe_domain: &str, label: &str, spec: &ProbeSpec<'_>)
     }
 }
 
-/// `run=RUN; probe=LABEL`; control characters in the label become spaces.
-fn probe_header_value(run: &RunId, label: &str) -> HeaderType<'static> {
+/// `run=RUN; probe=LABEL; id=MESSAGE-ID` (the probe's own Message-ID
+/// without angle brackets): unique per probe, also when one scenario runs
+/// twice in a run. Control characters in the label become spaces.
+fn probe_header_value(run: &RunId, label: &str, message_id: &str) -> String {
     let label: String = label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    header_text(format!("run={run}; probe={label}"))
+    let id = message_id.trim_start_matches('<').trim_end_matches('>');
+    format!("run={run}; probe={label}; id={id}")
+}
+
+/// What a probe is followed by in mailboxes, logs, queues and archives:
+/// every Message-ID it is known under (its own, the one sent, and those its
+/// copies arrived with) and its probe header. Senders write odd
+/// Message-IDs and servers rewrite some; the probe header survives both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeKeys {
+    /// With angle brackets as written, trimmed; never empty, no repeats.
+    pub message_ids: Vec<String>,
+    /// The probe header's value, when the probe carries it.
+    pub probe_header: Option<String>,
+}
+
+impl ProbeKeys {
+    /// The probe's own Message-ID, the one it was sent with, and its probe header.
+    pub fn of(probe: &Probe) -> ProbeKeys {
+        let mut keys = ProbeKeys { message_ids: Vec::new(), probe_header: probe.probe_header.clone() };
+        keys.add_id(&probe.message_id);
+        if let Some(sent) = &probe.sent_message_id {
+            keys.add_id(sent);
+        }
+        keys
+    }
+
+    /// Adds a Message-ID a copy arrived with (ignored when empty or known).
+    pub fn add_id(&mut self, id: &str) {
+        let id = id.trim();
+        if !id.is_empty() && !self.message_ids.iter().any(|known| known == id) {
+            self.message_ids.push(id.to_string());
+        }
+    }
+
+    /// The Message-IDs without their outer angle brackets, as exim logs
+    /// them (`id=...`) and as they appear inside other text; never empty.
+    pub fn bare_ids(&self) -> Vec<&str> {
+        self.message_ids
+            .iter()
+            .map(|id| {
+                let id = id.strip_prefix('<').unwrap_or(id);
+                id.strip_suffix('>').unwrap_or(id)
+            })
+            .filter(|id| !id.trim().is_empty())
+            .collect()
+    }
+}
+
+/// Whether two values of the probe header are the same probe's: equal but
+/// for folding and runs of white space, which mail servers may change.
+pub fn same_probe_header(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
 }
 
 /// Header text as a person would write it when it can be: printable ASCII
@@ -238,24 +307,40 @@ pub fn attachment_content(size: u64) -> Vec<u8> {
 }
 
 /// A message sent as written (`send_raw`): every `{message_id}` in `data`
-/// becomes this probe's Message-ID; line ends become CRLF. Nothing else is
-/// added, so the text decides which headers the message has. The Message-ID
-/// is made of the run id and the probe domain only, neither of which can
-/// hold a line break, so the placeholder cannot add a header.
-pub fn build_raw(run: &RunId, probe_domain: &str, from: &str, to: &[String], data: &str) -> Probe {
+/// becomes this probe's Message-ID and `{probe_header}` (a line of its own
+/// in the header section; the loader checks that) the probe header, named
+/// by `label`; line ends become CRLF. Nothing else is added, so the text
+/// decides which headers the message has. The Message-ID is made of the
+/// run id and the probe domain only, neither of which can hold a line
+/// break, and control characters in the label become spaces, so the
+/// placeholders cannot add a header.
+pub fn build_raw(run: &RunId, probe_domain: &str, label: &str, from: &str, to: &[String], data: &str) -> Probe {
     let message_id = next_message_id(run, probe_domain);
-    let text = data.replace(crate::scenario::MESSAGE_ID_PLACEHOLDER, &message_id);
+    let header = probe_header_value(run, label, &message_id);
+    let has_header = data.contains(crate::scenario::PROBE_HEADER_PLACEHOLDER);
+    let text = data
+        .replace(crate::scenario::MESSAGE_ID_PLACEHOLDER, &message_id)
+        .replace(crate::scenario::PROBE_HEADER_PLACEHOLDER, &format!("{PROBE_HEADER}: {header}"));
     let mut m = String::new();
     for line in text.lines() {
         m.push_str(line);
         m.push_str("\r\n");
     }
-    let subject = mailparse::parse_headers(m.as_bytes())
-        .ok()
-        .and_then(|(hs, _)| hs.iter().find(|h| h.get_key().eq_ignore_ascii_case("Subject")).map(|h| h.get_value()))
-        .unwrap_or_default();
+    let headers = mailparse::parse_headers(m.as_bytes()).map(|(hs, _)| hs).unwrap_or_default();
+    let first = |name: &str| headers.iter().find(|h| h.get_key().eq_ignore_ascii_case(name)).map(|h| h.get_value());
+    let subject = first("Subject").unwrap_or_default();
+    let sent_message_id = first("Message-ID").map(|v| v.trim().to_string());
     let body = m.split_once("\r\n\r\n").map(|(_, b)| b.replace("\r\n", "\n")).unwrap_or_default();
-    Probe { message_id, from: from.to_string(), to: to.to_vec(), subject, body, bytes: m.into_bytes() }
+    Probe {
+        message_id,
+        sent_message_id,
+        probe_header: has_header.then_some(header),
+        from: from.to_string(),
+        to: to.to_vec(),
+        subject,
+        body,
+        bytes: m.into_bytes(),
+    }
 }
 
 #[cfg(test)]
@@ -332,7 +417,8 @@ mod tests {
         assert!(mailparse::dateparse(&date[0]).is_ok(), "{case}: Date {:?}", date[0]);
         let probe_header = values(&mail, PROBE_HEADER);
         let clean_label: String = label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        assert_eq!(probe_header, vec![format!("run={run}; probe={clean_label}")], "{case}: probe header");
+        let bare_id = probe.message_id.trim_start_matches('<').trim_end_matches('>');
+        assert_eq!(probe_header, vec![format!("run={run}; probe={clean_label}; id={bare_id}")], "{case}: probe header");
         for (name, value) in spec.headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("Message-ID")) {
             assert_eq!(values(&mail, name), vec![value.clone()], "{case}: header {name}");
         }
@@ -495,7 +581,7 @@ mod tests {
         let run = RunId::from_string("9-ab");
         let to = vec!["l@d.test".to_string()];
         let data = "From: x@probe.test\nSubject: two ids\nMessage-ID: {message_id}\nMessage-ID: {message_id}\n\nbody\n";
-        let p = build_raw(&run, "probe.test", "x@probe.test", &to, data);
+        let p = build_raw(&run, "probe.test", "s.toml step 1", "x@probe.test", &to, data);
         assert!(crate::mailman::is_probe_id_of_run(&run, &p.message_id), "{}", p.message_id);
         let text = String::from_utf8(p.bytes.clone()).unwrap();
         assert_eq!(text.matches(&p.message_id).count(), 2);
@@ -507,18 +593,48 @@ mod tests {
     }
 
     #[test]
+    fn raw_messages_with_odd_message_ids_carry_the_probe_header() {
+        let run = RunId::from_string("11-odd");
+        let to = vec!["l@d.test".to_string()];
+        let cases = [
+            ("Message-ID: <{message_id}>\n{probe_header}\n\nbody\n", Some(true)),
+            ("Message-ID:\n{probe_header}\n\nbody\n", Some(false)),
+            ("Subject: none\n{probe_header}\n\nbody\n", None),
+        ];
+        for (data, has_id) in cases {
+            let p = build_raw(&run, "probe.test", "s.toml step 2", "x@probe.test", &to, data);
+            let header = p.probe_header.clone().expect("asked for");
+            let bare_id = p.message_id.trim_start_matches('<').trim_end_matches('>');
+            assert_eq!(header, format!("run=11-odd; probe=s.toml step 2; id={bare_id}"));
+            let (headers, _) = mailparse::parse_headers(&p.bytes).unwrap();
+            let value = headers.iter().find(|h| h.get_key() == PROBE_HEADER).map(|h| h.get_value());
+            assert_eq!(value.as_deref(), Some(header.as_str()), "{data}");
+            match has_id {
+                Some(true) => assert_eq!(p.sent_message_id, Some(format!("<{}>", p.message_id)), "{data}"),
+                Some(false) => assert_eq!(p.sent_message_id.as_deref(), Some(""), "{data}"),
+                None => assert_eq!(p.sent_message_id, None, "{data}"),
+            }
+        }
+        let plain = build_raw(&run, "probe.test", "s.toml step 3", "x@probe.test", &to, "Message-ID: {message_id}\n\nb\n");
+        assert_eq!(plain.probe_header, None);
+        assert_eq!(plain.sent_message_id.as_deref(), Some(plain.message_id.as_str()));
+        assert!(same_probe_header("run=1; probe=a b  step 1", " run=1;\r\n probe=a b step 1"));
+        assert!(!same_probe_header("run=1; probe=s step 1", "run=1; probe=s step 10"));
+    }
+
+    #[test]
     fn raw_placeholder_cannot_add_a_header() {
         // The Message-ID is made of the run id and the probe domain; neither
         // can carry a line break into the message.
         let run = RunId::from_string("10\r\nBcc: leak@probe.test");
         assert_eq!(run.as_str(), "10--Bcc--leak-probe-test");
         let to = vec!["l@d.test".to_string()];
-        let data = "Subject: raw\nMessage-ID: {message_id}\n\nbody\n";
-        let p = build_raw(&run, "probe.test\r\nBcc: leak@probe.test", "x@probe.test", &to, data);
+        let data = "Subject: raw\nMessage-ID: {message_id}\n{probe_header}\n\nbody\n";
+        let p = build_raw(&run, "probe.test\r\nBcc: leak@probe.test", "s.toml\r\nBcc: leak@probe.test", "x@probe.test", &to, data);
         assert!(!p.message_id.contains(['\r', '\n', ' ', ':']), "{:?}", p.message_id);
         let (headers, _) = mailparse::parse_headers(&p.bytes).unwrap();
         let names: Vec<String> = headers.iter().map(|h| h.get_key()).collect();
-        assert_eq!(names, ["Subject", "Message-ID"]);
+        assert_eq!(names, ["Subject", "Message-ID", PROBE_HEADER]);
         assert!(crate::mailman::is_probe_id_of_run(&run, &p.message_id), "{}", p.message_id);
     }
 }

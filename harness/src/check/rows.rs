@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::scenario::Fate;
+
 /// The verdict on one row, and on a step (the worst of its rows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -124,6 +126,22 @@ impl Stop {
             Stop::Lost => "lost",
         }
     }
+
+    /// The probe's fate, as `expect_fate` names it: where it stopped, with
+    /// archived or not counting as delivered, and "none of the fates within
+    /// the deadline" (still deferred, frozen or queued somewhere) as lost.
+    /// `None` when it was never sent.
+    pub fn fate(&self) -> Option<Fate> {
+        match self {
+            Stop::NotSent { .. } => None,
+            Stop::RefusedAtSmtp { .. } => Some(Fate::Refused),
+            Stop::Bounced { .. } => Some(Fate::Bounced),
+            Stop::Held { .. } => Some(Fate::Held),
+            Stop::Shunted { .. } => Some(Fate::Shunted),
+            Stop::Delivered { .. } | Stop::Archived { .. } | Stop::NotArchived { .. } => Some(Fate::Delivered),
+            Stop::Deferred { .. } | Stop::Frozen { .. } | Stop::InMailmanQueue { .. } | Stop::Lost => Some(Fate::Lost),
+        }
+    }
 }
 
 /// One hop of a probe's way through the list server.
@@ -163,4 +181,30 @@ impl HopKind {
 pub struct Hop {
     pub kind: HopKind,
     pub after: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stop_is_one_fate() {
+        let fate = |s: Stop| s.fate();
+        assert_eq!(fate(Stop::NotSent { error: "x".into() }), None);
+        let refused = Stop::RefusedAtSmtp { stage: "message".into(), command: None, code: 550, enhanced: None, text: "no".into() };
+        assert_eq!(fate(refused), Some(Fate::Refused));
+        assert_eq!(fate(Stop::Bounced { status: None, diagnostic: "x".into() }), Some(Fate::Bounced));
+        assert_eq!(fate(Stop::Held { list: "l".into(), request_id: 1, reason: "r".into() }), Some(Fate::Held));
+        assert_eq!(fate(Stop::Shunted { queue_file: "f".into(), log_line: None }), Some(Fate::Shunted));
+        assert_eq!(fate(Stop::Delivered { to: vec![] }), Some(Fate::Delivered));
+        assert_eq!(fate(Stop::NotArchived { archive: "hyperkitty".into(), error: None }), Some(Fate::Delivered));
+        for lost in [
+            Stop::Deferred { queue_id: "q".into(), log_line: "l".into() },
+            Stop::Frozen { queue_id: "q".into(), log_line: "l".into() },
+            Stop::InMailmanQueue { queues: vec!["in".into()] },
+            Stop::Lost,
+        ] {
+            assert_eq!(fate(lost), Some(Fate::Lost));
+        }
+    }
 }

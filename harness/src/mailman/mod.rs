@@ -1,6 +1,8 @@
 //! Mailman 3, through its REST API: provisioning the suite's lists, and the
-//! held queue (see [`held`] for the safety rule).
+//! held queue (see [`held`] for the safety rule); and its archivers' log
+//! read for why a message was not archived ([`archiver`]).
 
+pub mod archiver;
 pub mod held;
 pub mod rest;
 pub mod rest_http;

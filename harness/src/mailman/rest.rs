@@ -197,6 +197,25 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
         self.expect("POST", &path, &form, &[204], &[]).await.map(|_| ())
     }
 
+    /// `GET /3.1/lists/<id>/archivers` and the list's `archive_policy`:
+    /// which archivers are on for the list, and whether it archives at all.
+    pub async fn archiving(&self, list_id: &str) -> Result<(Vec<(String, bool)>, Option<String>), RestError> {
+        let json = |path: String, body: &str| {
+            serde_json::from_str::<serde_json::Value>(body)
+                .map_err(|e| RestError { method: "GET".into(), path, message: format!("unexpected JSON: {e}") })
+        };
+        let path = format!("/3.1/lists/{list_id}/archivers");
+        let r = self.expect("GET", &path, &[], &[200], &[]).await?;
+        let archivers = json(path, &r.body)?
+            .as_object()
+            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_bool()?))).collect())
+            .unwrap_or_default();
+        let path = format!("/3.1/lists/{list_id}/config/archive_policy");
+        let r = self.expect("GET", &path, &[], &[200], &[]).await?;
+        let policy = json(path, &r.body)?.get("archive_policy").and_then(|p| p.as_str()).map(str::to_string);
+        Ok((archivers, policy))
+    }
+
     /// Deletes a list (used to break a target on purpose in tests).
     pub async fn delete_list(&self, list_id: &str) -> Result<(), RestError> {
         let path = format!("/3.1/lists/{list_id}");

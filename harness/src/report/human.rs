@@ -75,13 +75,17 @@ pub fn scenario_styled(r: &ScenarioResult, style: Style) -> String {
                 let _ = writeln!(out, "         {}", row_line(row, style));
             }
         }
-        if s.failed() {
+        // Accepted, then bounced stands out even where a step expected it.
+        let bounced = matches!(s.stop, Some(Stop::Bounced { .. }));
+        if s.failed() || bounced {
             if let Some(stop) = &s.stop {
                 let _ = writeln!(out, "         the probe: {}", stop_styled(stop, style));
             }
             for e in &s.evidence {
                 let _ = writeln!(out, "         {}", style.dim(e));
             }
+        }
+        if s.failed() {
             let _ = writeln!(out, "       at {}", s.location);
         }
         if !s.hops.is_empty() {
@@ -284,6 +288,15 @@ mod tests {
         golden::check("human.txt", &render(&fixture::events()));
         golden::check("human-interrupted.txt", &render(&fixture::interrupted_events()));
         golden::check("human-setup-failed.txt", &render(&fixture::setup_failed_events()));
+    }
+
+    #[test]
+    fn an_expected_bounce_still_stands_out() {
+        let mut r = fixture::failed_scenario();
+        let step = r.steps.iter_mut().find(|s| s.failed()).expect("a failed step");
+        step.rows = vec![Row::passed("bounce to alice@probe.test", "a DSN within 30.00s", "from Mail Delivery System")];
+        let text = scenario_styled(&r, Style::PLAIN);
+        assert!(text.contains("the probe: ACCEPTED, THEN BOUNCED (5.0.0)"), "{text}");
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! Where did the probe stop? Facts gathered from every observer the target
 //! has, turned into one [`Stop`] and the evidence for it.
 
+use super::follow;
+use super::secs;
 use super::verdict::{Sent, Verdict};
 use crate::check::{Row, Stop};
 use crate::exim;
+use crate::scenario::ArchiveKind;
+use crate::sink::Received;
 use crate::target::{Target, TargetError};
 
 /// Where the probe stopped, with the log lines and facts that show it.
@@ -16,7 +20,9 @@ pub(super) struct Diagnosis {
 /// Looks at everything the target offers, once. The fate is the first of:
 /// refused at SMTP, held, shunted, bounced (a DSN at the sink, or exim's
 /// `**` line), delivered, waiting in a Mailman queue, deferred or frozen in
-/// exim's queue; lost when none of these shows.
+/// exim's queue (a failed probe whose bounce is stuck there too); lost when
+/// none of these shows. The probe is followed by its Message-IDs and its
+/// probe header ([`follow`]).
 pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent) -> Diagnosis {
     let t = &sent.transcript;
     if !t.accepted() {
@@ -32,14 +38,14 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
         };
         return Diagnosis { stop, evidence: Vec::new() };
     }
-    let id = sent.probe.message_id.as_str();
+    let keys = follow::keys(target, sent).await;
     let mut evidence = Vec::new();
     let mut held = None;
     for to in &sent.probe.to {
         let list_id = to.replacen('@', ".", 1);
         let Some(queue) = target.held_queue() else { break };
         if let Ok(entries) = queue.held(&list_id).await {
-            if let Some(h) = entries.iter().find(|h| h.message_id == id) {
+            if let Some(h) = entries.iter().find(|h| keys.message_ids.contains(&h.message_id)) {
                 held = Some(Stop::Held { list: to.clone(), request_id: h.request_id, reason: h.reason.clone() });
             }
         }
@@ -47,7 +53,7 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
     let mut queued = None;
     let mut shunted = None;
     let queues = match target.mailman_queues() {
-        Some(q) => q.find(id).await,
+        Some(q) => q.find(&keys).await,
         None => Err(TargetError::Unsupported(crate::target::Capability::MailmanQueues)),
     };
     match queues {
@@ -65,7 +71,7 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
     }
     let mut mta = None;
     let trace = match target.mta_log() {
-        Some(log) => log.trace(id).await,
+        Some(log) => log.trace(&keys).await,
         None => Err(TargetError::Unsupported(crate::target::Capability::MtaLog)),
     };
     match trace {
@@ -78,17 +84,26 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
     }
     let (delivered, dsn) = match target.mailbox() {
         Some(mailbox) => {
-            let copies = mailbox.copies(id).await.unwrap_or_default();
-            let to: Vec<String> = copies.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
+            let copies = follow::copies(mailbox, &sent.probe).await.unwrap_or_default();
+            let to = copies.to();
             if to.is_empty() {
                 evidence.push("no copy reached the mailbox".into());
             }
+            if let Some(note) = copies.arrived_as(&sent.probe) {
+                evidence.push(note);
+            }
             let to_sender = mailbox.received_by(&sent.probe.from, sent.wall).await.unwrap_or_default();
-            let dsn = to_sender.iter().find_map(|m| exim::dsn_about(m, &sent.probe.from, id));
+            let dsn = to_sender.iter().find_map(|m| {
+                let stop = exim::dsn_about(m, &sent.probe.from, &keys)?;
+                evidence.push(dsn_evidence(m, sent));
+                Some(stop)
+            });
             ((!to.is_empty()).then_some(Stop::Delivered { to }), dsn)
         }
         None => (None, None),
     };
+    // A DSN at the sender is a bounce; exim's `**` line is one only when its
+    // bounce is not stuck in exim's queue (then `mta` says frozen or deferred).
     let bounced = dsn.or_else(|| mta.clone().filter(|s| matches!(s, Stop::Bounced { .. })));
     let stop = held
         .or(shunted)
@@ -98,6 +113,57 @@ pub(super) async fn where_it_stopped<T: Target + ?Sized>(target: &T, sent: &Sent
         .or(mta)
         .unwrap_or(Stop::Lost);
     Diagnosis { stop, evidence }
+}
+
+/// The DSN that reached the sender, for the evidence: who sent it, when,
+/// and its subject.
+pub(super) fn dsn_evidence(m: &Received, sent: &Sent) -> String {
+    let after = m.received_at.duration_since(sent.wall).map(|d| format!(" {} after sending", secs(d))).unwrap_or_default();
+    format!(
+        "a bounce from {} reached {}{after}: {:?}",
+        m.header("From").unwrap_or("the null sender"),
+        sent.probe.from,
+        m.header("Subject").unwrap_or("")
+    )
+}
+
+/// Why a delivered probe is not in `archive`, when the target can tell:
+/// the list's archiver switched off or the list never archiving, the
+/// archiver's failure from Mailman's log (HyperKitty's status and answer),
+/// the probe waiting in the archiver's retry spool, or an `X-No-Archive`
+/// header.
+pub(super) async fn why_not_archived<T: Target + ?Sized>(target: &T, sent: &Sent, archive: ArchiveKind, list: &str) -> Option<String> {
+    let mut causes = Vec::new();
+    if let Some(queues) = target.mailman_queues() {
+        if let Ok(settings) = queues.list_archiving(&list.replacen('@', ".", 1)).await {
+            if settings.policy.as_deref() == Some("never") {
+                causes.push(format!("the list's archive_policy is \"never\": {list} archives nothing"));
+            }
+            match settings.archivers.iter().find(|(name, _)| name == archive.as_str()) {
+                Some((_, false)) => causes.push(format!("the {archive} archiver is off for {list} (GET /3.1/lists/<id>/archivers)")),
+                Some((_, true)) => {}
+                None => causes.push(format!("Mailman offers no {archive} archiver for {list} (GET /3.1/lists/<id>/archivers)")),
+            }
+        }
+        let keys = follow::keys(target, sent).await;
+        if let Ok(facts) = queues.archiver_failures(&keys).await {
+            if let Some(cause) = crate::mailman::archiver::failure_cause(&facts.log_entries) {
+                causes.push(cause);
+            }
+            for file in facts.spool_files.iter().filter(|f| f.contains(&format!("/{}/", archive.as_str()))) {
+                causes.push(format!("it waits in the {archive} archiver's retry spool ({file}), retried with every message archived after it"));
+            }
+        }
+    }
+    let no_archive = mailparse::parse_headers(&sent.probe.bytes).ok().and_then(|(hs, _)| {
+        hs.iter()
+            .find(|h| h.get_key().eq_ignore_ascii_case("X-No-Archive") || h.get_key().eq_ignore_ascii_case("Archive"))
+            .map(|h| format!("{}: {}", h.get_key(), h.get_value()))
+    });
+    if let Some(h) = no_archive {
+        causes.push(format!("the probe asks not to be archived ({h})"));
+    }
+    (!causes.is_empty()).then(|| causes.join("; "))
 }
 
 /// The same verdict for every step about a probe that was never accepted.

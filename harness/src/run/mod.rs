@@ -1,9 +1,10 @@
 //! Executing scenarios: steps in order, under deadlines, correlated by the
-//! probe's Message-ID. The runner never prints; it emits [`Event`]s that
+//! probe's Message-ID and its probe header. The runner never prints; it emits [`Event`]s that
 //! reporters consume.
 
 mod diagnose;
 pub mod events;
+mod follow;
 mod moderation;
 mod steps;
 mod verdict;

@@ -45,7 +45,7 @@ fn list_id(suite: &Suite, address: &str) -> String {
 /// The mailbox has a copy of the probe: the list delivered it.
 async fn delivered<T: Target + ?Sized>(target: &T, sent: &Sent) -> bool {
     match target.mailbox() {
-        Some(m) => !m.copies(&sent.probe.message_id).await.unwrap_or_default().is_empty(),
+        Some(m) => !super::follow::copies(m, &sent.probe).await.unwrap_or_default().messages.is_empty(),
         None => false,
     }
 }

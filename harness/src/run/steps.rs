@@ -6,13 +6,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::diagnose::{never_accepted, where_it_stopped};
+use super::diagnose::{dsn_evidence, never_accepted, where_it_stopped, why_not_archived};
+use super::follow;
 use super::secs;
 use super::verdict::{unsupported, Sent, Verdict};
 use crate::check::{within, Hop, HopKind, Look, Row, Stop, Waited};
-use crate::probe::{self, Probe, ProbeSpec, RunId};
+use crate::exim;
+use crate::probe::{self, Probe, ProbeKeys, ProbeSpec, RunId};
 use crate::scenario::{
-    ArchiveExpectation, ArchiveKind, DeliveryExpectation, DnsExpectation, HeaderExpectation, HttpExpectation,
+    ArchiveExpectation, ArchiveKind, BounceExpectation, DeliveryExpectation, Fate, FateExpectation, DnsExpectation, HeaderExpectation, HttpExpectation,
     NotArchivedExpectation, NoticeExpectation, PageExpectation, PortExpectation, PortState, RawSendSpec, Scenario,
     SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
 };
@@ -44,7 +46,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
     let last = || state.last.as_ref();
     match &step.kind {
         StepKind::Send(spec) => send(target, suite, scenario, step, spec, run, state).await,
-        StepKind::SendRaw(spec) => send_raw(target, suite, spec, run, state).await,
+        StepKind::SendRaw(spec) => send_raw(target, suite, scenario, step, spec, run, state).await,
         StepKind::ExpectSmtp(exp) => with_probe(last(), |s| async move { expect_smtp(s, exp) }).await,
         StepKind::ExpectDelivered(exp) => with_probe(last(), |s| expect_delivered(target, s, exp)).await,
         StepKind::ExpectArchived(exp) => with_probe(last(), |s| expect_archived(target, s, exp)).await,
@@ -54,6 +56,8 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::ExpectNotArchived(exp) => with_probe(last(), |s| expect_not_archived(target, s, exp)).await,
         StepKind::ExpectNotice(exp) => with_probe(last(), |s| expect_notice(target, s, exp)).await,
         StepKind::ExpectShunted(w) => with_probe(last(), |s| expect_shunted(target, s, w)).await,
+        StepKind::ExpectBounced(exp) => with_probe(last(), |s| expect_bounced(target, s, exp)).await,
+        StepKind::ExpectFate(exp) => with_probe(last(), |s| expect_fate(target, s, exp)).await,
         StepKind::ExpectPage(exp) => expect_page(target, exp).await,
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
@@ -120,8 +124,17 @@ async fn send<T: Target + ?Sized>(
     submit(target, suite, probe, state).await
 }
 
-async fn send_raw<T: Target + ?Sized>(target: &T, suite: &Suite, spec: &RawSendSpec, run: &RunId, state: &mut State) -> Verdict {
-    let probe = probe::build_raw(run, &suite.probe_domain, &spec.from, &spec.to, &spec.data);
+async fn send_raw<T: Target + ?Sized>(
+    target: &T,
+    suite: &Suite,
+    scenario: &Scenario,
+    step: &Step,
+    spec: &RawSendSpec,
+    run: &RunId,
+    state: &mut State,
+) -> Verdict {
+    let label = format!("{} {}", scenario.path.display(), step.label());
+    let probe = probe::build_raw(run, &suite.probe_domain, &label, &spec.from, &spec.to, &spec.data);
     submit(target, suite, probe, state).await
 }
 
@@ -142,7 +155,7 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
     }
     let at = Instant::now();
     let wall = SystemTime::now();
-    let expected = format!("{} sent to {}", probe.message_id, target.smtp_addr());
+    let expected = format!("{} sent to {}", sent_as(&probe), target.smtp_addr());
     let sent = match target.smtp_security() {
         Some(security) => smtp::send_secured(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default(), security).await,
         None => smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await,
@@ -165,8 +178,20 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
 fn describe_send(probe: &Probe, t: &Transcript) -> String {
     let fin = t.final_reply().map(|e| format!("{} at {}", e.reply, e.stage)).unwrap_or_default();
     match t.queue_id() {
-        Some(q) => format!("{} accepted, exim queue id {q}: {fin}", probe.message_id),
-        None => format!("{}: {fin}", probe.message_id),
+        Some(q) => format!("{} accepted, exim queue id {q}: {fin}", sent_as(probe)),
+        None => format!("{}: {fin}", sent_as(probe)),
+    }
+}
+
+/// The probe as its sender would name it: its Message-ID, or what it was
+/// sent with instead, and its probe header when that is what follows it.
+fn sent_as(probe: &Probe) -> String {
+    let header = probe.probe_header.as_deref().map(|h| format!(" ({}: {h})", probe::PROBE_HEADER)).unwrap_or_default();
+    match probe.sent_message_id.as_deref() {
+        Some(id) if id == probe.message_id => probe.message_id.clone(),
+        Some("") => format!("probe {} with an empty Message-ID{header}", probe.message_id),
+        Some(id) => format!("probe {} with Message-ID {id}{header}", probe.message_id),
+        None => format!("probe {} without a Message-ID{header}", probe.message_id),
     }
 }
 
@@ -216,8 +241,8 @@ fn expect_smtp(sent: &Sent, exp: &SmtpExpectation) -> Verdict {
 /// What to ask the mailbox on each look.
 #[derive(Clone, Copy)]
 enum Query<'q> {
-    /// Copies of the message with this Message-ID.
-    Copies(&'q str),
+    /// Copies of the probe: by its Message-ID, else by its probe header.
+    Copies(&'q Probe),
     /// Messages to this address since the probe was sent.
     To(&'q str, SystemTime),
 }
@@ -225,7 +250,7 @@ enum Query<'q> {
 impl Query<'_> {
     async fn ask(self, mailbox: &dyn Mailbox) -> Result<Vec<Arc<Received>>, TargetError> {
         match self {
-            Query::Copies(id) => mailbox.copies(id).await,
+            Query::Copies(probe) => follow::copies(mailbox, probe).await.map(|c| c.messages),
             Query::To(address, since) => mailbox.received_by(address, since).await,
         }
     }
@@ -266,14 +291,12 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
         let got: Vec<&String> = c.iter().flat_map(|m| m.rcpt_to.iter()).collect();
         wanted.iter().all(|w| got.iter().any(|g| g.eq_ignore_ascii_case(w)))
     };
-    let id = sent.probe.message_id.as_str();
-    let waited = wait_in_mailbox(mailbox, sent.at, exp.within, Query::Copies(id), |c| has_all(&c).then_some(c)).await;
+    let waited = wait_in_mailbox(mailbox, sent.at, exp.within, Query::Copies(&sent.probe), |c| has_all(&c).then_some(c)).await;
     let (copies, took) = match waited {
         Waited::Ready { value, after } => (value, after),
         Waited::Aborted(e) => return Verdict::row(Row::failed("delivered to", expected, format!("could not read the mailbox: {e}"))),
         Waited::TimedOut { .. } => {
-            let c = mailbox.copies(id).await.unwrap_or_default();
-            let got: Vec<String> = c.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
+            let got = follow::copies(mailbox, &sent.probe).await.unwrap_or_default().to();
             let missing: Vec<&str> =
                 wanted.iter().filter(|w| !got.iter().any(|g| g.eq_ignore_ascii_case(w))).map(String::as_str).collect();
             let observed = if got.is_empty() {
@@ -285,8 +308,13 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
             return Verdict::row(Row::failed("delivered to", expected, observed)).stopped(d);
         }
     };
-    let to: Vec<String> = copies.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
-    let mut rows = vec![Row::passed("delivered to", expected, to.join(", ")).took(took)];
+    let copies = follow::Copies { by_header: !copies.iter().any(|m| m.message_id() == Some(sent.probe.message_id.as_str())), messages: copies };
+    let mut observed = copies.to().join(", ");
+    if let Some(note) = copies.arrived_as(&sent.probe) {
+        observed.push_str(&format!(" ({note})"));
+    }
+    let copies = copies.messages;
+    let mut rows = vec![Row::passed("delivered to", expected, observed).took(took)];
     // Every copy carries the headers the scenario asks for: one row per header.
     for (name, want) in &exp.headers {
         let expected = match want {
@@ -322,7 +350,8 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
 async fn hops<T: Target + ?Sized>(target: &T, sent: &Sent, copies: &[Arc<Received>]) -> Vec<Hop> {
     let mut hops = Vec::new();
     if let Some(log) = target.mta_log() {
-        if let Ok(trace) = log.trace(&sent.probe.message_id).await {
+        let keys = follow::keys(target, sent).await;
+        if let Ok(trace) = log.trace(&keys).await {
             hops.extend(trace.hops(sent.wall));
         }
     }
@@ -339,8 +368,9 @@ async fn hops<T: Target + ?Sized>(target: &T, sent: &Sent, copies: &[Arc<Receive
 /// A probe found in an archive: where, and what the archive says of it.
 struct Found {
     location: String,
-    /// Found in HyperKitty: its page and record still need comparing with the probe.
-    over_http: bool,
+    /// Found in HyperKitty under this Message-ID: its page and record still
+    /// need comparing with the probe.
+    over_http: Option<String>,
 }
 
 /// Why looking in an archive could not give an answer.
@@ -350,15 +380,17 @@ enum LookError {
     Failed(String),
 }
 
-/// Looks once for the probe in one archive of the list.
+/// Looks once for the probe in one archive of the list, by every
+/// Message-ID it is known under and (prototype) by its probe header.
 async fn look_in_archive<T: Target + ?Sized>(target: &T, kind: ArchiveKind, list: &str, sent: &Sent) -> Result<Option<Found>, LookError> {
     match kind {
         ArchiveKind::Prototype => {
             let Some(archive) = target.prototype_archive() else {
                 return Err(LookError::Unsupported(format!("needs {}", Capability::PrototypeArchive)));
             };
-            match archive.find(list, &sent.probe.message_id).await {
-                Ok(copy) => Ok(copy.map(|c| Found { location: c.location, over_http: false })),
+            let keys = follow::keys(target, sent).await;
+            match archive.find(list, &keys).await {
+                Ok(copy) => Ok(copy.map(|c| Found { location: c.location, over_http: None })),
                 Err(e) => Err(LookError::Failed(format!("could not read the prototype archive: {e}"))),
             }
         }
@@ -366,29 +398,33 @@ async fn look_in_archive<T: Target + ?Sized>(target: &T, kind: ArchiveKind, list
             let Some(web) = target.web() else {
                 return Err(LookError::Unsupported(format!("needs {}", Capability::Web)));
             };
-            match web.hyperkitty_email(list, &sent.probe.message_id).await {
-                Ok(Some(_)) => {
-                    let page = Web::message_page_path(list, &sent.probe.message_id);
-                    Ok(Some(Found { location: web.url(&page), over_http: true }))
+            let keys = follow::keys(target, sent).await;
+            for id in &keys.message_ids {
+                match web.hyperkitty_email(list, id).await {
+                    Ok(Some(_)) => {
+                        let page = Web::message_page_path(list, id);
+                        return Ok(Some(Found { location: web.url(&page), over_http: Some(id.clone()) }));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(LookError::Failed(format!("could not read HyperKitty: {e}"))),
                 }
-                Ok(None) => Ok(None),
-                Err(e) => Err(LookError::Failed(format!("could not read HyperKitty: {e}"))),
             }
+            Ok(None)
         }
     }
 }
 
 /// Once HyperKitty has the probe: its message page answers, and subject,
 /// sender and body (from the JSON API) match what was sent. One row each.
-async fn check_hyperkitty(web: &Web, list: &str, sent: &Sent) -> Vec<Row> {
+async fn check_hyperkitty(web: &Web, list: &str, sent: &Sent, message_id: &str) -> Vec<Row> {
     let probe = &sent.probe;
-    let page_path = Web::message_page_path(list, &probe.message_id);
+    let page_path = Web::message_page_path(list, message_id);
     let page_row = match web.get(&page_path).await {
         Ok(page) if page.status == 200 => Row::passed("message page", "200", format!("200 at {}", page.url)),
         Ok(page) => Row::failed("message page", "200", format!("{} at {}: {}", page.status, page.url, web::excerpt(&page.body))),
         Err(e) => Row::failed("message page", "200", format!("no answer: {e}")),
     };
-    let email = match web.hyperkitty_email(list, &probe.message_id).await {
+    let email = match web.hyperkitty_email(list, message_id).await {
         Ok(Some(e)) => e,
         Ok(None) => return vec![page_row, Row::failed("JSON API", "the probe", "HyperKitty's JSON API stopped finding the probe")],
         Err(e) => return vec![page_row, Row::failed("JSON API", "the probe", format!("could not read HyperKitty: {e}"))],
@@ -436,9 +472,9 @@ async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Arch
     match waited {
         Waited::Ready { value: found, after } => {
             let mut rows = vec![Row::passed(&property, expected, &found.location).took(after)];
-            if found.over_http {
+            if let Some(id) = &found.over_http {
                 let web = target.web().expect("found over HTTP");
-                rows.extend(check_hyperkitty(web, &exp.list, sent).await);
+                rows.extend(check_hyperkitty(web, &exp.list, sent, id).await);
             }
             let hops = vec![Hop { kind: HopKind::Archived { archive: exp.archive.as_str().into() }, after }];
             Verdict { rows, hops, ..Verdict::default() }
@@ -447,15 +483,19 @@ async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Arch
         Waited::Aborted(LookError::Failed(m)) => Verdict::row(Row::failed(property, expected, m)),
         Waited::TimedOut { .. } => {
             let delivered = match target.mailbox() {
-                Some(m) => !m.copies(&sent.probe.message_id).await.unwrap_or_default().is_empty(),
+                Some(m) => !follow::copies(m, &sent.probe).await.unwrap_or_default().messages.is_empty(),
                 None => false,
             };
             if delivered {
-                let observed = format!(
-                    "delivered to subscribers, but never reached the {} archive (Mailman processed it but did not archive it)",
-                    exp.archive.as_str()
-                );
-                let stop = Stop::NotArchived { archive: exp.archive.as_str().into(), error: None };
+                let error = why_not_archived(target, sent, exp.archive, &exp.list).await;
+                let observed = match &error {
+                    Some(cause) => format!("delivered to subscribers, but never reached the {} archive: {cause}", exp.archive),
+                    None => format!(
+                        "delivered to subscribers, but never reached the {} archive (Mailman processed it; neither its log nor the list's settings say why)",
+                        exp.archive
+                    ),
+                };
+                let stop = Stop::NotArchived { archive: exp.archive.as_str().into(), error };
                 Verdict { rows: vec![Row::failed(property, expected, observed)], stop: Some(stop), ..Verdict::default() }
             } else {
                 let d = where_it_stopped(target, sent).await;
@@ -505,8 +545,7 @@ async fn expect_not_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, w: &W
     if !sent.transcript.accepted() {
         return Verdict::row(Row::passed("not delivered", expected, "the probe was never accepted"));
     }
-    let id = sent.probe.message_id.as_str();
-    match wait_in_mailbox(mailbox, sent.at, w.within, Query::Copies(id), |c| (!c.is_empty()).then_some(c)).await {
+    match wait_in_mailbox(mailbox, sent.at, w.within, Query::Copies(&sent.probe), |c| (!c.is_empty()).then_some(c)).await {
         Waited::Ready { value: copies, after } => {
             let to: Vec<String> = copies.iter().flat_map(|m| m.rcpt_to.iter().cloned()).collect();
             Verdict::row(Row::failed("not delivered", expected, format!("delivered to {}", to.join(", "))).took(after))
@@ -549,7 +588,7 @@ async fn expect_notice<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Notice
     let bare_id = probe.message_id.trim_start_matches('<').trim_end_matches('>').to_string();
     let is_notice = |m: &Received| {
         m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&to))
-            && m.message_id() != Some(probe.message_id.as_str())
+            && !follow::is_copy(m, probe)
             && m.received_at >= sent.wall
             && exp.subject_contains.as_ref().is_none_or(|s| m.header("Subject").is_some_and(|v| v.contains(s.as_str())))
             && texts(m).iter().any(|t| t.contains(&bare_id) || (!probe.subject.is_empty() && t.contains(probe.subject.as_str())))
@@ -588,7 +627,7 @@ async fn expect_shunted<T: Target + ?Sized>(target: &T, sent: &Sent, w: &Window)
         return unsupported("shunted", expected, Capability::MailmanQueues);
     };
     let waited = within(sent.at, w.within, None::<tokio::sync::watch::Receiver<()>>, || async {
-        match queues.find(&sent.probe.message_id).await {
+        match queues.find(&follow::keys(target, sent).await).await {
             Ok(facts) if facts.shunted() => Look::Ready(facts),
             Ok(_) => Look::NotYet,
             Err(e) => Look::Abort(e),
@@ -609,6 +648,131 @@ async fn expect_shunted<T: Target + ?Sized>(target: &T, sent: &Sent, w: &Window)
             Verdict::row(Row::failed("shunted", expected, "not in the shunt queue")).stopped(d)
         }
     }
+}
+
+/// A DSN about the probe reaches its sender within the window: accepted,
+/// then bounced. One row for the bounce, one for its status and one for its
+/// diagnostic when the step asks for them; the verdict carries the bounce
+/// as where the probe stopped, so that the report shows it.
+async fn expect_bounced<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &BounceExpectation) -> Verdict {
+    let from = sent.probe.from.as_str();
+    let property = format!("bounce to {from}");
+    let expected = format!("a DSN within {}", secs(exp.within));
+    if !sent.transcript.accepted() {
+        return never_accepted(target, sent, &property, expected).await;
+    }
+    let Some(mailbox) = target.mailbox() else {
+        return unsupported(&property, expected, Capability::Mailbox);
+    };
+    let keys = ProbeKeys::of(&sent.probe);
+    let query = Query::To(from, sent.wall);
+    let find = |ms: Vec<Arc<Received>>| ms.into_iter().find_map(|m| exim::dsn_about(&m, from, &keys).map(|stop| (m, stop)));
+    let (dsn, stop, after) = match wait_in_mailbox(mailbox, sent.at, exp.within, query, find).await {
+        Waited::Ready { value: (dsn, stop), after } => (dsn, stop, after),
+        Waited::Aborted(e) => return Verdict::row(Row::failed(property, expected, format!("could not read the mailbox: {e}"))),
+        Waited::TimedOut { .. } => {
+            let d = where_it_stopped(target, sent).await;
+            let observed = format!("no bounce about the probe reached {from}");
+            return Verdict::row(Row::failed(property, expected, observed)).stopped(d);
+        }
+    };
+    let observed = format!("from {}: {:?}", dsn.header("From").unwrap_or("the null sender"), dsn.header("Subject").unwrap_or(""));
+    let mut rows = vec![Row::passed(&property, expected, observed).took(after)];
+    let Stop::Bounced { status, diagnostic } = &stop else { unreachable!("dsn_about yields bounces") };
+    if let Some(want) = &exp.status {
+        let observed = status.clone().unwrap_or_else(|| "no status code in the DSN".into());
+        let ok = status.as_deref().is_some_and(|s| want.matches(s));
+        rows.push(if ok { Row::passed("DSN status", want.to_string(), observed) } else { Row::failed("DSN status", want.to_string(), observed) });
+    }
+    if let Some(want) = &exp.diagnostic_contains {
+        let expected = format!("contains {want:?}");
+        let row = if diagnostic.contains(want.as_str()) {
+            Row::passed("DSN diagnostic", expected, diagnostic)
+        } else {
+            Row::failed("DSN diagnostic", expected, diagnostic)
+        };
+        rows.push(row);
+    }
+    let mut evidence = vec![dsn_evidence(&dsn, sent)];
+    if let Some(log) = target.mta_log() {
+        if let Ok(trace) = log.trace(&keys).await {
+            evidence.extend(trace.failure().map(|e| format!("exim: {e}")));
+        }
+    }
+    Verdict { rows, stop: Some(stop), evidence, ..Verdict::default() }
+}
+
+/// The probe's fate, looked for until it is the expected one or the window
+/// has passed: at once for a probe refused at SMTP, as soon as another fate
+/// that cannot change shows (refused, delivered, shunted, bounced), and
+/// only at the window's end for `lost`.
+async fn expect_fate<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &FateExpectation) -> Verdict {
+    let expected = format!("{} within {}", exp.fate, secs(exp.within));
+    let wake = target.mailbox().and_then(|m| m.arrivals());
+    let last = std::cell::RefCell::new(None);
+    let waited = within(sent.at, exp.within, wake, || {
+        let last = &last;
+        async move {
+            let d = where_it_stopped(target, sent).await;
+            match d.stop.fate() {
+                Some(f) if f == exp.fate && f != Fate::Lost => Look::Ready(d),
+                Some(f) if f.is_final() => Look::Abort(d),
+                None => Look::Abort(d),
+                Some(_) => {
+                    *last.borrow_mut() = Some(d);
+                    Look::NotYet
+                }
+            }
+        }
+    })
+    .await;
+    let (d, after, ok) = match waited {
+        Waited::Ready { value, after } => (value, Some(after), true),
+        Waited::Aborted(d) => (d, None, false),
+        Waited::TimedOut { .. } => {
+            let d = last.into_inner().expect("a look that did not end the wait kept its diagnosis");
+            let ok = d.stop.fate() == Some(exp.fate);
+            (d, None, ok)
+        }
+    };
+    let observed = fate_text(&d.stop);
+    let row = if ok { Row::passed("fate", expected, observed) } else { Row::failed("fate", expected, observed) };
+    let row = match after {
+        Some(after) => row.took(after),
+        None => row,
+    };
+    let mut v = Verdict::row(row).stopped(d);
+    if ok && v.stop.as_ref().is_some_and(|s| s.fate() == Some(Fate::Delivered)) {
+        // Delivered as expected: the hops say more than the evidence.
+        v.evidence.clear();
+    }
+    v
+}
+
+/// A fate in a few words: the fate, then what shows it.
+fn fate_text(stop: &Stop) -> String {
+    let fate = stop.fate().map_or("never sent", Fate::as_str);
+    let detail = match stop {
+        Stop::NotSent { error } => error.clone(),
+        Stop::RefusedAtSmtp { stage, code, enhanced, text, .. } => {
+            let enhanced = enhanced.as_deref().map(|e| format!(" {e}")).unwrap_or_default();
+            format!("{code}{enhanced} {text} at {stage}")
+        }
+        Stop::Bounced { status, diagnostic } => match status {
+            Some(s) => format!("{s} {diagnostic}"),
+            None => diagnostic.clone(),
+        },
+        Stop::Held { list, reason, .. } => format!("on {list}: {reason}"),
+        Stop::Shunted { queue_file, .. } => queue_file.clone(),
+        Stop::Delivered { to } => format!("to {}", to.join(", ")),
+        Stop::Archived { archive, .. } => format!("and in the {archive} archive"),
+        Stop::NotArchived { archive, .. } => format!("but not in the {archive} archive"),
+        Stop::Deferred { log_line, .. } => format!("still deferred in exim's queue: {log_line}"),
+        Stop::Frozen { log_line, .. } => format!("frozen in exim's queue: {log_line}"),
+        Stop::InMailmanQueue { queues } => format!("still in Mailman's {} queue", queues.join(", ")),
+        Stop::Lost => "not refused, held, shunted, bounced or delivered".into(),
+    };
+    format!("{fate}: {detail}")
 }
 
 /// A list's named page answers with the expected status and body, retried
@@ -902,6 +1066,78 @@ mod tests {
             Err(LookError::Unsupported(why)) => assert!(why.contains("web side"), "{why}"),
             _ => panic!("expected unsupported"),
         }
+    }
+
+    /// A target with only a mailbox of fixed messages.
+    struct MailboxOnly(crate::run::follow::tests::Held);
+
+    impl Target for MailboxOnly {
+        fn describe(&self) -> String {
+            "mailbox only".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            "127.0.0.1:25".parse().unwrap()
+        }
+        fn mailbox(&self) -> Option<&dyn Mailbox> {
+            Some(&self.0)
+        }
+    }
+
+    /// Exim's bounce to the probe's sender, with the probe's headers returned.
+    fn dsn(sent: &Sent) -> Arc<Received> {
+        let head = String::from_utf8_lossy(&sent.probe.bytes).split("\r\n\r\n").next().unwrap_or_default().to_string();
+        let data = format!(
+            "From: Mail Delivery System <Mailer-Daemon@lists.example.test>\r\nTo: {0}\r\nSubject: Mail delivery failed: returning message to sender\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n\r\nThe following address(es) failed:\r\n\r\n  probe-pitfalls@lists.example.test\r\n    host 127.0.0.1 [127.0.0.1]\r\n    LMTP error after DATA: 501 Message has defects\r\n\r\n--b\r\nContent-type: message/delivery-status\r\n\r\nAction: failed\r\nStatus: 5.0.0\r\nDiagnostic-Code: smtp; 501 Message has defects\r\n\r\n--b\r\nContent-type: text/rfc822-headers\r\n\r\n{head}\r\n--b--\r\n",
+            sent.probe.from
+        );
+        Arc::new(Received::for_test("", &[sent.probe.from.as_str()], data.as_bytes()))
+    }
+
+    #[tokio::test]
+    async fn a_bounce_is_expected_checked_and_its_fate_named() {
+        use crate::run::follow::tests::{list_copy, odd_probe, Held};
+        use crate::scenario::StatusPattern;
+        let sent = odd_probe();
+        let target = MailboxOnly(Held(vec![dsn(&sent)]));
+        let exp = |status: Option<StatusPattern>, diagnostic: Option<&str>| BounceExpectation {
+            status,
+            diagnostic_contains: diagnostic.map(String::from),
+            within: Duration::from_millis(50),
+        };
+        let v = expect_bounced(&target, &sent, &exp(Some(StatusPattern { class: 5, subject: None, detail: None }), Some("Message has defects"))).await;
+        let (outcome, text) = judged(&v);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+        assert_eq!(v.rows.len(), 3);
+        assert!(matches!(&v.stop, Some(Stop::Bounced { status: Some(s), .. }) if s == "5.0.0"), "{:?}", v.stop);
+
+        let v = expect_bounced(&target, &sent, &exp(Some(StatusPattern { class: 4, subject: None, detail: None }), Some("no such user"))).await;
+        let (outcome, text) = judged(&v);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(text.contains("DSN status: expected 4.x.x, observed 5.0.0"), "{text}");
+        assert!(text.contains("DSN diagnostic: expected contains \"no such user\", observed smtp; 501 Message has defects"), "{text}");
+
+        let fate = |fate| FateExpectation { fate, within: Duration::from_millis(50) };
+        let (outcome, text) = judged(&expect_fate(&target, &sent, &fate(Fate::Bounced)).await);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+        let (outcome, text) = judged(&expect_fate(&target, &sent, &fate(Fate::Delivered)).await);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(text.contains("fate: expected delivered within 0.05s, observed bounced: 5.0.0 smtp; 501 Message has defects"), "{text}");
+
+        // Delivered, by the probe header; no bounce.
+        let delivered = MailboxOnly(Held(vec![list_copy(&sent, &["pat@probe.test"])]));
+        let (outcome, text) = judged(&expect_fate(&delivered, &sent, &fate(Fate::Delivered)).await);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+        let (outcome, text) = judged(&expect_bounced(&delivered, &sent, &exp(None, None)).await);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(text.contains("no bounce about the probe reached db@probe.test; the probe: delivered to pat@probe.test"), "{text}");
+
+        // Nothing at all: lost once the window has passed.
+        let nothing = MailboxOnly(Held(Vec::new()));
+        let (outcome, text) = judged(&expect_fate(&nothing, &sent, &fate(Fate::Lost)).await);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
     }
 
     #[test]

@@ -63,12 +63,12 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, Attachment, DeliveryExpectation, DnsExpectation, DnsType,
-    HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location,
+    ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
+    DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location,
     ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
     PageKind, Plan, PortExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
-    Scheme, SendSpec, SmtpExpectation, SmtpStage, Step, StepKind, Suite, Window,
-    MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
+    Scheme, SendSpec, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
+    MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER, PROBE_HEADER_PLACEHOLDER,
 };
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

@@ -93,6 +93,35 @@ impl PostAction {
     }
 }
 
+/// What a list does with a post whose sender's domain publishes a DMARC
+/// policy of reject or quarantine (`dmarc_mitigate_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DmarcAction {
+    NoMitigation,
+    /// Rewrite From to the list's address (the sender goes to Reply-To or Cc).
+    MungeFrom,
+    /// Send the post wrapped in a message from the list.
+    WrapMessage,
+    Reject,
+    Discard,
+}
+
+impl DmarcAction {
+    pub const ALL: [DmarcAction; 5] =
+        [DmarcAction::NoMitigation, DmarcAction::MungeFrom, DmarcAction::WrapMessage, DmarcAction::Reject, DmarcAction::Discard];
+
+    /// The name used in suite files and by Mailman's REST API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmarcAction::NoMitigation => "no_mitigation",
+            DmarcAction::MungeFrom => "munge_from",
+            DmarcAction::WrapMessage => "wrap_message",
+            DmarcAction::Reject => "reject",
+            DmarcAction::Discard => "discard",
+        }
+    }
+}
+
 /// List settings from `[list.settings]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListSettings {
@@ -103,6 +132,7 @@ pub struct ListSettings {
     /// Emergency moderation: every post is held.
     pub emergency: Option<bool>,
     pub subject_prefix: Option<String>,
+    pub dmarc_mitigate_action: Option<DmarcAction>,
 }
 
 impl ListSettings {
@@ -123,6 +153,9 @@ impl ListSettings {
         }
         if let Some(prefix) = &self.subject_prefix {
             values.push(("subject_prefix", prefix.clone()));
+        }
+        if let Some(action) = self.dmarc_mitigate_action {
+            values.push(("dmarc_mitigate_action", action.as_str().to_string()));
         }
         values
     }
@@ -181,6 +214,8 @@ pub enum StepKind {
     ExpectNotArchived(NotArchivedExpectation),
     ExpectNotice(NoticeExpectation),
     ExpectShunted(Window),
+    ExpectBounced(BounceExpectation),
+    ExpectFate(FateExpectation),
     ExpectPage(PageExpectation),
     ExpectPort(PortExpectation),
     ExpectHttp(HttpExpectation),
@@ -202,6 +237,8 @@ impl StepKind {
             StepKind::ExpectNotArchived(_) => "expect_not_archived",
             StepKind::ExpectNotice(_) => "expect_notice",
             StepKind::ExpectShunted(_) => "expect_shunted",
+            StepKind::ExpectBounced(_) => "expect_bounced",
+            StepKind::ExpectFate(_) => "expect_fate",
             StepKind::ExpectPage(_) => "expect_page",
             StepKind::ExpectPort(_) => "expect_port",
             StepKind::ExpectHttp(_) => "expect_http",
@@ -356,18 +393,124 @@ pub struct ArchiveExpectation {
 
 /// A message sent exactly as written (`send_raw`). Every `{message_id}` in
 /// `data` is replaced by the probe's own Message-ID (with angle brackets),
-/// which is how the harness recognises the message later.
+/// and `{probe_header}` by the probe header (`X-Mailflow-Probe: ...`):
+/// that is how the harness recognises the message later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawSendSpec {
     pub from: String,
     /// Envelope recipients; never empty.
     pub to: Vec<String>,
-    /// Contains `{message_id}` at least once.
+    /// Contains `{message_id}`, or `{probe_header}` on a line of its own in
+    /// the header section (at most once), or both.
     pub data: String,
 }
 
 /// The placeholder in `send_raw.data` for the probe's Message-ID.
 pub const MESSAGE_ID_PLACEHOLDER: &str = "{message_id}";
+
+/// The placeholder in `send_raw.data` for the probe header line
+/// (`X-Mailflow-Probe: run=...; probe=...`), which follows the probe when
+/// its Message-ID is odd, empty or missing.
+pub const PROBE_HEADER_PLACEHOLDER: &str = "{probe_header}";
+
+/// Where a probe ended (DESIGN.md, "Every probe has a fate"): exactly one
+/// of these, for `expect_fate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fate {
+    /// The MTA refused it during the SMTP conversation.
+    Refused,
+    /// A copy reached a subscriber.
+    Delivered,
+    /// Held for moderation.
+    Held,
+    /// Mailman moved it to its shunt queue.
+    Shunted,
+    /// Accepted, then a delivery status notification reached the sender.
+    Bounced,
+    /// None of the above within the deadline.
+    Lost,
+}
+
+impl Fate {
+    pub const ALL: [Fate; 6] = [Fate::Refused, Fate::Delivered, Fate::Held, Fate::Shunted, Fate::Bounced, Fate::Lost];
+
+    /// The word used in scenario files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::Refused => "refused",
+            Fate::Delivered => "delivered",
+            Fate::Held => "held",
+            Fate::Shunted => "shunted",
+            Fate::Bounced => "bounced",
+            Fate::Lost => "lost",
+        }
+    }
+
+    /// A fate that cannot turn into another one on its own: refused,
+    /// delivered, shunted and bounced. A held probe waits for a moderator,
+    /// a lost one may still turn up.
+    pub fn is_final(self) -> bool {
+        matches!(self, Fate::Refused | Fate::Delivered | Fate::Shunted | Fate::Bounced)
+    }
+}
+
+impl fmt::Display for Fate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The most recent probe ends in `fate` within `within` of sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FateExpectation {
+    pub fate: Fate,
+    pub within: Duration,
+}
+
+/// An enhanced status code (RFC 3463) a bounce must carry: a class (`5`),
+/// or `class.subject.detail` where subject and detail may be `x` (any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusPattern {
+    /// 2, 4 or 5.
+    pub class: u8,
+    /// `None`: any subject (`x`, or a class alone).
+    pub subject: Option<u16>,
+    /// `None`: any detail.
+    pub detail: Option<u16>,
+}
+
+impl StatusPattern {
+    /// Whether an enhanced status code like `5.6.0` fits the pattern.
+    pub fn matches(&self, code: &str) -> bool {
+        let mut parts = code.trim().split('.');
+        let (Some(class), Some(subject), Some(detail), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        let fits = |want: Option<u16>, got: &str| want.is_none_or(|w| got.parse::<u16>().ok() == Some(w));
+        class.parse::<u8>().ok() == Some(self.class) && fits(self.subject, subject) && fits(self.detail, detail)
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let part = |p: Option<u16>| p.map_or("x".to_string(), |n| n.to_string());
+        match (self.subject, self.detail) {
+            (None, None) => write!(f, "{}.x.x", self.class),
+            (s, d) => write!(f, "{}.{}.{}", self.class, part(s), part(d)),
+        }
+    }
+}
+
+/// A delivery status notification about the most recent probe reaches its
+/// sender within `within`: accepted with 250, then bounced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BounceExpectation {
+    pub status: Option<StatusPattern>,
+    /// A substring of the DSN's diagnostic (its `Diagnostic-Code`, or the
+    /// MTA's explanation when it has none).
+    pub diagnostic_contains: Option<String>,
+    pub within: Duration,
+}
 
 /// The most recent probe is held for moderation on `list`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -62,6 +62,19 @@ impl Doc {
         self.errors.push(error);
     }
 
+    /// The span of the `nth` (0-based) place where `needle` is written
+    /// inside `span`, e.g. a placeholder inside a string value; `span`
+    /// itself when the source does not hold it literally.
+    pub(super) fn span_of(&self, span: &Span, needle: &str, nth: usize) -> Span {
+        let Some(text) = self.src.get(span.clone()) else {
+            return span.clone();
+        };
+        match text.match_indices(needle).nth(nth) {
+            Some((at, _)) => span.start + at..span.start + at + needle.len(),
+            None => span.clone(),
+        }
+    }
+
     pub(crate) fn location(&self, span: &Span) -> Location {
         let (line, column) = line_column(&self.src, span.start);
         Location {

@@ -9,14 +9,15 @@ use toml::de::DeValue;
 use super::error::LoadErrors;
 use super::fields::{self, Header};
 use super::model::{
-    ArchiveExpectation, ArchiveKind, Attachment, DeliveryExpectation, DnsExpectation, DnsType,
-    HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
+    ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
+    DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
     NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation,
     PortState, Protocol, RawSendSpec, Scenario, Scheme, SendSpec, SmtpExpectation, SmtpStage,
     Step, StepKind, Suite, Window, MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
+    PROBE_HEADER_PLACEHOLDER,
 };
 use super::reader::{self, Doc, Span, TableReader, Value};
-use super::values::{check_address, check_domain, check_mime_type, parse_size};
+use super::values::{check_address, check_domain, check_mime_type, parse_size, parse_status_pattern};
 
 const TOP_KEYS: &[&str] = &["name", "list", "step"];
 const STEP_KEYS: &[&str] = &[
@@ -31,6 +32,8 @@ const STEP_KEYS: &[&str] = &[
     "expect_not_archived",
     "expect_notice",
     "expect_shunted",
+    "expect_bounced",
+    "expect_fate",
     "expect_page",
     "expect_port",
     "expect_http",
@@ -42,6 +45,8 @@ const MODERATE_KEYS: &[&str] = &["action", "comment", "within"];
 const WINDOW_KEYS: &[&str] = &["within"];
 const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
 const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "within"];
+const BOUNCED_KEYS: &[&str] = &["status", "diagnostic_contains", "within"];
+const FATE_KEYS: &[&str] = &["fate", "within"];
 /// How long an "it does not happen" step watches by default.
 const DEFAULT_ABSENCE: Duration = Duration::from_secs(10);
 
@@ -255,6 +260,14 @@ fn read_steps<'s>(
             "expect_shunted" => {
                 require_send(doc, key, &key_span, last_send);
                 read_window(doc, key, value, DEFAULT_WITHIN).map(StepKind::ExpectShunted)
+            }
+            "expect_bounced" => {
+                require_send(doc, key, &key_span, last_send);
+                read_expect_bounced(doc, value).map(StepKind::ExpectBounced)
+            }
+            "expect_fate" => {
+                require_send(doc, key, &key_span, last_send);
+                read_expect_fate(doc, value).map(StepKind::ExpectFate)
             }
             "expect_smtp" => {
                 require_send(doc, key, &key_span, last_send);
@@ -641,29 +654,118 @@ fn read_send_raw(doc: &mut Doc, value: &Value<'_>, defaults: Defaults<'_>) -> Op
             None
         }
     };
-    let data = reader.required(doc, "data").and_then(|value| {
-        let data = doc.string(&reader.field("data"), value)?;
-        if !data.contains(MESSAGE_ID_PLACEHOLDER) {
-            // Without a probe Message-ID nothing could be observed, and the
-            // harness could never tell its message from anyone else's.
-            doc.error(
-                value.span(),
-                "no `{message_id}`",
-                format!(
-                    "`send_raw.data` must contain `{MESSAGE_ID_PLACEHOLDER}` (at least in a Message-ID header): \
-                     the harness replaces it with the probe's Message-ID to recognise the message"
-                ),
-            );
-            return None;
-        }
-        Some(data.to_string())
-    });
+    let data = reader
+        .required(doc, "data")
+        .and_then(|value| read_raw_data(doc, &reader.field("data"), value));
     reader.finish(doc);
     Some(RawSendSpec {
         from: from?,
         to: to?,
         data: data?,
     })
+}
+
+/// The text of `send_raw.data`: it must let the harness follow the probe,
+/// by `{message_id}` (in a Message-ID header), by `{probe_header}` (the
+/// `X-Mailflow-Probe` header, on a line of its own in the header section,
+/// at most once), or both.
+fn read_raw_data(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let data = doc.string(what, value)?;
+    let header_lines = data.lines().take_while(|line| !line.trim_end_matches('\r').is_empty());
+    let as_header = header_lines.filter(|line| line.trim_end_matches('\r') == PROBE_HEADER_PLACEHOLDER).count();
+    let written = data.matches(PROBE_HEADER_PLACEHOLDER).count();
+    if !data.contains(MESSAGE_ID_PLACEHOLDER) && written == 0 {
+        // Without either, nothing could be observed, and the harness could
+        // never tell its message from anyone else's.
+        doc.error(
+            value.span(),
+            "nothing to follow the probe by",
+            format!(
+                "{what} must contain `{MESSAGE_ID_PLACEHOLDER}` (in a Message-ID header) or `{PROBE_HEADER_PLACEHOLDER}` \
+                 (a line of its own in the header section): the harness follows the probe by them"
+            ),
+        );
+        return None;
+    }
+    if written > 1 {
+        let span = doc.span_of(&value.span(), PROBE_HEADER_PLACEHOLDER, 1);
+        doc.error(
+            span,
+            "a second probe header",
+            format!("{what} may contain `{PROBE_HEADER_PLACEHOLDER}` only once: a probe has one probe header"),
+        );
+        return None;
+    }
+    if written == 1 && as_header == 0 {
+        let span = doc.span_of(&value.span(), PROBE_HEADER_PLACEHOLDER, 0);
+        doc.error(
+            span,
+            "not a header line",
+            format!(
+                "`{PROBE_HEADER_PLACEHOLDER}` in {what} must be a line of its own in the header section \
+                 (before the first empty line): it becomes the `{}` header",
+                crate::probe::PROBE_HEADER
+            ),
+        );
+        return None;
+    }
+    Some(data.to_string())
+}
+
+/// `expect_bounced = { status = "5.x.x", diagnostic_contains = "...", within = "30s" }`.
+fn read_expect_bounced(doc: &mut Doc, value: &Value<'_>) -> Option<BounceExpectation> {
+    let table = doc.table("`expect_bounced`", value)?;
+    let mut reader = TableReader::new("expect_bounced", table, value.span(), BOUNCED_KEYS);
+    // `Some(None)`: written, but wrong (reported).
+    let status = reader.optional("status").map(|value| {
+        let what = reader.field("status");
+        let text = doc.string(&what, value)?;
+        match parse_status_pattern(text) {
+            Ok(pattern) => Some(pattern),
+            Err(reason) => {
+                doc.error(
+                    value.span(),
+                    "invalid status",
+                    format!("invalid status `{}` in {what}: {reason}", reader::shown(text)),
+                );
+                None
+            }
+        }
+    });
+    let diagnostic_contains = reader
+        .optional("diagnostic_contains")
+        .and_then(|value| doc.string(&reader.field("diagnostic_contains"), value))
+        .map(str::to_string);
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    let status = match status {
+        Some(None) => return None,
+        Some(found) => found,
+        None => None,
+    };
+    Some(BounceExpectation { status, diagnostic_contains, within: within? })
+}
+
+/// `expect_fate = "bounced"` or `expect_fate = { fate = "bounced", within = "30s" }`.
+fn read_expect_fate(doc: &mut Doc, value: &Value<'_>) -> Option<FateExpectation> {
+    let read_fate = |doc: &mut Doc, what: &str, value: &Value<'_>| fields::one_of(doc, what, "fate", value, &Fate::ALL, Fate::as_str);
+    let (fate, within) = match value.get_ref() {
+        DeValue::String(_) => (read_fate(doc, "`expect_fate`", value), Some(DEFAULT_WITHIN)),
+        DeValue::Table(table) => {
+            let mut reader = TableReader::new("expect_fate", table, value.span(), FATE_KEYS);
+            let fate = reader.required(doc, "fate").and_then(|value| read_fate(doc, &reader.field("fate"), value));
+            let within_value = reader.optional("within");
+            let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+            reader.finish(doc);
+            (fate, within)
+        }
+        _ => {
+            doc.wrong_type("`expect_fate`", "a string or a table", value);
+            return None;
+        }
+    };
+    Some(FateExpectation { fate: fate?, within: within? })
 }
 
 fn read_expect_held(

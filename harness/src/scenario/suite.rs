@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::error::{FileError, LoadErrors};
 use super::fields;
-use super::model::{ListDecl, ListSettings, PostAction, Suite};
+use super::model::{DmarcAction, ListDecl, ListSettings, PostAction, Suite};
 use super::reader::{Doc, Span, TableReader, Value};
 use super::values::{check_domain, check_list_name};
 
@@ -16,6 +16,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "max_message_size",
     "emergency",
     "subject_prefix",
+    "dmarc_mitigate_action",
 ];
 /// Mailman counts `max_message_size` in KB; 0 is "no limit". A limit above
 /// 1 GB is surely a unit mistake.
@@ -162,6 +163,10 @@ fn read_settings(doc: &mut Doc, value: &Value<'_>) -> Option<ListSettings> {
         .optional("subject_prefix")
         .and_then(|value| doc.string(&reader.field("subject_prefix"), value))
         .map(str::to_string);
+    let dmarc_mitigate_action = reader.optional("dmarc_mitigate_action").and_then(|value| {
+        let what = reader.field("dmarc_mitigate_action");
+        fields::one_of(doc, &what, "DMARC action", value, &DmarcAction::ALL, DmarcAction::as_str)
+    });
     reader.finish(doc);
     Some(ListSettings {
         default_member_action,
@@ -169,6 +174,7 @@ fn read_settings(doc: &mut Doc, value: &Value<'_>) -> Option<ListSettings> {
         max_message_size,
         emergency,
         subject_prefix,
+        dmarc_mitigate_action,
     })
 }
 

@@ -367,7 +367,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
-        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns",
     ),
     (
         "unknown key in an inline table",
@@ -437,7 +437,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns",
     ),
     (
         "no steps",
@@ -727,7 +727,72 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "raw message without the placeholder",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend_raw = { from = \"o@probe.test\", data = \"Subject: x\\n\\nbody\\n\" }\n",
-        "s.toml:4:44: `send_raw.data` must contain `{message_id}` (at least in a Message-ID header): the harness replaces it with the probe's Message-ID to recognise the message",
+        "s.toml:4:44: `send_raw.data` must contain `{message_id}` (in a Message-ID header) or `{probe_header}` (a line of its own in the header section): the harness follows the probe by them",
+    ),
+    (
+        "the probe header placeholder in the body",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend_raw = { from = \"o@probe.test\", data = \"Subject: x\\n\\n{probe_header}\\n\" }\n",
+        "s.toml:4:59: `{probe_header}` in `send_raw.data` must be a line of its own in the header section (before the first empty line): it becomes the `X-Mailflow-Probe` header",
+    ),
+    (
+        "the probe header placeholder inside another header",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend_raw = { from = \"o@probe.test\", data = \"X-Extra: {probe_header}\\n\\nbody\\n\" }\n",
+        "s.toml:4:54: `{probe_header}` in `send_raw.data` must be a line of its own in the header section (before the first empty line): it becomes the `X-Mailflow-Probe` header",
+    ),
+    (
+        "the probe header placeholder twice",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend_raw = { from = \"o@probe.test\", data = \"{probe_header}\\n{probe_header}\\n\\nbody\\n\" }\n",
+        "s.toml:4:61: `send_raw.data` may contain `{probe_header}` only once: a probe has one probe header",
+    ),
+    (
+        "a bounce status that is not a status",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_bounced = { status = \"550\" }\n",
+        "s.toml:5:29: invalid status `550` in `expect_bounced.status`: the class must be 2, 4 or 5; write a class (\"5\") or an enhanced status code like \"5.6.0\", with `x` for any subject or detail (\"5.x.x\")",
+    ),
+    (
+        "a bounce status with a bad detail",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_bounced = { status = \"5.6.y\" }\n",
+        "s.toml:5:29: invalid status `5.6.y` in `expect_bounced.status`: write a class (\"5\") or an enhanced status code like \"5.6.0\", with `x` for any subject or detail (\"5.x.x\")",
+    ),
+    (
+        "a bounce status that is a number",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_bounced = { status = 5 }\n",
+        "s.toml:5:29: `expect_bounced.status` must be a string, found an integer",
+    ),
+    (
+        "unknown key in expect_bounced",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_bounced = { diagnostic = \"x\" }\n",
+        "s.toml:5:20: unknown key `diagnostic` in `expect_bounced`; accepted keys: status, diagnostic_contains, within",
+    ),
+    (
+        "bounced before send",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_bounced = {}\n",
+        "s.toml:4:1: `expect_bounced` must come after a `send`: it checks the most recent one",
+    ),
+    (
+        "an unknown fate",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_fate = \"bounce\"\n",
+        "s.toml:5:15: unknown fate `bounce` in `expect_fate`; expected one of refused, delivered, held, shunted, bounced, lost",
+    ),
+    (
+        "an unknown fate in a table",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_fate = { fate = \"archived\", within = \"5s\" }\n",
+        "s.toml:5:24: unknown fate `archived` in `expect_fate.fate`; expected one of refused, delivered, held, shunted, bounced, lost",
+    ),
+    (
+        "a fate table without a fate",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_fate = { within = \"5s\" }\n",
+        "s.toml:5:15: missing required key `fate` in `expect_fate`",
+    ),
+    (
+        "a fate of the wrong type",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_fate = true\n",
+        "s.toml:5:15: `expect_fate` must be a string or a table, found a boolean",
+    ),
+    (
+        "fate before send",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_fate = \"lost\"\n",
+        "s.toml:4:1: `expect_fate` must come after a `send`: it checks the most recent one",
     ),
     (
         "shunted before send",
@@ -905,7 +970,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers, attachments",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -966,7 +1031,12 @@ const SUITE_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown setting",
         "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\n[list.settings]\narchive = true\n",
-        "suite.toml:5:1: unknown key `archive` in `settings`; accepted keys: default_member_action, default_nonmember_action, max_message_size, emergency, subject_prefix",
+        "suite.toml:5:1: unknown key `archive` in `settings`; accepted keys: default_member_action, default_nonmember_action, max_message_size, emergency, subject_prefix, dmarc_mitigate_action",
+    ),
+    (
+        "unknown DMARC action",
+        "[[list]]\nname = \"l\"\ndomain = \"lists.example.test\"\n[list.settings]\ndmarc_mitigate_action = \"munge\"\n",
+        "suite.toml:5:25: unknown DMARC action `munge` in `settings.dmarc_mitigate_action`; expected one of no_mitigation, munge_from, wrap_message, reject, discard",
     ),
     (
         "unknown action",
@@ -1016,7 +1086,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_page, expect_port, expect_http, expect_dns"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns"
     );
     let first = &errors.errors[0];
     assert_eq!(
@@ -1167,6 +1237,7 @@ default_nonmember_action = "hold"
 max_message_size = 1
 emergency = true
 subject_prefix = "[small] "
+dmarc_mitigate_action = "munge_from"
 "#,
     )
     .expect("parses");
@@ -1180,6 +1251,7 @@ subject_prefix = "[small] "
             max_message_size: Some(1),
             emergency: Some(true),
             subject_prefix: Some("[small] ".into()),
+            dmarc_mitigate_action: Some(DmarcAction::MungeFrom),
         }
     );
     assert_eq!(
@@ -1190,6 +1262,7 @@ subject_prefix = "[small] "
             ("max_message_size", "1".to_string()),
             ("emergency", "true".to_string()),
             ("subject_prefix", "[small] ".to_string()),
+            ("dmarc_mitigate_action", "munge_from".to_string()),
         ]
     );
     // Nothing declared: nothing is changed.
@@ -1259,6 +1332,55 @@ expect_shunted = { within = "20s" }
             StepKind::ExpectShunted(Window {
                 within: Duration::from_secs(20)
             }),
+        ]
+    );
+}
+
+#[test]
+fn fate_and_bounce_steps() {
+    let scenario = scenario(
+        r#"name = "bounced, and followed by the probe header"
+list = "probe-test"
+
+[[step]]
+send_raw = { from = "alice@probe.test", data = """
+From: alice@probe.test
+{probe_header}
+Content-Type: multipart/mixed
+
+no boundary
+""" }
+expect_bounced = { status = "5.x.x", diagnostic_contains = "Message has defects", within = "30s" }
+expect_fate = "bounced"
+
+[[step]]
+send_raw = { from = "alice@probe.test", data = "Message-ID: <{message_id}>\n{probe_header}\n\nbody\n" }
+expect_fate = { fate = "delivered", within = "20s" }
+expect_bounced = {}
+"#,
+    );
+    let kinds: Vec<StepKind> = scenario.steps.into_iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            StepKind::SendRaw(RawSendSpec {
+                from: "alice@probe.test".into(),
+                to: vec!["probe-test@lists.example.test".into()],
+                data: "From: alice@probe.test\n{probe_header}\nContent-Type: multipart/mixed\n\nno boundary\n".into(),
+            }),
+            StepKind::ExpectBounced(BounceExpectation {
+                status: Some(StatusPattern { class: 5, subject: None, detail: None }),
+                diagnostic_contains: Some("Message has defects".into()),
+                within: Duration::from_secs(30),
+            }),
+            StepKind::ExpectFate(FateExpectation { fate: Fate::Bounced, within: Duration::from_secs(60) }),
+            StepKind::SendRaw(RawSendSpec {
+                from: "alice@probe.test".into(),
+                to: vec!["probe-test@lists.example.test".into()],
+                data: "Message-ID: <{message_id}>\n{probe_header}\n\nbody\n".into(),
+            }),
+            StepKind::ExpectFate(FateExpectation { fate: Fate::Delivered, within: Duration::from_secs(20) }),
+            StepKind::ExpectBounced(BounceExpectation { status: None, diagnostic_contains: None, within: Duration::from_secs(60) }),
         ]
     );
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::model::StatusPattern;
+
 /// The longest `within` a step may wait: a scenario is a quick probe, and a
 /// typo like "30m" for "30s" should not stall a run.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
@@ -173,9 +175,58 @@ pub(crate) fn check_header_name(text: &str) -> Result<(), String> {
     }
 }
 
+/// An enhanced status code to expect (RFC 3463): a class alone (`5`), or
+/// `class.subject.detail` where subject and detail are numbers of one to
+/// three digits or `x` (any): `5.6.0`, `5.1.x`, `5.x.x`.
+pub(super) fn parse_status_pattern(text: &str) -> Result<StatusPattern, String> {
+    const HINT: &str = "write a class (\"5\") or an enhanced status code like \"5.6.0\", with `x` for any subject or detail (\"5.x.x\")";
+    let parts: Vec<&str> = text.split('.').collect();
+    let class = match parts[0] {
+        "2" => 2,
+        "4" => 4,
+        "5" => 5,
+        _ => return Err(format!("the class must be 2, 4 or 5; {HINT}")),
+    };
+    let number = |part: &str| -> Result<Option<u16>, String> {
+        if part.eq_ignore_ascii_case("x") {
+            return Ok(None);
+        }
+        if (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()) {
+            return part.parse().map(Some).map_err(|_| HINT.to_string());
+        }
+        Err(HINT.into())
+    };
+    match parts.as_slice() {
+        [_] => Ok(StatusPattern { class, subject: None, detail: None }),
+        [_, subject, detail] => Ok(StatusPattern { class, subject: number(subject)?, detail: number(detail)? }),
+        _ => Err(HINT.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_patterns() {
+        let p = |class, subject, detail| StatusPattern { class, subject, detail };
+        assert_eq!(parse_status_pattern("5"), Ok(p(5, None, None)));
+        assert_eq!(parse_status_pattern("5.x.x"), Ok(p(5, None, None)));
+        assert_eq!(parse_status_pattern("5.6.0"), Ok(p(5, Some(6), Some(0))));
+        assert_eq!(parse_status_pattern("4.1.X"), Ok(p(4, Some(1), None)));
+        assert_eq!(parse_status_pattern("5.7.606"), Ok(p(5, Some(7), Some(606))));
+        for bad in ["", "3", "5.6", "5.6.0.1", "5..0", "5.6.1000", "5.a.0", " 5", "5.6.0 "] {
+            assert!(parse_status_pattern(bad).is_err(), "{bad:?}");
+        }
+        assert!(p(5, None, None).matches("5.0.0"));
+        assert!(p(5, Some(6), None).matches("5.6.12"));
+        assert!(!p(5, Some(6), None).matches("5.7.1"));
+        assert!(!p(5, None, None).matches("4.0.0"));
+        assert!(!p(5, None, None).matches("5.0"));
+        assert_eq!(p(5, None, None).to_string(), "5.x.x");
+        assert_eq!(p(5, Some(1), None).to_string(), "5.1.x");
+        assert_eq!(p(5, Some(6), Some(0)).to_string(), "5.6.0");
+    }
 
     #[test]
     fn durations() {

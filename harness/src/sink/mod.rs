@@ -327,6 +327,15 @@ impl crate::target::Mailbox for Sink {
         Box::pin(async move { Ok(found) })
     }
 
+    /// Through the sink's index by probe header (white space folded).
+    fn copies_by_probe_header<'a>(
+        &'a self,
+        header_value: &'a str,
+    ) -> crate::BoxFuture<'a, Result<Vec<Arc<Received>>, crate::target::TargetError>> {
+        let found = self.by_probe(header_value);
+        Box::pin(async move { Ok(found) })
+    }
+
     fn received_by<'a>(
         &'a self,
         address: &'a str,

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use super::{ArchivedCopy, MailmanQueueFacts, PortAttempt, TargetError};
+use super::{ArchivedCopy, ArchiverFacts, ListArchiving, MailmanQueueFacts, PortAttempt, TargetError};
 use crate::exim::Trace;
 use crate::mailman::{Decision, HeldMessage, OwnHeld};
+use crate::probe::ProbeKeys;
 use crate::scenario::Protocol;
 use crate::sink::Received;
 use crate::BoxFuture;
@@ -20,6 +21,15 @@ pub trait Mailbox: Send + Sync {
     /// Copies of the message with this Message-ID (angle brackets included)
     /// that have arrived so far.
     fn copies<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>>;
+    /// Messages that carry the probe header ([`crate::probe::PROBE_HEADER`])
+    /// with this value, folding and white space aside: the copies of a
+    /// probe whose Message-ID was odd, missing or rewritten. Steps ask it
+    /// when no copy matches by Message-ID. The default finds nothing, for
+    /// mailboxes that cannot search by header.
+    fn copies_by_probe_header<'a>(&'a self, header_value: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
+        let _ = header_value;
+        Box::pin(async { Ok(Vec::new()) })
+    }
     /// Messages to `address` that arrived at or after `since` (notices, bounces).
     fn received_by<'a>(&'a self, address: &'a str, since: SystemTime) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>>;
     /// A channel that changes whenever something may have arrived, for
@@ -29,8 +39,9 @@ pub trait Mailbox: Send + Sync {
 
 /// Mailman's prototype archiver: a maildir per list on the server.
 pub trait PrototypeArchive: Send + Sync {
-    /// Looks once for the Message-ID in the list's archive.
-    fn find<'a>(&'a self, list_address: &'a str, message_id: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
+    /// Looks once for the probe in the list's archive: by its Message-IDs,
+    /// then by its probe header.
+    fn find<'a>(&'a self, list_address: &'a str, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
 }
 
 /// Mailman's held queue (moderation).
@@ -45,15 +56,26 @@ pub trait HeldQueue: Send + Sync {
 
 /// The MTA's log, filtered on the server to the lines about one message.
 pub trait MtaLog: Send + Sync {
-    /// Every line about the queue ids whose arrival carries this
-    /// Message-ID (exim's `exigrep` shape), never the whole log.
-    fn trace<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Trace, TargetError>>;
+    /// Every line about the probe's messages, found by the `id=` of their
+    /// arrival (any of the probe's Message-IDs) or by the probe header line
+    /// the server logs, and about the bounces made of them (exim's
+    /// `exigrep` shape), never the whole log.
+    fn trace<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Trace, TargetError>>;
 }
 
-/// Mailman's queue folders (shunt, bad, retry, ...) and its log.
+/// Mailman's queue folders (shunt, bad, retry, ...), its log, and its
+/// archivers' state.
 pub trait MailmanQueues: Send + Sync {
-    /// Where the Message-ID is among the queues, and the log lines about it.
-    fn find<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>>;
+    /// Where the probe (by any of its Message-IDs) is among the queues, and
+    /// the log lines about it.
+    fn find<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>>;
+    /// What the archivers say about the probe: their log entries about it
+    /// (each with the failure the archiver logged just before), and the
+    /// retry spool files that hold it.
+    fn archiver_failures<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<ArchiverFacts, TargetError>>;
+    /// Which archivers are on for a list (`GET /3.1/lists/<id>/archivers`)
+    /// and its archive policy.
+    fn list_archiving<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<ListArchiving, TargetError>>;
 }
 
 /// A shell on the list server: docker exec for containers, ssh for hosts.

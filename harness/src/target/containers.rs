@@ -31,12 +31,13 @@ use super::docker::{
 };
 use super::images::{ensure_base_image, ensure_image, ImageReport};
 use super::{
-    ArchivedCopy, BoxFuture, HeldQueue, Mailbox, MailmanQueueFacts, MailmanQueues, MtaLog, PortAttempt, PrototypeArchive,
-    Reachability, Shell, Target, TargetError, OUTSIDE,
+    ArchivedCopy, ArchiverFacts, BoxFuture, HeldQueue, ListArchiving, Mailbox, MailmanQueueFacts, MailmanQueues, MtaLog,
+    PortAttempt, PrototypeArchive, Reachability, Shell, Target, TargetError, OUTSIDE,
 };
 use crate::exim;
 use crate::http::{TlsTrust, WebEndpoint};
-use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
+use crate::mailman::{archiver, Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
+use crate::probe::{same_probe_header, ProbeKeys, PROBE_HEADER};
 use crate::reach;
 use crate::scenario::Protocol;
 use crate::scenario::Suite;
@@ -535,20 +536,46 @@ impl Target for ContainersTarget {
 }
 
 impl PrototypeArchive for ContainersTarget {
-    fn find<'a>(&'a self, list_address: &'a str, message_id: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
+    fn find<'a>(&'a self, list_address: &'a str, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
         Box::pin(async move {
             let dir = format!("{MAILMAN_VAR}/archives/prototype/{list_address}");
-            let bare = message_id.trim_start_matches('<').trim_end_matches('>');
             let new = format!("{dir}/new");
             let cur = format!("{dir}/cur");
-            let (code, out, err) = self.exec(&["grep", "-rlsF", "-e", bare, "--", &new, &cur]).await?;
-            match code {
-                0 => Ok(out.lines().next().map(|p| ArchivedCopy { location: p.to_string() })),
-                // 1: no match; 2 with no message: the maildir does not exist yet.
-                1 => Ok(None),
-                2 if err.trim().is_empty() => Ok(None),
-                _ => Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
+            let ids = keys.bare_ids();
+            if !ids.is_empty() {
+                let mut argv = vec!["grep", "-rlsF"];
+                for id in &ids {
+                    argv.extend(["-e", id]);
+                }
+                argv.extend(["--", &new, &cur]);
+                let (code, out, err) = self.exec(&argv).await?;
+                match code {
+                    0 => {
+                        if let Some(p) = out.lines().next() {
+                            return Ok(Some(ArchivedCopy { location: p.to_string(), message_id: None }));
+                        }
+                    }
+                    // 1: no match; 2 with no message: the maildir does not exist yet.
+                    1 => {}
+                    2 if err.trim().is_empty() => {}
+                    _ => return Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
+                }
             }
+            let Some(header) = keys.probe_header.as_deref() else { return Ok(None) };
+            // The archive may fold the header anywhere but inside a word:
+            // grep for its first word, then compare the unfolded headers here.
+            let Some(word) = header.split_whitespace().next() else { return Ok(None) };
+            let script = r#"w="$1"; shift; grep -rlsF -e "$w" -- "$@" | head -n 200 | while read -r f; do printf '\036%s\n' "$f"; sed -n '1,/^\r\{0,1\}$/p' "$f"; done"#;
+            let (_, out, _) = self.exec(&["sh", "-c", script, "sh", word, &new, &cur]).await?;
+            Ok(out.split('\u{1e}').find_map(|file| {
+                let (path, head) = file.split_once('\n')?;
+                let (headers, _) = mailparse::parse_headers(head.as_bytes()).ok()?;
+                let value = headers.iter().find(|h| h.get_key().eq_ignore_ascii_case(PROBE_HEADER))?.get_value();
+                same_probe_header(&value, header).then(|| {
+                    let message_id = headers.iter().find(|h| h.get_key().eq_ignore_ascii_case("Message-ID")).map(|h| h.get_value().trim().to_string());
+                    ArchivedCopy { location: path.to_string(), message_id }
+                })
+            }))
         })
     }
 }
@@ -564,12 +591,17 @@ impl HeldQueue for ContainersTarget {
 }
 
 impl MailmanQueues for ContainersTarget {
-    fn find<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
+    fn find<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
         Box::pin(async move {
-            // The id goes in as an argument, never into the script's text.
-            let script = r#"grep -rlsF -e "$1" "$2/queue"; echo ---; grep -sF -e "$1" /var/log/mailman3/mailman.log | tail -n 20"#;
-            let bare = message_id.trim_start_matches('<').trim_end_matches('>');
-            let (_, out, err) = self.exec(&["sh", "-c", script, "sh", bare, MAILMAN_VAR]).await?;
+            let ids = keys.bare_ids();
+            if ids.is_empty() {
+                return Ok(MailmanQueueFacts::default());
+            }
+            // The ids go in as arguments, never into the script's text.
+            let script = r#"d="$1"; shift; for id; do set -- "$@" -e "$id"; shift; done; grep -rlsF "$@" "$d/queue"; echo ---; grep -sF "$@" /var/log/mailman3/mailman.log | tail -n 20"#;
+            let mut argv = vec!["sh", "-c", script, "sh", MAILMAN_VAR];
+            argv.extend(ids.iter().copied());
+            let (_, out, err) = self.exec(&argv).await?;
             let Some((files, log)) = out.split_once("---\n") else {
                 return Err(TargetError::Exec(format!("looking in Mailman's queues: {}", err.trim())));
             };
@@ -586,23 +618,89 @@ impl MailmanQueues for ContainersTarget {
             Ok(facts)
         })
     }
+
+    fn archiver_failures<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<ArchiverFacts, TargetError>> {
+        Box::pin(async move {
+            let ids = keys.bare_ids();
+            if ids.is_empty() {
+                return Ok(ArchiverFacts::default());
+            }
+            // The log with 100 lines of context before each mention (an
+            // HTML error page spans about 30), and the archivers' spools.
+            let script = r#"d="$1"; shift; for id; do set -- "$@" -e "$id"; shift; done; grep -sF -B 100 "$@" /var/log/mailman3/mailman.log | tail -n 1000; printf '\036\n'; grep -rlsF "$@" "$d"/archives/*/spool"#;
+            let mut argv = vec!["sh", "-c", script, "sh", MAILMAN_VAR];
+            argv.extend(ids.iter().copied());
+            let (_, out, err) = self.exec(&argv).await?;
+            let Some((log, spool)) = out.split_once("\u{1e}\n") else {
+                return Err(TargetError::Exec(format!("reading Mailman's archiver log: {}", err.trim())));
+            };
+            Ok(ArchiverFacts {
+                log_entries: archiver::archiver_entries(log, &ids, 2),
+                spool_files: spool.lines().map(str::to_string).collect(),
+            })
+        })
+    }
+
+    fn list_archiving<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<ListArchiving, TargetError>> {
+        Box::pin(async move {
+            let (archivers, policy) = MailmanRest::new(self).archiving(list_id).await?;
+            Ok(ListArchiving { archivers, policy })
+        })
+    }
 }
 
 impl MtaLog for ContainersTarget {
     /// exim's `exigrep` on the container's mainlog: only the lines of the
-    /// messages whose arrival carries the Message-ID leave the container.
-    fn trace<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<exim::Trace, TargetError>> {
+    /// probe's messages and their bounces leave the container. Messages are
+    /// found by `id=` (each Message-ID) and by the probe header line the
+    /// image's DATA ACL logs; bounces by their `R=<queue id>`.
+    fn trace<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<exim::Trace, TargetError>> {
         Box::pin(async move {
-            let bare = message_id.trim().trim_start_matches('<').trim_end_matches('>');
-            let pattern = format!("id={bare}");
-            let (code, out, err) = self.exec(&["exigrep", "-l", &pattern, "/var/log/exim4/mainlog"]).await?;
-            // exigrep exits 1 when nothing matched.
-            if code > 1 {
-                return Err(TargetError::Exec(format!("exigrep on exim's mainlog: {}", err.trim())));
+            const MAINLOG: &str = "/var/log/exim4/mainlog";
+            let mut out = String::new();
+            let exigrep = |args: Vec<String>| async move {
+                let mut argv = vec!["exigrep".to_string()];
+                argv.extend(args);
+                argv.push(MAINLOG.to_string());
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let (code, out, err) = self.exec(&argv).await?;
+                // exigrep exits 1 when nothing matched.
+                if code > 1 {
+                    return Err(TargetError::Exec(format!("exigrep on exim's mainlog: {}", err.trim())));
+                }
+                Ok::<String, TargetError>(out)
+            };
+            for id in keys.bare_ids() {
+                out.push_str(&exigrep(vec!["-l".into(), format!("id={id}")]).await?);
             }
-            Ok(exim::trace(&out, message_id))
+            if let Some(header) = &keys.probe_header {
+                // A regex: the whole value (white space as it may be logged), to the end of the line.
+                let words: Vec<String> = header.split_whitespace().map(perl_quote).collect();
+                let pattern = format!("{}{}$", perl_quote(exim::mainlog::PROBE_HEADER_LINE), words.join("\\s+"));
+                out.push_str(&exigrep(vec![pattern]).await?);
+            }
+            let own = exim::trace(&out, keys);
+            let qids = own.queue_ids();
+            if !qids.is_empty() {
+                let pattern = format!("<= <> R=(?:{})(?: |$)", qids.join("|"));
+                out.push_str(&exigrep(vec![pattern]).await?);
+            }
+            Ok(exim::trace(&out, keys))
         })
     }
+}
+
+/// `text` as a Perl regex that matches it literally (exigrep's patterns are
+/// Perl's): every character but letters, digits and `_` escaped.
+fn perl_quote(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if !c.is_ascii_alphanumeric() && c != '_' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl Shell for ContainersTarget {
@@ -674,6 +772,7 @@ async fn start_containers(
     let mut domains: Vec<&str> = suite.lists.iter().map(|l| l.domain.as_str()).collect();
     domains.dedup();
     let (repo, tag) = lists_image.split_once(':').expect("tagged image");
+    let dns_addr = network.addr(DNS_HOST).to_string();
     let lists = GenericImage::new(repo, tag)
         .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
         .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
@@ -686,6 +785,9 @@ async fn start_containers(
         .with_env_var("MAILFLOW_WEB", if web { "1" } else { "0" })
         .with_label(OWNER_LABEL, std::process::id().to_string())
         .with_network(network.name.clone())
+        // The run's DNS container is the lists host's only DNS server: its
+        // lookups (Mailman's DMARC policy checks) stay on the run's network.
+        .with_host_config_modifier(move |hc| hc.dns = Some(vec![dns_addr.clone()]))
         .with_cap_add("NET_ADMIN")
         .with_startup_timeout(Duration::from_secs(240))
         .start();

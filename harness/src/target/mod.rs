@@ -104,6 +104,32 @@ pub const OUTSIDE: &str = "outside";
 pub struct ArchivedCopy {
     /// Where it was found (a path on the server or a URL).
     pub location: String,
+    /// The Message-ID the archive holds it under, when it was found by
+    /// its probe header (it may differ from the one sent).
+    pub message_id: Option<String>,
+}
+
+/// What Mailman's archivers logged and kept about a probe (diagnosis of
+/// "delivered but not archived").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiverFacts {
+    /// Log entries (a line and its continuation lines) of the archivers
+    /// about the probe, oldest first: `Could not archive the message with
+    /// id ...`, each with the entry its process logged just before (the
+    /// failure: `HyperKitty failure on <url>: <answer> (<status>)`).
+    pub log_entries: Vec<String>,
+    /// Retry spool files holding the probe, e.g.
+    /// `/var/lib/mailman3/archives/hyperkitty/spool/1795952508.2+50363b.pck`.
+    pub spool_files: Vec<String>,
+}
+
+/// A list's archiving settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListArchiving {
+    /// Each archiver the site offers and whether it is on for the list.
+    pub archivers: Vec<(String, bool)>,
+    /// `archive_policy`: `public`, `private` or `never`.
+    pub policy: Option<String>,
 }
 
 /// Where a message was found among Mailman's queues (for diagnosis and

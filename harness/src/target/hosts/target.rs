@@ -132,6 +132,14 @@ impl Mailbox for ImapBox {
     fn copies<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
         Box::pin(async move { Ok(self.0.find(message_id, None).await.map_err(imap_error)?.into_iter().map(Arc::new).collect()) })
     }
+    /// An IMAP `SEARCH HEADER` on the probe header, compared again here with
+    /// white space folded.
+    fn copies_by_probe_header<'a>(&'a self, header_value: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
+        Box::pin(async move {
+            let found = self.0.find("", Some((crate::probe::PROBE_HEADER, header_value))).await.map_err(imap_error)?;
+            Ok(found.into_iter().map(Arc::new).collect())
+        })
+    }
     fn received_by<'a>(&'a self, address: &'a str, since: SystemTime) -> BoxFuture<'a, Result<Vec<Arc<Received>>, TargetError>> {
         Box::pin(async move { Ok(self.0.messages_to(address, since).await.map_err(imap_error)?.into_iter().map(Arc::new).collect()) })
     }
