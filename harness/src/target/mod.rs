@@ -8,6 +8,7 @@
 pub mod containers;
 pub mod docker;
 pub mod images;
+mod rest_relay;
 
 use std::fmt;
 use std::future::Future;
