@@ -13,7 +13,8 @@
 #    runners and the web side's qcluster, so that on a busy machine the REST,
 #    LMTP, in, pipeline and out runners and Django come up first,
 # 4. print "mailflow-lists phases: ..." (seconds from this script's start
-#    until exim, Mailman's REST API and its LMTP server first answered, the
+#    until exim answered, Mailman's master had initialised (its pid file;
+#    it starts the runners then), its REST API and LMTP server answered, the
 #    in, pipeline and out runners had started, and, with the web side,
 #    HyperKitty answered) and "mailflow-lists ready" once all that is so,
 # 5. watch exim's daemon and Mailman's master (and uwsgi and nginx with the
@@ -341,16 +342,29 @@ check_alive() {
     fi
 }
 
+# HyperKitty's first request can take seconds (nginx holds it until uwsgi's
+# worker has loaded Django), so it is polled on its own, beside the loop
+# below, which must not wait on it: it writes when it first answered.
+WEB_ANSWERED=/run/mailflow/web-answered
+rm -f "$WEB_ANSWERED"
+if [[ "$MAILFLOW_WEB" == 1 ]]; then
+    (
+        until web_answers; do sleep 0.2; done
+        since_start >"$WEB_ANSWERED.tmp" && mv "$WEB_ANSWERED.tmp" "$WEB_ANSWERED"
+    ) &
+fi
+
 if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=30; else STARTUP_GRACE=5; fi
 # When each first answered, in seconds since this script started.
-EXIM_AT= REST_AT= LMTP_AT= RUNNERS_AT= WEB_AT=
+EXIM_AT= MASTER_AT= REST_AT= LMTP_AT= RUNNERS_AT= WEB_AT=
 started=$SECONDS
 for (( ; ; )); do
     if [[ -z "$EXIM_AT" ]] && greets 25; then EXIM_AT=$(since_start); fi
+    if [[ -z "$MASTER_AT" ]] && alive "$(pid_from "$MAILMAN_PID_FILE")"; then MASTER_AT=$(since_start); fi
     if [[ -z "$REST_AT" ]] && rest_answers; then REST_AT=$(since_start); fi
     if [[ -z "$LMTP_AT" ]] && greets 8024; then LMTP_AT=$(since_start); fi
     if [[ -z "$RUNNERS_AT" ]] && runners_started; then RUNNERS_AT=$(since_start); fi
-    if [[ "$MAILFLOW_WEB" == 1 && -z "$WEB_AT" ]] && web_answers; then WEB_AT=$(since_start); fi
+    if [[ -z "$WEB_AT" && -s "$WEB_ANSWERED" ]]; then WEB_AT=$(<"$WEB_ANSWERED"); fi
     if [[ -n "$EXIM_AT" && -n "$REST_AT" && -n "$LMTP_AT" && -n "$RUNNERS_AT" ]] && [[ "$MAILFLOW_WEB" == 0 || -n "$WEB_AT" ]]; then
         break
     fi
@@ -371,7 +385,7 @@ for (( ; ; )); do
 done
 # One line for the harness's start-up report: seconds from this script's
 # start until each service first answered.
-echo "mailflow-lists phases: exim=${EXIM_AT}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
+echo "mailflow-lists phases: exim=${EXIM_AT}s master=${MASTER_AT:-?}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
 echo "mailflow-lists ready"
 
 # ---------------------------------------------------------------- watchdog
