@@ -8,10 +8,11 @@
 #    if it cannot), start exim (daemon + queue runner every 5 s), nginx and
 #    the stub listeners for ssh/spamd/rsync; with MAILFLOW_WEB=1 also the
 #    web side (mailman3-web under uwsgi, behind nginx), all in parallel,
-# 3. lower the priority (nice 10) of what the first probe does not need:
-#    Mailman's archive, bounces, command, digest, retry, task and virgin
-#    runners and the web side's qcluster, so that on a busy machine the REST,
-#    LMTP, in, pipeline and out runners and Django come up first,
+# 3. lower the priority (nice 10, until ready; needs CAP_SYS_NICE) of what
+#    the first probe does not need: Mailman's archive, bounces, command,
+#    digest, retry, task and virgin runners and the web side's qcluster, so
+#    that on a busy machine the REST, LMTP, in, pipeline and out runners and
+#    Django come up first,
 # 4. print "mailflow-lists phases: ..." (seconds from this script's start
 #    until exim answered, Mailman's master had initialised (its pid file;
 #    it starts the runners then), its REST API and LMTP server answered, the
@@ -235,28 +236,42 @@ log "starting stub listeners (22, 783, 873)"
 python3 /usr/local/lib/mailflow/listeners.py \
     "22=SSH-2.0-mailflow-stub" "783=SPAMD/1.5 0 EX_OK mailflow-stub" "873=@RSYNCD: 31.0 mailflow-stub" &
 
-# What the first probe does not need runs at nice 10 (see 3. above), so
-# that on a busy machine the runners and the web app it does need come up
-# first. Runners appear as the master forks them; qcluster's workers are
-# forked from it and inherit its priority. Without CAP_SYS_NICE even root
-# cannot renice another user's process, so each owner renices its own.
+# What the first probe does not need runs at nice 10 until the container is
+# ready (see 3. above), then at 0 again: on a busy machine the runners and
+# the web app the first probe needs come up first, and the others are not
+# starved afterwards. Runners appear as the master forks them; qcluster's
+# workers are forked from it and inherit its priority. Giving a process its
+# priority back takes CAP_SYS_NICE (docker run --cap-add SYS_NICE, as the
+# harness does); without it nothing is lowered in the first place.
+DEPRIORITIZED='--runner=(archive|bounces|command|digest|retry|task|virgin):|manage\.py qcluster'
+DEPRIORITIZE_PID=
+can_renice() { ( renice -n -1 -p "$BASHPID" >/dev/null 2>&1 ); }
 deprioritize() {
-    local runners='--runner=(archive|bounces|command|digest|retry|task|virgin):' pids pid i user_pattern
+    local pid i
     local -A reniced=()
-    for (( i = 0; i < 150; i++ )); do
-        for user_pattern in "list $runners" "www-data manage\.py qcluster"; do
-            pids=()
-            for pid in $(pgrep -u "${user_pattern%% *}" -f -- "${user_pattern#* }" 2>/dev/null || true); do
-                [[ -n "${reniced[$pid]:-}" ]] || pids+=("$pid")
-            done
-            (( ${#pids[@]} )) || continue
-            runuser -u "${user_pattern%% *}" -- renice -n 10 -p "${pids[@]}" >/dev/null 2>&1 || true
-            for pid in "${pids[@]}"; do reniced[$pid]=1; done
+    for (( i = 0; i < 600; i++ )); do
+        for pid in $(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true); do
+            [[ -n "${reniced[$pid]:-}" ]] && continue
+            renice -n 10 -p "$pid" >/dev/null 2>&1 || true
+            reniced[$pid]=1
         done
         sleep 0.2
     done
 }
-deprioritize &
+restore_priorities() {
+    [[ -n "$DEPRIORITIZE_PID" ]] || return 0
+    kill "$DEPRIORITIZE_PID" 2>/dev/null || true
+    wait "$DEPRIORITIZE_PID" 2>/dev/null || true
+    local pids
+    pids=$(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true)
+    [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
+}
+if can_renice; then
+    deprioritize &
+    DEPRIORITIZE_PID=$!
+else
+    log "no CAP_SYS_NICE: every service starts at the same priority (--cap-add SYS_NICE lets what the first probe needs go first)"
+fi
 
 if [[ "${MAILFLOW_TAIL_LOGS:-0}" == 1 ]]; then
     tail -n 0 -F /var/log/exim4/mainlog /var/log/mailman3/mailman.log 2>/dev/null &
@@ -386,6 +401,7 @@ done
 # One line for the harness's start-up report: seconds from this script's
 # start until each service first answered.
 echo "mailflow-lists phases: exim=${EXIM_AT}s master=${MASTER_AT:-?}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
+restore_priorities
 echo "mailflow-lists ready"
 
 # ---------------------------------------------------------------- watchdog

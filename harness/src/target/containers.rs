@@ -608,6 +608,9 @@ async fn start_containers(
         .with_label(OWNER_LABEL, std::process::id().to_string())
         .with_network(network.name.clone())
         .with_cap_add("NET_ADMIN")
+        // Lets the start script lower, then restore, the priority of the
+        // runners the first probe does not need (containers/lists/start.sh).
+        .with_cap_add("SYS_NICE")
         .with_startup_timeout(Duration::from_secs(240))
         .start();
     // The helpers start together, beside the lists container.
