@@ -8,7 +8,8 @@
 #    if it cannot), start exim (daemon + queue runner every 5 s), nginx and
 #    the stub listeners for ssh/spamd/rsync; with MAILFLOW_WEB=1 also the
 #    web side (mailman3-web under uwsgi, behind nginx), all in parallel,
-# 3. lower the priority (nice 10, until ready; needs CAP_SYS_NICE) of what
+# 3. lower the priority (nice 10, until ready and started; needs
+#    CAP_SYS_NICE) of what
 #    the first probe does not need: Mailman's archive, bounces, command,
 #    digest, retry, task and virgin runners and the web side's qcluster, so
 #    that on a busy machine the REST, LMTP, in, pipeline and out runners and
@@ -237,19 +238,34 @@ python3 /usr/local/lib/mailflow/listeners.py \
     "22=SSH-2.0-mailflow-stub" "783=SPAMD/1.5 0 EX_OK mailflow-stub" "873=@RSYNCD: 31.0 mailflow-stub" &
 
 # What the first probe does not need runs at nice 10 until the container is
-# ready (see 3. above), then at 0 again: on a busy machine the runners and
-# the web app the first probe needs come up first, and the others are not
-# starved afterwards. Runners appear as the master forks them; qcluster's
-# workers are forked from it and inherit its priority. Giving a process its
-# priority back takes CAP_SYS_NICE (docker run --cap-add SYS_NICE, as the
-# harness does); without it nothing is lowered in the first place.
+# ready and those runners have started (at most 20 s more), then at 0 again:
+# on a busy machine the runners and the web app the first probe needs come
+# up first, the others' start does not compete with the harness's first
+# REST calls, and nothing stays starved afterwards. Runners appear as the
+# master forks them; qcluster's workers are forked from it and inherit its
+# priority. Giving a process its priority back takes CAP_SYS_NICE (docker
+# run --cap-add SYS_NICE, as the harness does); without it nothing is
+# lowered in the first place.
 DEPRIORITIZED='--runner=(archive|bounces|command|digest|retry|task|virgin):|manage\.py qcluster'
-DEPRIORITIZE_PID=
+READY_FLAG=/run/mailflow/ready
+rm -f "$READY_FLAG"
 can_renice() { ( renice -n -1 -p "$BASHPID" >/dev/null 2>&1 ); }
+deferred_runners_started() {
+    local started
+    started=$(tail -c "+$(( MAILMAN_LOG_OFFSET + 1 ))" /var/log/mailman3/mailman.log 2>/dev/null \
+        | grep -c -E '\) (archive|bounces|command|digest|retry|task|virgin) runner started\.' || true)
+    (( started >= 7 ))
+}
 deprioritize() {
-    local pid i
+    local pid pids i ready_at=
     local -A reniced=()
-    for (( i = 0; i < 600; i++ )); do
+    for (( i = 0; i < 900; i++ )); do
+        if [[ -e "$READY_FLAG" ]]; then
+            [[ -n "$ready_at" ]] || ready_at=$i
+            if (( i - ready_at >= 100 )) || deferred_runners_started; then
+                break
+            fi
+        fi
         for pid in $(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true); do
             [[ -n "${reniced[$pid]:-}" ]] && continue
             renice -n 10 -p "$pid" >/dev/null 2>&1 || true
@@ -257,18 +273,11 @@ deprioritize() {
         done
         sleep 0.2
     done
-}
-restore_priorities() {
-    [[ -n "$DEPRIORITIZE_PID" ]] || return 0
-    kill "$DEPRIORITIZE_PID" 2>/dev/null || true
-    wait "$DEPRIORITIZE_PID" 2>/dev/null || true
-    local pids
     pids=$(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true)
     [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
 }
 if can_renice; then
     deprioritize &
-    DEPRIORITIZE_PID=$!
 else
     log "no CAP_SYS_NICE: every service starts at the same priority (--cap-add SYS_NICE lets what the first probe needs go first)"
 fi
@@ -401,7 +410,7 @@ done
 # One line for the harness's start-up report: seconds from this script's
 # start until each service first answered.
 echo "mailflow-lists phases: exim=${EXIM_AT}s master=${MASTER_AT:-?}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
-restore_priorities
+touch "$READY_FLAG"
 echo "mailflow-lists ready"
 
 # ---------------------------------------------------------------- watchdog
