@@ -332,7 +332,9 @@ mod tests {
     #[test]
     fn table() {
         let p = policy(Some("probe.test"), 32);
-        let cases: &[(&[u8], &[&str], &[&[u8]])] = &[
+        /// Client bytes, the codes of the replies, the messages kept.
+        type Case<'a> = (&'a [u8], &'a [&'a str], &'a [&'a [u8]]);
+        let cases: &[Case] = &[
             // Recipients outside the probe domain are refused; the others kept.
             (
                 b"HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<x@elsewhere.test>\r\nRCPT TO:<y@PROBE.test>\r\nDATA\r\nhi\r\n.\r\n",
