@@ -8,12 +8,15 @@
 #    if it cannot), start exim (daemon + queue runner every 5 s), nginx and
 #    the stub listeners for ssh/spamd/rsync; with MAILFLOW_WEB=1 also the
 #    web side (mailman3-web under uwsgi, behind nginx), all in parallel,
-# 3. lower the priority (nice 10) of what the first probe does not need:
-#    Mailman's bounces, command, digest, retry and task runners and the web
-#    side's qcluster, so that on a busy machine the REST, LMTP, in, pipeline,
-#    out, archive and virgin runners and Django come up first,
+# 3. lower the priority (nice 10, until ready and started; needs
+#    CAP_SYS_NICE) of what the first probe does not need: Mailman's
+#    bounces, command, digest, retry and task runners and the web side's
+#    qcluster, so that on a busy machine the REST, LMTP, in, pipeline, out,
+#    archive and virgin runners and Django come up first (the archive
+#    runner at nice 10 missed a first probe's archive window),
 # 4. print "mailflow-lists phases: ..." (seconds from this script's start
-#    until exim, Mailman's REST API and its LMTP server first answered, the
+#    until exim answered, Mailman's master had initialised (its pid file;
+#    it starts the runners then), its REST API and LMTP server answered, the
 #    in, pipeline, out, archive and virgin runners had started, and, with the web side,
 #    HyperKitty answered) and "mailflow-lists ready" once all that is so,
 # 5. watch exim's daemon and Mailman's master (and uwsgi and nginx with the
@@ -237,28 +240,50 @@ log "starting stub listeners (22, 783, 873)"
 python3 /usr/local/lib/mailflow/listeners.py \
     "22=SSH-2.0-mailflow-stub" "783=SPAMD/1.5 0 EX_OK mailflow-stub" "873=@RSYNCD: 31.0 mailflow-stub" &
 
-# What the first probe does not need runs at nice 10 (see 3. above), so
-# that on a busy machine the runners and the web app it does need come up
-# first. Runners appear as the master forks them; qcluster's workers are
-# forked from it and inherit its priority. Without CAP_SYS_NICE even root
-# cannot renice another user's process, so each owner renices its own.
+# What the first probe does not need runs at nice 10 until the container is
+# ready and those runners have started (at most 20 s more), then at 0 again:
+# on a busy machine the runners and the web app the first probe needs come
+# up first, the others' start does not compete with the harness's first
+# REST calls, and nothing stays starved afterwards. Runners appear as the
+# master forks them; qcluster's workers are forked from it and inherit its
+# priority. Giving a process its priority back takes CAP_SYS_NICE (docker
+# run --cap-add SYS_NICE, as the harness does); without it nothing is
+# lowered in the first place.
+DEPRIORITIZED='--runner=(bounces|command|digest|retry|task):|manage\.py qcluster'
+READY_FLAG=/run/mailflow/ready
+rm -f "$READY_FLAG"
+can_renice() { ( renice -n -1 -p "$BASHPID" >/dev/null 2>&1 ); }
+deferred_runners_started() {
+    local started
+    started=$(tail -c "+$(( MAILMAN_LOG_OFFSET + 1 ))" /var/log/mailman3/mailman.log 2>/dev/null \
+        | grep -c -E '\) (bounces|command|digest|retry|task) runner started\.' || true)
+    (( started >= 5 ))
+}
 deprioritize() {
-    local runners='--runner=(bounces|command|digest|retry|task):' pids pid i user_pattern
+    local pid pids i ready_at=
     local -A reniced=()
-    for (( i = 0; i < 150; i++ )); do
-        for user_pattern in "list $runners" "www-data manage\.py qcluster"; do
-            pids=()
-            for pid in $(pgrep -u "${user_pattern%% *}" -f -- "${user_pattern#* }" 2>/dev/null || true); do
-                [[ -n "${reniced[$pid]:-}" ]] || pids+=("$pid")
-            done
-            (( ${#pids[@]} )) || continue
-            runuser -u "${user_pattern%% *}" -- renice -n 10 -p "${pids[@]}" >/dev/null 2>&1 || true
-            for pid in "${pids[@]}"; do reniced[$pid]=1; done
+    for (( i = 0; i < 900; i++ )); do
+        if [[ -e "$READY_FLAG" ]]; then
+            [[ -n "$ready_at" ]] || ready_at=$i
+            if (( i - ready_at >= 100 )) || deferred_runners_started; then
+                break
+            fi
+        fi
+        for pid in $(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true); do
+            [[ -n "${reniced[$pid]:-}" ]] && continue
+            renice -n 10 -p "$pid" >/dev/null 2>&1 || true
+            reniced[$pid]=1
         done
         sleep 0.2
     done
+    pids=$(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true)
+    [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
 }
-deprioritize &
+if can_renice; then
+    deprioritize &
+else
+    log "no CAP_SYS_NICE: every service starts at the same priority (--cap-add SYS_NICE lets what the first probe needs go first)"
+fi
 
 if [[ "${MAILFLOW_TAIL_LOGS:-0}" == 1 ]]; then
     tail -n 0 -F /var/log/exim4/mainlog /var/log/mailman3/mailman.log 2>/dev/null &
@@ -347,20 +372,33 @@ check_alive() {
     fi
 }
 
+# HyperKitty's first request can take seconds (nginx holds it until uwsgi's
+# worker has loaded Django), so it is polled on its own, beside the loop
+# below, which must not wait on it: it writes when it first answered.
+WEB_ANSWERED=/run/mailflow/web-answered
+rm -f "$WEB_ANSWERED"
+if [[ "$MAILFLOW_WEB" == 1 ]]; then
+    (
+        until web_answers; do sleep 0.2; done
+        since_start >"$WEB_ANSWERED.tmp" && mv "$WEB_ANSWERED.tmp" "$WEB_ANSWERED"
+    ) &
+fi
+
 # During start-up the launcher's own liveness is checked on every pass
 # (below); the pid files are only required after this grace. 5 s without the
 # web side was too short on a loaded 2-core machine: the master had not
 # written its pid file yet and a healthy start was killed.
 if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=60; else STARTUP_GRACE=45; fi
 # When each first answered, in seconds since this script started.
-EXIM_AT= REST_AT= LMTP_AT= RUNNERS_AT= WEB_AT=
+EXIM_AT= MASTER_AT= REST_AT= LMTP_AT= RUNNERS_AT= WEB_AT=
 started=$SECONDS
 for (( ; ; )); do
     if [[ -z "$EXIM_AT" ]] && greets 25; then EXIM_AT=$(since_start); fi
+    if [[ -z "$MASTER_AT" ]] && alive "$(pid_from "$MAILMAN_PID_FILE")"; then MASTER_AT=$(since_start); fi
     if [[ -z "$REST_AT" ]] && rest_answers; then REST_AT=$(since_start); fi
     if [[ -z "$LMTP_AT" ]] && greets 8024; then LMTP_AT=$(since_start); fi
     if [[ -z "$RUNNERS_AT" ]] && runners_started; then RUNNERS_AT=$(since_start); fi
-    if [[ "$MAILFLOW_WEB" == 1 && -z "$WEB_AT" ]] && web_answers; then WEB_AT=$(since_start); fi
+    if [[ -z "$WEB_AT" && -s "$WEB_ANSWERED" ]]; then WEB_AT=$(<"$WEB_ANSWERED"); fi
     if [[ -n "$EXIM_AT" && -n "$REST_AT" && -n "$LMTP_AT" && -n "$RUNNERS_AT" ]] && [[ "$MAILFLOW_WEB" == 0 || -n "$WEB_AT" ]]; then
         break
     fi
@@ -380,7 +418,8 @@ for (( ; ; )); do
 done
 # One line for the harness's start-up report: seconds from this script's
 # start until each service first answered.
-echo "mailflow-lists phases: exim=${EXIM_AT}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
+echo "mailflow-lists phases: exim=${EXIM_AT}s master=${MASTER_AT:-?}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
+touch "$READY_FLAG"
 echo "mailflow-lists ready"
 
 # ---------------------------------------------------------------- watchdog

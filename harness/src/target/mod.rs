@@ -12,6 +12,7 @@ pub mod containers;
 pub mod docker;
 pub mod hosts;
 pub mod images;
+mod rest_relay;
 
 mod capability;
 
