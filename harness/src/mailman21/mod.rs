@@ -61,3 +61,6 @@ impl Mm21Error {
         matches!(self, Mm21Error::Status { status, .. } if *status >= 500)
     }
 }
+
+#[cfg(test)]
+mod tests;
