@@ -271,3 +271,13 @@ async fn archive_page(session: &Session, site: &Site, path: &str) -> Result<Opti
         _ => Err(page.unexpected("GET")),
     }
 }
+
+impl crate::target::PipermailArchive for Site {
+    fn find<'a>(
+        &'a self,
+        list_address: &'a str,
+        keys: &'a crate::probe::ProbeKeys,
+    ) -> crate::BoxFuture<'a, Result<Option<ArchivedMessage>, crate::target::TargetError>> {
+        Box::pin(async move { Ok(self.find_archived(list_address, &keys.message_ids).await?) })
+    }
+}

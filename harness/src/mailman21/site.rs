@@ -181,6 +181,11 @@ impl Site {
 }
 
 impl Session {
+    /// The underlying client (its cookie jar included).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// One GET of a path or a full URL.
     pub async fn get(&self, site: &Site, path_or_url: &str) -> Result<Fetched, Mm21Error> {
         let url = absolute(site, path_or_url);
