@@ -364,7 +364,7 @@ async fn run_against_stand_in(honour: bool) -> (Vec<mailflow::run::ScenarioResul
     std::fs::create_dir_all(dir.join("moderation")).unwrap();
     std::fs::write(dir.join("suite.toml"), SUITE).unwrap();
     std::fs::write(dir.join("moderation/discard.toml"), SCENARIO).unwrap();
-    let plan = load(&[dir.clone()]).expect("the scenario loads");
+    let plan = load(std::slice::from_ref(&dir)).expect("the scenario loads");
     std::env::set_var("MAILFLOW_TEST_MM21_PW", "probepw");
     // The web host's name goes in the Host header; `address` pins it to loopback.
     let file = format!(

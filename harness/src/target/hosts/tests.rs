@@ -495,3 +495,14 @@ fn a_mailman21_file() {
     assert_eq!(m.lists[1].name, "probe-private");
     assert_eq!(m.lists[1].archive_login, Some(("alice@probe.test".into(), SecretSource::File(PathBuf::from("targets/alice.pw")))));
 }
+
+#[test]
+fn the_readme_mailman21_example_parses() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let start = readme.find("```toml\nname = \"lists.example.org (jessie, Mailman 2.1)\"").expect("the README's Mailman 2.1 example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let config = parse_hosts(Path::new("t/mm21.toml"), &readme[start..end]).unwrap_or_else(|e| panic!("{e:?}"));
+    let m = config.mailman21.expect("a Mailman 2.1 table");
+    assert_eq!(m.lists.len(), 2);
+    assert!(config.allow.moderate);
+}
