@@ -20,7 +20,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use capability::{HeldQueue, Mailbox, MailmanQueues, MtaLog, PrototypeArchive, Reachability, Shell};
+pub use capability::{HeldQueue, Mailbox, MailmanQueues, MtaLog, PipermailArchive, PrototypeArchive, Reachability, Shell};
 pub use crate::BoxFuture;
 
 use crate::http::WebEndpoint;
@@ -46,6 +46,8 @@ pub enum Capability {
     Reachability,
     /// The list server's web side over HTTP: HyperKitty's archive and Postorius' pages.
     Web,
+    /// Mailman 2.1's pipermail archive over HTTP.
+    Pipermail,
 }
 
 impl fmt::Display for Capability {
@@ -59,6 +61,7 @@ impl fmt::Display for Capability {
             Capability::Shell => "a shell on the list server",
             Capability::Reachability => "reachability checks from vantage points",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
+            Capability::Pipermail => "Mailman 2.1 pipermail archive (a hosts target with `[mailman] version = \"2.1\"`)",
         })
     }
 }
@@ -81,6 +84,8 @@ pub enum TargetError {
     Exec(String),
     #[error(transparent)]
     Rest(#[from] crate::mailman::RestError),
+    #[error("Mailman 2.1: {0}")]
+    Mailman21(#[from] crate::mailman21::Mm21Error),
     #[error("{what} did not answer within {after:?}")]
     Timeout { what: String, after: Duration },
     #[error("this target offers no vantage point `{wanted}` (it offers {offered})")]
@@ -93,7 +98,11 @@ impl TargetError {
     /// An answer that may be different on the next try (a 5xx from
     /// Mailman's REST API): waits look again instead of failing.
     pub fn is_transient(&self) -> bool {
-        matches!(self, TargetError::Rest(e) if e.is_server_error())
+        match self {
+            TargetError::Rest(e) => e.is_server_error(),
+            TargetError::Mailman21(e) => e.is_transient(),
+            _ => false,
+        }
     }
 }
 
@@ -180,6 +189,10 @@ pub trait Target: Send + Sync {
     }
     /// Mailman's prototype archiver's maildir.
     fn prototype_archive(&self) -> Option<&dyn PrototypeArchive> {
+        None
+    }
+    /// Mailman 2.1's pipermail archive.
+    fn pipermail(&self) -> Option<&dyn PipermailArchive> {
         None
     }
     /// Mailman's held queue.

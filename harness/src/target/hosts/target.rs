@@ -29,6 +29,8 @@ pub struct HostsTarget {
     mailbox: Option<ImapBox>,
     rest: Option<HttpRest>,
     web: Option<Web>,
+    /// Mailman 2.1's web host (admindb, pipermail), when the file says `version = "2.1"`.
+    mailman21: Option<crate::mailman21::Site>,
     pacer: Pacer,
     /// Why a configured part is not offered (REST through a shell, ...),
     /// for the description.
@@ -92,7 +94,17 @@ impl HostsTarget {
             }
             None => None,
         };
-        let web = config.web.as_ref().map(|w| Web::new(w.hyperkitty_url.trim_end_matches('/').trim_end_matches("/hyperkitty")));
+        let mut web = config.web.as_ref().map(|w| Web::new(w.hyperkitty_url.trim_end_matches('/').trim_end_matches("/hyperkitty")));
+        let mailman21 = match &config.mailman21 {
+            Some(m) => {
+                let site = mailman21_site(m).map_err(start)?;
+                // listinfo and pipermail-index pages, through the same pinned client.
+                let client = site.session().map_err(|e| start(e.to_string()))?.client().clone();
+                web = Some(Web::mailman21(&m.web_url, client, &m.cgi_path, &m.pipermail_path));
+                Some(site)
+            }
+            None => None,
+        };
         let mailbox = match &config.mailbox {
             Some(MailboxConfig::Imap(_)) if dry_run => None,
             Some(MailboxConfig::Imap(imap)) => {
@@ -102,7 +114,7 @@ impl HostsTarget {
             None => None,
         };
         let pacer = Pacer::per_minute(config.limits.probes_per_minute);
-        Ok(HostsTarget { probe_domain: probe_domain.to_string(), security, mailbox, rest, web, pacer, notes, config })
+        Ok(HostsTarget { probe_domain: probe_domain.to_string(), security, mailbox, rest, web, mailman21, pacer, notes, config })
     }
 
     /// The file the target came from.
@@ -118,6 +130,37 @@ impl HostsTarget {
             _ => Ok(0),
         }
     }
+}
+
+/// The Mailman 2.1 site of the file, its secrets read now.
+fn mailman21_site(m: &crate::target::hosts::Mailman21Config) -> Result<crate::mailman21::Site, String> {
+    let read = |what: &str, source: &crate::secret::SecretSource| source.read().map_err(|e| format!("Mailman 2.1 {what}: {e}"));
+    let mut lists = Vec::new();
+    for list in &m.lists {
+        let admin_password = match &list.password {
+            Some(source) => Some(read(&format!("password of list {}", list.name), source)?),
+            None => None,
+        };
+        let archive_login = match &list.archive_login {
+            Some((user, source)) => Some((user.clone(), read(&format!("archive password of list {}", list.name), source)?)),
+            None => None,
+        };
+        lists.push(crate::mailman21::ListAccess { name: list.name.clone(), admin_password, archive_login });
+    }
+    let site_password = match &m.site_password {
+        Some(source) => Some(read("site password", source)?),
+        None => None,
+    };
+    crate::mailman21::Site::new(crate::mailman21::SiteConfig {
+        web_url: m.web_url.clone(),
+        cgi_path: m.cgi_path.clone(),
+        pipermail_path: m.pipermail_path.clone(),
+        address: m.address,
+        verify: m.verify.clone(),
+        site_password,
+        lists,
+        timeout: HTTP_TIMEOUT,
+    })
 }
 
 fn imap_error(e: MailboxError) -> TargetError {
@@ -167,7 +210,10 @@ impl Target for HostsTarget {
         self.mailbox.as_ref().map(|m| m as &dyn Mailbox)
     }
     fn held_queue(&self) -> Option<&dyn HeldQueue> {
-        self.rest.as_ref().map(|_| self as &dyn HeldQueue)
+        (self.rest.is_some() || self.mailman21.is_some()).then_some(self as &dyn HeldQueue)
+    }
+    fn pipermail(&self) -> Option<&dyn crate::target::PipermailArchive> {
+        self.mailman21.as_ref().map(|site| site as &dyn crate::target::PipermailArchive)
     }
     fn reachability(&self) -> Option<&dyn Reachability> {
         Some(self)
@@ -186,6 +232,9 @@ impl Target for HostsTarget {
 impl HeldQueue for HostsTarget {
     fn held<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<Vec<HeldMessage>, TargetError>> {
         Box::pin(async move {
+            if let Some(site) = &self.mailman21 {
+                return Ok(site.held(list_id).await?.into_iter().map(HeldMessage::from).collect());
+            }
             let rest = self.rest.as_ref().ok_or(TargetError::Unsupported(crate::target::Capability::HeldQueue))?;
             Ok(MailmanRest::new(rest).held(list_id).await?)
         })
@@ -195,6 +244,9 @@ impl HeldQueue for HostsTarget {
             // Second guard behind the runner's: a read-only target never acts.
             if !self.config.allow.moderate {
                 return Err(TargetError::NotAllowed("moderation".into()));
+            }
+            if let Some(site) = &self.mailman21 {
+                return Ok(site.moderate(held, decision).await?);
             }
             let rest = self.rest.as_ref().ok_or(TargetError::Unsupported(crate::target::Capability::HeldQueue))?;
             Ok(MailmanRest::new(rest).moderate(held, decision).await?)
