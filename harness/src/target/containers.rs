@@ -30,6 +30,7 @@ use super::docker::{
     OWNER_LABEL,
 };
 use super::images::{ensure_base_image, ensure_image, ImageReport};
+use super::through_shell::{self, ServerPaths};
 use super::{
     ArchivedCopy, BoxFuture, HeldQueue, Mailbox, MailmanQueueFacts, MailmanQueues, MtaLog, PortAttempt, PrototypeArchive,
     Reachability, Shell, Target, TargetError, OUTSIDE,
@@ -45,7 +46,8 @@ use crate::web::Web;
 
 /// The line the image's start script prints once exim and Mailman answer.
 const READY_LINE: &str = "mailflow-lists ready";
-const MAILMAN_VAR: &str = "/var/lib/mailman3";
+/// The lists image is Debian's layout.
+static LISTS_PATHS: std::sync::LazyLock<ServerPaths> = std::sync::LazyLock::new(ServerPaths::debian);
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
 /// The lists image's own CA, which signed nginx's certificate.
 const WEB_CA: &str = "/etc/ssl/mailflow/ca.pem";
@@ -536,20 +538,7 @@ impl Target for ContainersTarget {
 
 impl PrototypeArchive for ContainersTarget {
     fn find<'a>(&'a self, list_address: &'a str, message_id: &'a str) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
-        Box::pin(async move {
-            let dir = format!("{MAILMAN_VAR}/archives/prototype/{list_address}");
-            let bare = message_id.trim_start_matches('<').trim_end_matches('>');
-            let new = format!("{dir}/new");
-            let cur = format!("{dir}/cur");
-            let (code, out, err) = self.exec(&["grep", "-rlsF", "-e", bare, "--", &new, &cur]).await?;
-            match code {
-                0 => Ok(out.lines().next().map(|p| ArchivedCopy { location: p.to_string() })),
-                // 1: no match; 2 with no message: the maildir does not exist yet.
-                1 => Ok(None),
-                2 if err.trim().is_empty() => Ok(None),
-                _ => Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
-            }
-        })
+        Box::pin(through_shell::prototype_find(self, &LISTS_PATHS, list_address, message_id))
     }
 }
 
@@ -565,26 +554,7 @@ impl HeldQueue for ContainersTarget {
 
 impl MailmanQueues for ContainersTarget {
     fn find<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
-        Box::pin(async move {
-            // The id goes in as an argument, never into the script's text.
-            let script = r#"grep -rlsF -e "$1" "$2/queue"; echo ---; grep -sF -e "$1" /var/log/mailman3/mailman.log | tail -n 20"#;
-            let bare = message_id.trim_start_matches('<').trim_end_matches('>');
-            let (_, out, err) = self.exec(&["sh", "-c", script, "sh", bare, MAILMAN_VAR]).await?;
-            let Some((files, log)) = out.split_once("---\n") else {
-                return Err(TargetError::Exec(format!("looking in Mailman's queues: {}", err.trim())));
-            };
-            let mut facts = MailmanQueueFacts {
-                queue_files: files.lines().map(str::to_string).collect(),
-                log_lines: log.lines().map(str::to_string).collect(),
-            };
-            // A shunt is logged by file name, not Message-ID: add those lines.
-            for file in facts.queue_files.clone() {
-                let base = file.rsplit('/').next().unwrap_or(&file).trim_end_matches(".pck").to_string();
-                let (_, out, _) = self.exec(&["grep", "-sF", "-e", &base, "/var/log/mailman3/mailman.log"]).await?;
-                facts.log_lines.extend(out.lines().map(str::to_string));
-            }
-            Ok(facts)
-        })
+        Box::pin(through_shell::mailman_queues(self, &LISTS_PATHS, message_id))
     }
 }
 
@@ -592,16 +562,7 @@ impl MtaLog for ContainersTarget {
     /// exim's `exigrep` on the container's mainlog: only the lines of the
     /// messages whose arrival carries the Message-ID leave the container.
     fn trace<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<exim::Trace, TargetError>> {
-        Box::pin(async move {
-            let bare = message_id.trim().trim_start_matches('<').trim_end_matches('>');
-            let pattern = format!("id={bare}");
-            let (code, out, err) = self.exec(&["exigrep", "-l", &pattern, "/var/log/exim4/mainlog"]).await?;
-            // exigrep exits 1 when nothing matched.
-            if code > 1 {
-                return Err(TargetError::Exec(format!("exigrep on exim's mainlog: {}", err.trim())));
-            }
-            Ok(exim::trace(&out, message_id))
-        })
+        Box::pin(through_shell::mta_trace(self, &LISTS_PATHS, message_id))
     }
 }
 

@@ -1,0 +1,183 @@
+//! What is read on the list server through a [`Shell`], the same for every
+//! target that has one (docker exec for containers, ssh for hosts): exim's
+//! log filtered by `exigrep`, Mailman's queue folders and log, and the
+//! prototype archive's maildir. Only the lines and file names about the
+//! probe leave the server, never a whole log or folder.
+//!
+//! Ids and paths go to the server as arguments, never into a script's text,
+//! so an odd Message-ID cannot become shell syntax there.
+
+use super::{ArchivedCopy, MailmanQueueFacts, Shell, TargetError};
+use crate::exim;
+
+/// Where the files read through the shell are on the list server. Debian's
+/// places by default; a target file may name others (`[ssh]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPaths {
+    /// exim's main log, e.g. `/var/log/exim4/mainlog`.
+    pub exim_mainlog: String,
+    /// Mailman 3's var folder (`queue/`, `archives/`, `lists/`), e.g.
+    /// `/var/lib/mailman3`.
+    pub mailman_var_dir: String,
+    /// Mailman 3's log, e.g. `/var/log/mailman3/mailman.log`.
+    pub mailman_log: String,
+}
+
+impl ServerPaths {
+    pub const DEBIAN_EXIM_MAINLOG: &'static str = "/var/log/exim4/mainlog";
+    pub const DEBIAN_MAILMAN_VAR_DIR: &'static str = "/var/lib/mailman3";
+    pub const DEBIAN_MAILMAN_LOG: &'static str = "/var/log/mailman3/mailman.log";
+
+    /// Debian's (and the lists image's) places.
+    pub fn debian() -> ServerPaths {
+        ServerPaths {
+            exim_mainlog: Self::DEBIAN_EXIM_MAINLOG.into(),
+            mailman_var_dir: Self::DEBIAN_MAILMAN_VAR_DIR.into(),
+            mailman_log: Self::DEBIAN_MAILMAN_LOG.into(),
+        }
+    }
+}
+
+impl Default for ServerPaths {
+    fn default() -> Self {
+        ServerPaths::debian()
+    }
+}
+
+fn bare(message_id: &str) -> &str {
+    message_id.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
+/// Looks once for the Message-ID in the list's prototype archive
+/// (`<var>/archives/prototype/<list address>/{new,cur}`); the first file
+/// that holds it. A maildir that does not exist yet holds nothing.
+pub async fn prototype_find(
+    shell: &dyn Shell,
+    paths: &ServerPaths,
+    list_address: &str,
+    message_id: &str,
+) -> Result<Option<ArchivedCopy>, TargetError> {
+    let dir = format!("{}/archives/prototype/{list_address}", paths.mailman_var_dir);
+    let new = format!("{dir}/new");
+    let cur = format!("{dir}/cur");
+    let (code, out, err) = shell.exec(&["grep", "-rlsF", "-e", bare(message_id), "--", &new, &cur]).await?;
+    match code {
+        0 => Ok(out.lines().next().map(|p| ArchivedCopy { location: p.to_string() })),
+        // 1: no match; 2 with no message: the maildir does not exist yet.
+        1 => Ok(None),
+        2 if err.trim().is_empty() => Ok(None),
+        _ => Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
+    }
+}
+
+/// Where the Message-ID is among Mailman's queue folders, and the last 20
+/// lines of Mailman's log that mention it (plus, for each queue file, the
+/// lines that name that file: a shunt is logged by file name).
+pub async fn mailman_queues(shell: &dyn Shell, paths: &ServerPaths, message_id: &str) -> Result<MailmanQueueFacts, TargetError> {
+    let script = r#"grep -rlsF -e "$1" "$2/queue"; echo ---; grep -sF -e "$1" "$3" | tail -n 20"#;
+    let (_, out, err) =
+        shell.exec(&["sh", "-c", script, "sh", bare(message_id), &paths.mailman_var_dir, &paths.mailman_log]).await?;
+    let Some((files, log)) = out.split_once("---\n") else {
+        return Err(TargetError::Exec(format!("looking in Mailman's queues: {}", err.trim())));
+    };
+    let mut facts = MailmanQueueFacts {
+        queue_files: files.lines().map(str::to_string).collect(),
+        log_lines: log.lines().map(str::to_string).collect(),
+    };
+    for file in facts.queue_files.clone() {
+        let base = file.rsplit('/').next().unwrap_or(&file).trim_end_matches(".pck").to_string();
+        let (_, out, _) = shell.exec(&["grep", "-sF", "-e", &base, &paths.mailman_log]).await?;
+        facts.log_lines.extend(out.lines().map(str::to_string));
+    }
+    Ok(facts)
+}
+
+/// exim's `exigrep` on the server's main log: only the lines of the
+/// messages whose arrival carries the Message-ID leave the server.
+pub async fn mta_trace(shell: &dyn Shell, paths: &ServerPaths, message_id: &str) -> Result<exim::Trace, TargetError> {
+    let pattern = format!("id={}", bare(message_id));
+    let (code, out, err) = shell.exec(&["exigrep", "-l", &pattern, &paths.exim_mainlog]).await?;
+    // exigrep exits 1 when nothing matched.
+    if code > 1 {
+        return Err(TargetError::Exec(format!("exigrep on {}: {}", paths.exim_mainlog, err.trim())));
+    }
+    Ok(exim::trace(&out, message_id))
+}
+
+#[cfg(test)]
+mod tests {
+    //! A recording shell: what is asked of the server, and how its answers are read.
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::BoxFuture;
+
+    /// Answers every call with the next canned reply and keeps the argv.
+    struct Recording {
+        calls: Mutex<Vec<Vec<String>>>,
+        replies: Mutex<Vec<(i64, String, String)>>,
+    }
+
+    impl Recording {
+        fn new(replies: &[(i64, &str, &str)]) -> Recording {
+            Recording {
+                calls: Mutex::new(Vec::new()),
+                replies: Mutex::new(replies.iter().rev().map(|(c, o, e)| (*c, o.to_string(), e.to_string())).collect()),
+            }
+        }
+        fn calls(&self) -> Vec<Vec<String>> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl Shell for Recording {
+        fn exec<'a>(&'a self, argv: &'a [&'a str]) -> BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+            self.calls.lock().unwrap().push(argv.iter().map(|a| a.to_string()).collect());
+            let reply = self.replies.lock().unwrap().pop().expect("a canned reply");
+            Box::pin(async move { Ok(reply) })
+        }
+    }
+
+    fn paths() -> ServerPaths {
+        ServerPaths { exim_mainlog: "/srv/log/mainlog".into(), mailman_var_dir: "/srv/mm".into(), mailman_log: "/srv/log/mm.log".into() }
+    }
+
+    #[tokio::test]
+    async fn the_trace_is_filtered_on_the_server_from_the_named_log() {
+        let log = "2026-05-12 08:00:00.123 1uQx2a-000Abc-7F <= a@probe.test H=(x) [10.0.0.1] P=esmtp S=300 id=mailflow.r.1@probe.test\n\
+                   2026-05-12 08:00:00.200 1uQx2a-000Abc-7F Completed\n";
+        let shell = Recording::new(&[(0, log, "")]);
+        let trace = mta_trace(&shell, &paths(), "<mailflow.r.1@probe.test>").await.unwrap();
+        assert_eq!(shell.calls(), [["exigrep", "-l", "id=mailflow.r.1@probe.test", "/srv/log/mainlog"]]);
+        assert_eq!(trace.queue_ids(), ["1uQx2a-000Abc-7F"]);
+
+        // Nothing matched is no trace, not an error; a missing log is an error naming it.
+        let shell = Recording::new(&[(1, "", ""), (2, "", "exigrep: cannot open /srv/log/mainlog")]);
+        assert!(mta_trace(&shell, &paths(), "<x@y>").await.unwrap().events.is_empty());
+        let err = mta_trace(&shell, &paths(), "<x@y>").await.unwrap_err().to_string();
+        assert!(err.contains("/srv/log/mainlog"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn queues_and_archive_are_looked_for_in_the_named_folders() {
+        let shell = Recording::new(&[
+            (0, "/srv/mm/queue/shunt/17.1+ab.pck\n---\nline about it\n", ""),
+            (0, "shunted 17.1+ab\n", ""),
+        ]);
+        let facts = mailman_queues(&shell, &paths(), "<odd$(id)@x>").await.unwrap();
+        assert!(facts.shunted());
+        assert_eq!(facts.log_lines, ["line about it", "shunted 17.1+ab"]);
+        let calls = shell.calls();
+        // The id is an argument of the script, never part of its text.
+        assert_eq!(&calls[0][3..], ["sh", "odd$(id)@x", "/srv/mm", "/srv/log/mm.log"]);
+        assert!(!calls[0][2].contains("odd"));
+        assert_eq!(calls[1], ["grep", "-sF", "-e", "17.1+ab", "/srv/log/mm.log"]);
+
+        let shell = Recording::new(&[(0, "/srv/mm/archives/prototype/l@d/new/1.x\n", ""), (2, "", "")]);
+        let found = prototype_find(&shell, &paths(), "l@d", "<m@x>").await.unwrap();
+        assert_eq!(found.map(|c| c.location).as_deref(), Some("/srv/mm/archives/prototype/l@d/new/1.x"));
+        assert_eq!(shell.calls()[0][5..], ["/srv/mm/archives/prototype/l@d/new", "/srv/mm/archives/prototype/l@d/cur"]);
+        // No maildir yet: nothing found.
+        assert_eq!(prototype_find(&shell, &paths(), "l@d", "<m@x>").await.unwrap(), None);
+    }
+}
