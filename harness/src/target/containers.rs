@@ -30,6 +30,8 @@ use super::docker::{
     OWNER_LABEL,
 };
 use super::images::{ensure_base_image, ensure_image, ImageReport};
+use super::hosts::SshConfig;
+use super::run_ssh::{self, RunSsh};
 use super::through_shell::{self, ServerPaths};
 use super::{
     ArchivedCopy, BoxFuture, HeldQueue, Mailbox, MailmanQueueFacts, MailmanQueues, MtaLog, PortAttempt, PrototypeArchive,
@@ -41,6 +43,7 @@ use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestError, Res
 use crate::reach;
 use crate::scenario::Protocol;
 use crate::scenario::Suite;
+use crate::secret::Secret;
 use crate::sink::{Sink, SinkOptions};
 use crate::web::Web;
 
@@ -160,19 +163,24 @@ pub struct StartOptions {
     /// uwsgi behind nginx; `MAILFLOW_WEB=1`). It adds start-up time, so tests
     /// that do not read archives over HTTP leave it off.
     pub web: bool,
+    /// Also open ssh into the lists container through a bastion container
+    /// (sshd in both, a key pair made for the run, known_hosts written from
+    /// their host keys): [`ContainersTarget::ssh_table`] then describes it
+    /// as a hosts target's `[ssh]` table. Builds the bastion image once.
+    pub ssh: bool,
 }
 
 impl StartOptions {
     /// Everything on, as `mailflow run` and the scenario trials use it.
     pub fn full() -> StartOptions {
-        StartOptions { web: true }
+        StartOptions { web: true, ssh: false }
     }
 
     /// [`StartOptions::full`], except that `MAILFLOW_WEB=0` in the harness's
     /// environment leaves the web side off (faster; HyperKitty and page steps
     /// are then skipped with the reason).
     pub fn from_env() -> StartOptions {
-        StartOptions { web: std::env::var("MAILFLOW_WEB").map(|v| v.trim() != "0").unwrap_or(true) }
+        StartOptions { web: std::env::var("MAILFLOW_WEB").map(|v| v.trim() != "0").unwrap_or(true), ssh: false }
     }
 }
 
@@ -199,6 +207,10 @@ pub struct ContainersTarget {
     web: Option<Web>,
     /// The web server for `expect_http`; filled in once the container answers.
     http: Option<WebEndpoint>,
+    /// Mailman's REST password in the lists container (random per container).
+    rest_password: Secret,
+    /// The run's ssh key and known_hosts, with [`StartOptions::ssh`].
+    ssh: Option<RunSsh>,
     pub report: StartReport,
 }
 
@@ -242,10 +254,24 @@ impl ContainersTarget {
         let base = ensure_base_image().await?;
         let lists = ensure_image("lists", &base.image).await?;
         let dns = ensure_image("dns", &base.image).await?;
+        let mut images = vec![base.clone(), lists.clone(), dns.clone()];
+        let ssh = if options.ssh {
+            let bastion = ensure_image("bastion", &base.image).await?;
+            images.push(bastion.clone());
+            Some((RunSsh::make().await?, bastion.image))
+        } else {
+            None
+        };
+        let rest_password = Secret::new(random_password());
 
         let network = create_run_network().await?;
         let started = std::time::Instant::now();
-        let containers = start_containers(suite, &network, &base.image, &lists.image, &dns.image, options.web).await;
+        let launch = Launch {
+            web: options.web,
+            rest_password: rest_password.expose(),
+            ssh: ssh.as_ref().map(|(keys, bastion_image)| SshLaunch { public_key: keys.public_key(), bastion_image }),
+        };
+        let containers = start_containers(suite, &network, &base.image, &lists.image, &dns.image, launch).await;
         let (lists_container, vantages, dns_container, sink) = match containers {
             Ok(c) => c,
             Err(e) => {
@@ -274,8 +300,10 @@ impl ContainersTarget {
             sink,
             web: None,
             http: None,
+            rest_password,
+            ssh: ssh.map(|(keys, _)| keys),
             report: StartReport {
-                images: vec![base, lists, dns],
+                images,
                 container_start,
                 phases: Vec::new(),
                 provisioning: Duration::ZERO,
@@ -297,6 +325,10 @@ impl ContainersTarget {
                 let _ = target.shutdown().await;
                 return Err(e);
             }
+        }
+        if let Err(e) = target.write_known_hosts().await {
+            let _ = target.shutdown().await;
+            return Err(e);
         }
         match target.web_endpoint().await {
             Ok(endpoint) => target.http = Some(endpoint),
@@ -368,6 +400,37 @@ impl ContainersTarget {
 
     pub fn container_id(&self) -> &str {
         &self.container_id
+    }
+
+    /// With [`StartOptions::ssh`]: the run's known_hosts file from the host
+    /// keys the lists and bastion containers made at start.
+    async fn write_known_hosts(&self) -> Result<(), TargetError> {
+        let Some(keys) = &self.ssh else { return Ok(()) };
+        let bastion = self.vantages.iter().find(|v| v.name == BASTION).expect("the bastion is started");
+        let mut hosts = Vec::new();
+        for (id, addr) in [(self.container_id.as_str(), self.container_ip), (bastion.id.as_str(), bastion.addr)] {
+            let (code, key, err) = self.exec_in(id, &["cat", run_ssh::HOST_KEY_PUB]).await?;
+            if code != 0 {
+                return Err(TargetError::Start(format!("reading the ssh host key of {addr}: {}", err.trim())));
+            }
+            hosts.push((addr, key));
+        }
+        let hosts: Vec<(IpAddr, &str)> = hosts.iter().map(|(a, k)| (*a, k.as_str())).collect();
+        keys.write_known_hosts(&hosts)
+    }
+
+    /// With [`StartOptions::ssh`]: the lists container as a hosts target's
+    /// `[ssh]` table (the user `mailflow`, through the bastion container as
+    /// ProxyJump, the run's key and known_hosts, strict host-key checking).
+    pub fn ssh_table(&self) -> Option<SshConfig> {
+        let bastion = self.vantages.iter().find(|v| v.name == BASTION)?;
+        Some(self.ssh.as_ref()?.hosts_table(self.container_ip, bastion.addr))
+    }
+
+    /// Mailman's REST password in the lists container (user `restadmin`),
+    /// for a target file written for these containers. Prints as `***`.
+    pub fn rest_password(&self) -> &Secret {
+        &self.rest_password
     }
 
     pub fn container_ip(&self) -> IpAddr {
@@ -624,7 +687,7 @@ async fn start_containers(
     base_image: &str,
     lists_image: &str,
     dns_image: &str,
-    web: bool,
+    launch: Launch<'_>,
 ) -> Result<Started, TargetError> {
     let gateway = IpAddr::V4(network.gateway());
     let options = SinkOptions { probe_domain: Some(suite.probe_domain.clone()), ..SinkOptions::default() };
@@ -635,37 +698,62 @@ async fn start_containers(
     let mut domains: Vec<&str> = suite.lists.iter().map(|l| l.domain.as_str()).collect();
     domains.dedup();
     let (repo, tag) = lists_image.split_once(':').expect("tagged image");
-    let lists = GenericImage::new(repo, tag)
+    let mut lists = GenericImage::new(repo, tag)
         .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
         .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
         .with_env_var("MAILFLOW_SINK_PORT", sink.addr().port().to_string())
         .with_env_var("MAILFLOW_PROBE_DOMAIN", suite.probe_domain.clone())
         .with_env_var("MAILFLOW_LIST_DOMAINS", domains.join(":"))
-        .with_env_var("MAILFLOW_REST_PASSWORD", random_password())
+        .with_env_var("MAILFLOW_REST_PASSWORD", launch.rest_password)
         .with_env_var("MAILFLOW_OLD_HOST_ADDR", network.addr(OLD_HOST_HOST).to_string())
         .with_env_var("MAILFLOW_BASTION_ADDR", network.addr(BASTION_HOST).to_string())
-        .with_env_var("MAILFLOW_WEB", if web { "1" } else { "0" })
+        .with_env_var("MAILFLOW_WEB", if launch.web { "1" } else { "0" })
         .with_label(OWNER_LABEL, std::process::id().to_string())
         .with_network(network.name.clone())
         .with_cap_add("NET_ADMIN")
-        .with_startup_timeout(Duration::from_secs(240))
-        .start();
+        .with_startup_timeout(Duration::from_secs(240));
+    if let Some(ssh) = &launch.ssh {
+        lists = lists.with_env_var("MAILFLOW_SSH_AUTHORIZED_KEY", ssh.public_key);
+    }
+    let lists = lists.start();
     // The helpers start together, beside the lists container.
     let vantage = |name: &'static str, host: u8| async move {
         let image = GenericImage::new(split_image(base_image).0, split_image(base_image).1).with_cmd(["sleep", "infinity"]);
         Ok::<_, TargetError>((name, host, start_at(network, image, host).await?))
     };
+    // With ssh the bastion is a real one (sshd), still a vantage point.
+    let bastion = async {
+        let Some(ssh) = &launch.ssh else { return vantage(BASTION, BASTION_HOST).await };
+        let (repo, tag) = split_image(ssh.bastion_image);
+        let image = GenericImage::new(repo, tag)
+            .with_wait_for(WaitFor::message_on_stderr("Server listening on"))
+            .with_env_var("MAILFLOW_SSH_AUTHORIZED_KEY", ssh.public_key);
+        Ok((BASTION, BASTION_HOST, start_at(network, image, BASTION_HOST).await?))
+    };
     let others = async {
         let (repo, tag) = split_image(dns_image);
         let dns = GenericImage::new(repo, tag).with_wait_for(WaitFor::message_on_stderr("nsd started"));
         let (old_host, bastion, dns) =
-            tokio::join!(vantage(OLD_HOST, OLD_HOST_HOST), vantage(BASTION, BASTION_HOST), start_at(network, dns, DNS_HOST));
+            tokio::join!(vantage(OLD_HOST, OLD_HOST_HOST), bastion, start_at(network, dns, DNS_HOST));
         Ok::<_, TargetError>((vec![old_host?, bastion?], dns?))
     };
     let (lists, others) = tokio::join!(lists, others);
     let lists = lists.map_err(|e| TargetError::Start(e.to_string()))?;
     let (vantages, dns) = others?;
     Ok((lists, vantages, dns, sink))
+}
+
+/// What the lists container (and, with ssh, the bastion) is started with.
+struct Launch<'a> {
+    web: bool,
+    rest_password: &'a str,
+    ssh: Option<SshLaunch<'a>>,
+}
+
+/// The run's public key and the bastion image to start.
+struct SshLaunch<'a> {
+    public_key: &'a str,
+    bastion_image: &'a str,
 }
 
 fn split_image(image: &str) -> (&str, &str) {

@@ -12,6 +12,7 @@ pub mod containers;
 pub mod docker;
 pub mod hosts;
 pub mod images;
+pub mod run_ssh;
 pub mod through_shell;
 
 mod capability;

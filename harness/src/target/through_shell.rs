@@ -50,7 +50,9 @@ fn bare(message_id: &str) -> &str {
 
 /// Looks once for the Message-ID in the list's prototype archive
 /// (`<var>/archives/prototype/<list address>/{new,cur}`); the first file
-/// that holds it. A maildir that does not exist yet holds nothing.
+/// that holds it. A maildir that does not exist yet holds nothing; one the
+/// shell's user cannot read is an error (on a real host, a user outside
+/// Mailman's group), never "not archived".
 pub async fn prototype_find(
     shell: &dyn Shell,
     paths: &ServerPaths,
@@ -60,12 +62,13 @@ pub async fn prototype_find(
     let dir = format!("{}/archives/prototype/{list_address}", paths.mailman_var_dir);
     let new = format!("{dir}/new");
     let cur = format!("{dir}/cur");
-    let (code, out, err) = shell.exec(&["grep", "-rlsF", "-e", bare(message_id), "--", &new, &cur]).await?;
+    let (code, out, err) = shell.exec(&["grep", "-rlF", "-e", bare(message_id), "--", &new, &cur]).await?;
+    let missing_only = err.lines().all(|l| l.trim().is_empty() || l.ends_with("No such file or directory"));
     match code {
         0 => Ok(out.lines().next().map(|p| ArchivedCopy { location: p.to_string() })),
-        // 1: no match; 2 with no message: the maildir does not exist yet.
+        // 1: no match; 2 saying only "No such file": the maildir does not exist yet.
         1 => Ok(None),
-        2 if err.trim().is_empty() => Ok(None),
+        2 if missing_only => Ok(None),
         _ => Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
     }
 }
@@ -173,11 +176,17 @@ mod tests {
         assert!(!calls[0][2].contains("odd"));
         assert_eq!(calls[1], ["grep", "-sF", "-e", "17.1+ab", "/srv/log/mm.log"]);
 
-        let shell = Recording::new(&[(0, "/srv/mm/archives/prototype/l@d/new/1.x\n", ""), (2, "", "")]);
+        let shell = Recording::new(&[
+            (0, "/srv/mm/archives/prototype/l@d/new/1.x\n", ""),
+            (2, "", "grep: /srv/mm/archives/prototype/l@d/new: No such file or directory\ngrep: /srv/mm/archives/prototype/l@d/cur: No such file or directory\n"),
+            (2, "", "grep: /srv/mm/archives/prototype/l@d/new: Permission denied\n"),
+        ]);
         let found = prototype_find(&shell, &paths(), "l@d", "<m@x>").await.unwrap();
         assert_eq!(found.map(|c| c.location).as_deref(), Some("/srv/mm/archives/prototype/l@d/new/1.x"));
-        assert_eq!(shell.calls()[0][5..], ["/srv/mm/archives/prototype/l@d/new", "/srv/mm/archives/prototype/l@d/cur"]);
-        // No maildir yet: nothing found.
+        assert_eq!(shell.calls()[0][2..], ["-e", "m@x", "--", "/srv/mm/archives/prototype/l@d/new", "/srv/mm/archives/prototype/l@d/cur"]);
+        // No maildir yet: nothing found. Unreadable: an error, never "not archived".
         assert_eq!(prototype_find(&shell, &paths(), "l@d", "<m@x>").await.unwrap(), None);
+        let err = prototype_find(&shell, &paths(), "l@d", "<m@x>").await.unwrap_err().to_string();
+        assert!(err.contains("Permission denied"), "{err}");
     }
 }

@@ -15,7 +15,8 @@
 //! kept for the error instead of going to a closed stderr.
 //!
 //! Every command has a deadline twice over: `timeout` on the server stops
-//! the remote process, and a local deadline stops waiting for it. Connecting
+//! the remote process, and a local deadline stops waiting for it. Commands
+//! run with a PATH that includes the sbin folders (`exigrep` is there). Connecting
 //! has one too. Secrets given on stdin ([`SshShell::exec_with_input`]) never
 //! appear in any argv, here or on the server.
 
@@ -38,6 +39,9 @@ const TCP_CONNECT_SECS: u32 = 10;
 const REMOTE_LIMIT_SECS: u32 = 50;
 /// ...and waited for here at most this long.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+/// The PATH commands run with on the host: a login's PATH leaves out the
+/// sbin folders, where Debian puts `exigrep` and `exim`.
+const REMOTE_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The master connection exits after this long without a command, so that
 /// a harness killed outright leaves no ssh process behind for long.
 const IDLE_EXIT_SECS: usize = 600;
@@ -122,6 +126,7 @@ impl SshShell {
     fn prepare(config: &SshConfig) -> Result<SshShell, SshError> {
         let private = tempfile::Builder::new()
             .prefix("mailflow-ssh-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .map_err(|e| SshError::Setup(format!("a private folder: {e}")))?;
         let ssh_config = private.path().join("ssh_config");
@@ -211,7 +216,8 @@ impl SshShell {
         let session = self.session().await?;
         let mut command = session.command("timeout");
         command
-            .args(["-k", "5", &REMOTE_LIMIT_SECS.to_string(), "--"])
+            // No `--`: timeout stops reading options at the duration, and would take `--` for the command.
+            .args(["-k", "5", &REMOTE_LIMIT_SECS.to_string(), "env", REMOTE_PATH])
             .args(argv)
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
@@ -326,9 +332,9 @@ fn proxy_command(jump: &str, ssh_config: &Path, jump_log: &Path) -> Result<Strin
         Some((rest, last)) => (Some(rest), last),
         None => (None, jump),
     };
+    // ssh itself puts `exec` in front when it runs this with the user's shell.
     let mut words = vec![
-        "exec".to_string(),
-        "ssh".into(),
+        "ssh".to_string(),
         "-F".into(),
         sh_quote(&percent_escape(&path_text(ssh_config)?)),
         "-E".into(),
@@ -453,7 +459,7 @@ mod tests {
         let text = ssh_config_text(&config(), Path::new("/tmp/p/ssh_config"), Path::new("/tmp/p/jump.log")).unwrap();
         let expected = "# Written by mailflow for one ssh shell; removed with it.\n\
             Host mailflow-list-host\n  HostName lists.example.org\n  User mailflow\n  Port 2222\n  \
-            ProxyCommand exec ssh -F '/tmp/p/ssh_config' -E '/tmp/p/jump.log' -J 'ops@jump1.example.org' -W '[%h]:%p' 'ssh://ops@[2001:db8::1]:22'\n\
+            ProxyCommand ssh -F '/tmp/p/ssh_config' -E '/tmp/p/jump.log' -J 'ops@jump1.example.org' -W '[%h]:%p' 'ssh://ops@[2001:db8::1]:22'\n\
             Host *\n  BatchMode yes\n  StrictHostKeyChecking yes\n  \
             UserKnownHostsFile \"/etc/mailflow/known_hosts\"\n  GlobalKnownHostsFile none\n  \
             IdentityFile \"/keys/id 100%%\"\n  IdentitiesOnly yes\n  \
