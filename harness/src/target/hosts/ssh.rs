@@ -20,7 +20,7 @@
 //! has one too. Secrets given on stdin ([`SshShell::exec_with_input`]) never
 //! appear in any argv, here or on the server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -362,7 +362,7 @@ fn path_text(path: &Path) -> Result<String, SshError> {
 
 /// A path as an ssh_config argument: quoted, `%` escaped (ssh expands
 /// `%` tokens in these options).
-fn config_path(path: &PathBuf) -> Result<String, SshError> {
+fn config_path(path: &Path) -> Result<String, SshError> {
     let text = path_text(path)?;
     if text.contains(['"', '\n', '\r']) {
         return Err(SshError::Setup(format!("{} contains a quote or a line break", path.display())));
