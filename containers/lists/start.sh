@@ -6,7 +6,8 @@
 #    (about 1.7 CPU-seconds each, a dozen of them, mostly Python imports),
 # 2. meanwhile render exim4.conf, load the ferm firewall (fails the container
 #    if it cannot), start exim (daemon + queue runner every 5 s), nginx and
-#    the stub listeners for ssh/spamd/rsync; with MAILFLOW_WEB=1 also the
+#    the stub listeners for ssh/spamd/rsync (sshd instead of the ssh stub
+#    when MAILFLOW_SSH_AUTHORIZED_KEY is set); with MAILFLOW_WEB=1 also the
 #    web side (mailman3-web under uwsgi, behind nginx), all in parallel,
 # 3. lower the priority (nice 10, until ready and started; needs
 #    CAP_SYS_NICE) of what the first probe does not need: Mailman's
@@ -20,7 +21,7 @@
 #    in, pipeline, out, archive and virgin runners had started, and, with the web side,
 #    HyperKitty answered) and "mailflow-lists ready" once all that is so,
 # 5. watch exim's daemon and Mailman's master (and uwsgi and nginx with the
-#    web side): if one dies the container exits non-zero, unless
+#    web side, sshd with a key): if one dies the container exits non-zero, unless
 #    /run/mailflow/maintenance exists (a test stopped one on purpose).
 #
 # Never print MAILFLOW_REST_PASSWORD; this script must not run with `set -x`.
@@ -33,6 +34,7 @@ MAILMAN_PID_FILE=/run/mailman3/master.pid
 MAILMAN_CFG=/etc/mailman3/mailman.cfg
 NGINX_PID_FILE=/run/nginx.pid
 UWSGI_PID=
+SSHD_PID=
 
 # Seconds since this script started, for the phases line.
 START_TIME=$EPOCHREALTIME
@@ -66,6 +68,7 @@ export MAILFLOW_SINK_PROTOCOL="${MAILFLOW_SINK_PROTOCOL:-smtp}"
 MAILFLOW_OLD_HOST_ADDR="${MAILFLOW_OLD_HOST_ADDR:-172.31.250.10}"
 MAILFLOW_BASTION_ADDR="${MAILFLOW_BASTION_ADDR:-172.31.250.11}"
 MAILFLOW_WEB="${MAILFLOW_WEB:-0}"
+MAILFLOW_SSH_AUTHORIZED_KEY="${MAILFLOW_SSH_AUTHORIZED_KEY:-}"
 [[ "$MAILFLOW_WEB" == 0 || "$MAILFLOW_WEB" == 1 ]] || die "MAILFLOW_WEB must be 0 or 1, got '$MAILFLOW_WEB'"
 if [[ "$MAILFLOW_WEB" == 1 ]]; then
     READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-180}"
@@ -96,6 +99,10 @@ addr_list_re='^[0-9./]+( +[0-9./]+)*$'
     || die "MAILFLOW_OLD_HOST_ADDR must be IPv4 addresses (space-separated), got '$MAILFLOW_OLD_HOST_ADDR'"
 [[ "$MAILFLOW_BASTION_ADDR" =~ $addr_list_re ]] \
     || die "MAILFLOW_BASTION_ADDR must be IPv4 addresses (space-separated), got '$MAILFLOW_BASTION_ADDR'"
+# One public key in authorized_keys form (`TYPE BASE64 [comment]`), nothing else.
+key_re='^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*( [^[:cntrl:]]*)?$'
+[[ -z "$MAILFLOW_SSH_AUTHORIZED_KEY" || "$MAILFLOW_SSH_AUTHORIZED_KEY" =~ $key_re ]] \
+    || die "MAILFLOW_SSH_AUTHORIZED_KEY must be one public key (TYPE BASE64 [comment]) on one line"
 
 # render TEMPLATE DEST MODE OWNER:GROUP PLACEHOLDER=VALUE...
 # Replaces @PLACEHOLDER@ in TEMPLATE and writes DEST; a VALUE of <stdin> is
@@ -236,9 +243,24 @@ else
 fi
 nginx || die "nginx did not start"
 
-log "starting stub listeners (22, 783, 873)"
-python3 /usr/local/lib/mailflow/listeners.py \
-    "22=SSH-2.0-mailflow-stub" "783=SPAMD/1.5 0 EX_OK mailflow-stub" "873=@RSYNCD: 31.0 mailflow-stub" &
+# sshd for the user mailflow, with the one key the harness made for this
+# run, and a host key made now (none is baked into the image); without a key
+# a stub holds 22, as for 783 and 873.
+STUBS=("783=SPAMD/1.5 0 EX_OK mailflow-stub" "873=@RSYNCD: 31.0 mailflow-stub")
+if [[ -n "$MAILFLOW_SSH_AUTHORIZED_KEY" ]]; then
+    log "starting sshd on 22 (user mailflow, one authorized key; ferm lets only the bastion in)"
+    mkdir -p /run/sshd /etc/ssh/authorized_keys
+    printf '%s\n' "$MAILFLOW_SSH_AUTHORIZED_KEY" >/etc/ssh/authorized_keys/mailflow
+    chmod 0644 /etc/ssh/authorized_keys/mailflow
+    [[ -e /etc/ssh/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C '' -f /etc/ssh/ssh_host_ed25519_key
+    /usr/sbin/sshd -t || die "sshd rejects its configuration (see /usr/sbin/sshd -t)"
+    /usr/sbin/sshd -D -e </dev/null >>/var/log/sshd.log 2>&1 &
+    SSHD_PID=$!
+else
+    STUBS=("22=SSH-2.0-mailflow-stub" "${STUBS[@]}")
+fi
+log "starting stub listeners (${STUBS[*]%%=*})"
+python3 /usr/local/lib/mailflow/listeners.py "${STUBS[@]}" &
 
 # What the first probe does not need runs at nice 10 until the container is
 # ready and those runners have started (at most 20 s more), then at 0 again:
@@ -319,6 +341,14 @@ greets() {
         [[ "$line" == 220* ]]
     ) 2>/dev/null
 }
+# sshd answers with its banner (only asked when it was started).
+ssh_answers() {
+    (
+        exec 3<>/dev/tcp/127.0.0.1/22 || exit 1
+        IFS= read -r -t 3 line <&3 || exit 1
+        [[ "$line" == SSH-* ]]
+    ) 2>/dev/null
+}
 rest_answers() {
     local pw=${REST_PASSWORD//\\/\\\\}
     pw=${pw//\"/\\\"}
@@ -370,6 +400,10 @@ check_alive() {
             die "nginx (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/nginx/error.log"
         fi
     fi
+    if [[ -n "$SSHD_PID" ]] && ! alive "$SSHD_PID"; then
+        tail -n 20 /var/log/sshd.log 2>/dev/null || true
+        die "sshd (pid $SSHD_PID) is not running; see /var/log/sshd.log"
+    fi
 }
 
 # HyperKitty's first request can take seconds (nginx holds it until uwsgi's
@@ -399,7 +433,8 @@ for (( ; ; )); do
     if [[ -z "$LMTP_AT" ]] && greets 8024; then LMTP_AT=$(since_start); fi
     if [[ -z "$RUNNERS_AT" ]] && runners_started; then RUNNERS_AT=$(since_start); fi
     if [[ -z "$WEB_AT" && -s "$WEB_ANSWERED" ]]; then WEB_AT=$(<"$WEB_ANSWERED"); fi
-    if [[ -n "$EXIM_AT" && -n "$REST_AT" && -n "$LMTP_AT" && -n "$RUNNERS_AT" ]] && [[ "$MAILFLOW_WEB" == 0 || -n "$WEB_AT" ]]; then
+    if [[ -n "$EXIM_AT" && -n "$REST_AT" && -n "$LMTP_AT" && -n "$RUNNERS_AT" ]] && [[ "$MAILFLOW_WEB" == 0 || -n "$WEB_AT" ]] \
+        && { [[ -z "$SSHD_PID" ]] || ssh_answers; }; then
         break
     fi
     if (( SECONDS - started >= READY_TIMEOUT )); then

@@ -13,6 +13,8 @@ pub mod docker;
 pub mod hosts;
 pub mod images;
 mod rest_relay;
+pub mod run_ssh;
+pub mod through_shell;
 
 mod capability;
 
@@ -80,8 +82,11 @@ pub enum TargetError {
     ImageBuild { image: String, message: String },
     #[error("the lists container did not start: {0}")]
     Start(String),
-    #[error("command in the container failed: {0}")]
+    #[error("command on the list server failed: {0}")]
     Exec(String),
+    /// The ssh shell of a hosts target: connecting, host keys, a command's deadline.
+    #[error(transparent)]
+    Ssh(#[from] hosts::SshError),
     #[error(transparent)]
     Rest(#[from] crate::mailman::RestError),
     #[error("Mailman 2.1: {0}")]

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::mailbox::ImapConfig;
+use crate::target::through_shell::ServerPaths;
 use crate::secret::SecretSource;
 use crate::tls::Verify;
 
@@ -162,6 +163,9 @@ pub struct SshConfig {
     pub strict_host_key_checking: bool,
     pub identity_file: Option<PathBuf>,
     pub known_hosts_file: Option<PathBuf>,
+    /// Where exim's log and Mailman's folders are on the host, read through
+    /// this shell; Debian's places unless the file names others.
+    pub paths: ServerPaths,
 }
 
 /// What the harness may change on the host besides sending probes.

@@ -17,6 +17,7 @@ use crate::scenario::fields;
 use crate::scenario::reader::{Doc, Span, TableReader, Value};
 use crate::scenario::values::check_address;
 use crate::secret::SecretSource;
+use crate::target::through_shell::ServerPaths;
 use crate::tls::Verify;
 
 const TOP_KEYS: &[&str] = &["name", "smtp", "mailman", "web", "mailbox", "ssh", "allow", "limits"];
@@ -32,8 +33,10 @@ const WEB_KEYS: &[&str] = &["hyperkitty_url", "verify", "ca_file"];
 const MAILBOX_KEYS: &[&str] = &[
     "kind", "host", "port", "tls", "verify", "ca_file", "user", "password_env", "password_file", "folder", "address",
 ];
-const SSH_KEYS: &[&str] =
-    &["host", "user", "port", "proxy_jump", "strict_host_key_checking", "identity_file", "known_hosts_file"];
+const SSH_KEYS: &[&str] = &[
+    "host", "user", "port", "proxy_jump", "strict_host_key_checking", "identity_file", "known_hosts_file", "exim_mainlog",
+    "mailman_var_dir", "mailman_log",
+];
 const ALLOW_KEYS: &[&str] = &["moderate", "faults"];
 const LIMITS_KEYS: &[&str] = &["probes_per_minute"];
 
@@ -492,6 +495,13 @@ fn read_ssh(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SshConfig
     let identity_file = optional(&mut reader, "identity_file", |value| files.path(doc, "`ssh.identity_file`", value));
     let known_hosts_file =
         optional(&mut reader, "known_hosts_file", |value| files.path(doc, "`ssh.known_hosts_file`", value));
+    let mut remote_path = |key: &str, default: &str| match reader.optional(key) {
+        Some(value) => server_path(doc, &format!("`ssh.{key}`"), value),
+        None => Some(default.to_string()),
+    };
+    let exim_mainlog = remote_path("exim_mainlog", ServerPaths::DEBIAN_EXIM_MAINLOG);
+    let mailman_var_dir = remote_path("mailman_var_dir", ServerPaths::DEBIAN_MAILMAN_VAR_DIR);
+    let mailman_log = remote_path("mailman_log", ServerPaths::DEBIAN_MAILMAN_LOG);
     reader.finish(doc);
     Some(SshConfig {
         host: host?,
@@ -501,7 +511,27 @@ fn read_ssh(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SshConfig
         strict_host_key_checking: strict?,
         identity_file: identity_file?,
         known_hosts_file: known_hosts_file?,
+        paths: ServerPaths {
+            exim_mainlog: exim_mainlog?,
+            mailman_var_dir: mailman_var_dir?.trim_end_matches('/').to_string(),
+            mailman_log: mailman_log?,
+        },
     })
+}
+
+/// A path on the list host: absolute (it is not taken from this file's
+/// folder, nor from the ssh user's home), one line.
+fn server_path(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let text = doc.string(what, value)?;
+    if !text.starts_with('/') || text.len() < 2 || text.contains(['\r', '\n', '\0']) {
+        doc.error(
+            value.span(),
+            "not an absolute path",
+            format!("{what} must be an absolute path on the list host, like \"/var/log/exim4/mainlog\""),
+        );
+        return None;
+    }
+    Some(text.to_string())
 }
 
 fn read_allow(doc: &mut Doc, value: &Value<'_>) -> Option<Allow> {

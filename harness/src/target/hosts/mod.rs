@@ -10,10 +10,12 @@
 //! as scenario files do. The format is documented in README.md ("Target
 //! files").
 //!
-//! Layout: `config` holds the validated values, `file` the format's rules.
+//! Layout: `config` holds the validated values, `file` the format's rules,
+//! `ssh` the shell on the host, `target` the [`HostsTarget`] itself.
 
 mod config;
 mod file;
+mod ssh;
 mod target;
 
 #[cfg(test)]
@@ -24,4 +26,5 @@ pub use config::{
     StartTls, WebConfig,
 };
 pub use file::{load_hosts, parse_hosts};
+pub use ssh::{SshError, SshShell};
 pub use target::HostsTarget;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::mailbox::{ImapConfig, ImapTimeouts, ImapTls};
 use crate::secret::SecretSource;
+use crate::target::through_shell::ServerPaths;
 use crate::tls::Verify;
 
 /// A full file for a real server, every section and key used.
@@ -43,6 +44,8 @@ port = 2222
 proxy_jump = "ops@bastion.example.org"
 identity_file = "keys/mailflow"
 known_hosts_file = "/etc/mailflow/known_hosts"
+exim_mainlog = "/var/log/exim/main.log"
+mailman_var_dir = "/opt/mailman/var/"
 
 [allow]
 moderate = true
@@ -117,6 +120,11 @@ fn a_full_file() {
             strict_host_key_checking: true,
             identity_file: Some(PathBuf::from("targets/keys/mailflow")),
             known_hosts_file: Some(PathBuf::from("/etc/mailflow/known_hosts")),
+            paths: ServerPaths {
+                exim_mainlog: "/var/log/exim/main.log".into(),
+                mailman_var_dir: "/opt/mailman/var".into(),
+                mailman_log: "/var/log/mailman3/mailman.log".into(),
+            },
         }),
         allow: Allow { moderate: true, faults: false },
         limits: Limits { probes_per_minute: 4 },
@@ -133,6 +141,13 @@ fn the_smallest_file_and_its_defaults() {
     assert_eq!((config.mailman, config.web, config.mailbox, config.ssh), (None, None, None, None));
     assert_eq!(config.allow, Allow { moderate: false, faults: false });
     assert_eq!(config.limits.probes_per_minute, 10);
+
+    // An [ssh] table without paths reads Debian's places on the host.
+    let config = hosts("name = \"x\"\n[smtp]\naddresses = [\"127.0.0.1\"]\n[ssh]\nhost = \"lists.example.org\"\n");
+    let ssh = config.ssh.expect("an ssh table");
+    assert_eq!(ssh.paths, ServerPaths::debian());
+    assert!(ssh.strict_host_key_checking);
+    assert_eq!((ssh.user, ssh.port, ssh.proxy_jump, ssh.identity_file, ssh.known_hosts_file), (None, None, None, None, None));
 }
 
 #[test]
@@ -311,6 +326,11 @@ const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
         "strict host key checking not a boolean",
         "[ssh]\nhost = \"h\"\nstrict_host_key_checking = \"no\"\n",
         "h.toml:4:28: `ssh.strict_host_key_checking` must be true or false, found a string",
+    ),
+    (
+        "a server path taken as relative",
+        "[ssh]\nhost = \"h\"\nexim_mainlog = \"log/mainlog\"\n",
+        "h.toml:4:16: `ssh.exim_mainlog` must be an absolute path on the list host, like \"/var/log/exim4/mainlog\"",
     ),
     (
         "allow not a boolean",
