@@ -243,9 +243,12 @@ mod tests {
     async fn the_trace_is_filtered_on_the_server_from_the_named_log() {
         let log = "2026-05-12 08:00:00.123 1uQx2a-000Abc-7F <= a@probe.test H=(x) [10.0.0.1] P=esmtp S=300 id=mailflow.r.1@probe.test\n\
                    2026-05-12 08:00:00.200 1uQx2a-000Abc-7F Completed\n";
-        let shell = Recording::new(&[(0, log, "")]);
+        // Then its bounces, by the queue id found: none here.
+        let shell = Recording::new(&[(0, log, ""), (1, "", "")]);
         let trace = mta_trace(&shell, &paths(), &keys("<mailflow.r.1@probe.test>")).await.unwrap();
-        assert_eq!(shell.calls(), [["exigrep", "-l", "id=mailflow.r.1@probe.test", "/srv/log/mainlog"]]);
+        let calls = shell.calls();
+        assert_eq!(calls[0], ["exigrep", "-l", "id=mailflow.r.1@probe.test", "/srv/log/mainlog"]);
+        assert_eq!(calls[1], ["exigrep", "<= <> R=(?:1uQx2a-000Abc-7F)(?: |$)", "/srv/log/mainlog"]);
         assert_eq!(trace.queue_ids(), ["1uQx2a-000Abc-7F"]);
 
         // Nothing matched is no trace, not an error; a missing log is an error naming it.
