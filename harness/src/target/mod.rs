@@ -8,10 +8,17 @@
 //! needs one the target lacks is skipped with the reason, one way: a
 //! skipped row naming the [`Capability`].
 
+// The container target and its Docker side: the default `containers`
+// feature (a build for real hosts only leaves out testcontainers).
+#[cfg(feature = "containers")]
 pub mod containers;
+#[cfg(feature = "containers")]
 pub mod docker;
 pub mod hosts;
+#[cfg(feature = "containers")]
 pub mod images;
+#[cfg(feature = "containers")]
+pub mod target_file;
 
 mod capability;
 
