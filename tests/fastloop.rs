@@ -160,10 +160,13 @@ async fn secrets_stay_out_of_every_output(target: &ContainersTarget, dir: &Path,
     let rest_secret = std::fs::read_to_string(rest_password_file).expect("REST password file");
     assert!(rest_secret.len() >= 32, "the container's REST password is long and random");
     let imap = target.imap().expect("Dovecot");
-    // A second login with a password of its own (Dovecot reads its
-    // passwd-file again when it changes).
+    // A second login with a password of its own. Dovecot reads its
+    // passwd-file again when the file's mtime changes, in whole seconds: a
+    // change within the second of its last read goes unseen, hence the
+    // touch a second later.
     let line = format!("{IMAP_USER}:{{PLAIN}}{IMAP_SECRET}");
-    let (code, _, err) = mailflow_docker(&["exec", &imap.id, "sh", "-c", "printf '%s\\n' \"$1\" >>/etc/dovecot/users", "sh", &line]).await;
+    let script = "printf '%s\\n' \"$1\" >>/etc/dovecot/users && sleep 1.1 && touch /etc/dovecot/users";
+    let (code, _, err) = mailflow_docker(&["exec", &imap.id, "sh", "-c", script, "sh", &line]).await;
     assert_eq!(code, 0, "{err}");
 
     let (smtp, auths) = auth_recorder().await;
