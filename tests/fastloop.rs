@@ -42,14 +42,11 @@ fn the_written_target_file_runs_the_suite_and_keeps_secrets_out_of_every_output(
             .await
             .expect("the container target starts with a mailbox");
         support::then_remove(&target, async {
-            let dir = std::env::temp_dir().join(format!("mailflow-fastloop-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
+            let scratch = Scratch::new();
+            let dir = &scratch.0;
             let written = write_target_file(&target, &dir.join("t.toml")).expect("the target file is written");
             shipped_suite_passes_or_skips(&target, &written.file).await;
-            secrets_stay_out_of_every_output(&target, &dir, &written.companions[0]).await;
-            written.remove();
-            let _ = std::fs::remove_dir_all(&dir);
+            secrets_stay_out_of_every_output(&target, dir, &written.companions[0]).await;
         })
         .await;
     });
@@ -247,6 +244,25 @@ async fn secrets_stay_out_of_every_output(target: &ContainersTarget, dir: &Path,
     let (_, log, _) = target.exec(&["cat", "/var/log/nginx/access.log"]).await.expect("nginx's log");
     assert!(log.lines().any(|l| l.contains("/mailman-rest/3.1/lists/probe-held") && l.contains("\" 200 ")), "{log}");
     assert!(!log.contains(&rest_secret), "nginx logs no password");
+}
+
+/// A folder for the target files, the password files and the reports;
+/// removed however the test ends (it holds the REST password).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!("mailflow-fastloop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn shipped() -> String {
