@@ -65,6 +65,9 @@ if [[ -z "${MAILFLOW_SINK_HOST:-}" ]]; then
 fi
 export MAILFLOW_SINK_HOST
 export MAILFLOW_SINK_PROTOCOL="${MAILFLOW_SINK_PROTOCOL:-smtp}"
+MAILFLOW_MAILBOX_HOST="${MAILFLOW_MAILBOX_HOST:-}"
+MAILFLOW_MAILBOX_PORT="${MAILFLOW_MAILBOX_PORT:-24}"
+MAILFLOW_REST_EXPOSE_TO="${MAILFLOW_REST_EXPOSE_TO:-}"
 MAILFLOW_OLD_HOST_ADDR="${MAILFLOW_OLD_HOST_ADDR:-172.31.250.10}"
 MAILFLOW_BASTION_ADDR="${MAILFLOW_BASTION_ADDR:-172.31.250.11}"
 MAILFLOW_WEB="${MAILFLOW_WEB:-0}"
@@ -94,6 +97,13 @@ domain_re='[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?'
     || die "MAILFLOW_SINK_PORT must be a TCP port, got '$MAILFLOW_SINK_PORT'"
 [[ "$MAILFLOW_SINK_PROTOCOL" == smtp || "$MAILFLOW_SINK_PROTOCOL" == lmtp ]] \
     || die "MAILFLOW_SINK_PROTOCOL must be smtp or lmtp, got '$MAILFLOW_SINK_PROTOCOL'"
+ipv4_re='^[0-9]{1,3}(\.[0-9]{1,3}){3}$'
+[[ -z "$MAILFLOW_MAILBOX_HOST" || "$MAILFLOW_MAILBOX_HOST" =~ $ipv4_re ]] \
+    || die "MAILFLOW_MAILBOX_HOST must be an IPv4 address, got '$MAILFLOW_MAILBOX_HOST'"
+[[ "$MAILFLOW_MAILBOX_PORT" =~ ^[0-9]{1,5}$ ]] && (( MAILFLOW_MAILBOX_PORT > 0 && MAILFLOW_MAILBOX_PORT < 65536 )) \
+    || die "MAILFLOW_MAILBOX_PORT must be a TCP port, got '$MAILFLOW_MAILBOX_PORT'"
+[[ -z "$MAILFLOW_REST_EXPOSE_TO" || "$MAILFLOW_REST_EXPOSE_TO" =~ $ipv4_re ]] \
+    || die "MAILFLOW_REST_EXPOSE_TO must be an IPv4 address, got '$MAILFLOW_REST_EXPOSE_TO'"
 addr_list_re='^[0-9./]+( +[0-9./]+)*$'
 [[ "$MAILFLOW_OLD_HOST_ADDR" =~ $addr_list_re ]] \
     || die "MAILFLOW_OLD_HOST_ADDR must be IPv4 addresses (space-separated), got '$MAILFLOW_OLD_HOST_ADDR'"
@@ -182,6 +192,17 @@ write(hk_cfg, hk, 0o640, 0, grp.getgrnam("list").gr_gid)
 else
     install -m 0644 "$SHARE/nginx-plain.conf" /etc/nginx/sites-enabled/mailflow
 fi
+# Mailman's REST API through nginx at /mailman-rest/, for one address only
+# (the harness's machine, with `mailflow up --write-target`): a REST URL an
+# operator exposes, reached directly. Mailman itself stays on loopback, and
+# ferm's policy (8001 loopback only) is unchanged.
+mkdir -p /etc/nginx/mailflow.d
+rm -f /etc/nginx/mailflow.d/rest.conf
+if [[ -n "$MAILFLOW_REST_EXPOSE_TO" ]]; then
+    log "exposing Mailman's REST API at /mailman-rest/ on 80 and 443 to $MAILFLOW_REST_EXPOSE_TO only"
+    printf '%s\n' 'location /mailman-rest/ {' "    allow $MAILFLOW_REST_EXPOSE_TO;" '    deny all;' \
+        '    proxy_pass http://127.0.0.1:8001/;' '}' >/etc/nginx/mailflow.d/rest.conf
+fi
 
 # Runtime folders (a restarted container may hold stale pid files).
 mkdir -p /run/mailflow /run/exim4 /run/mailman3 /run/mailman3-web /var/log/mailman3/web
@@ -220,10 +241,11 @@ if [[ "$MAILFLOW_WEB" == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- the rest, meanwhile
-log "rendering /etc/exim4/exim4.conf (list domains $MAILFLOW_LIST_DOMAINS, probe domain $MAILFLOW_PROBE_DOMAIN, sink $MAILFLOW_SINK_PROTOCOL to $MAILFLOW_SINK_HOST:$MAILFLOW_SINK_PORT)"
+log "rendering /etc/exim4/exim4.conf (list domains $MAILFLOW_LIST_DOMAINS, probe domain $MAILFLOW_PROBE_DOMAIN, sink $MAILFLOW_SINK_PROTOCOL to $MAILFLOW_SINK_HOST:$MAILFLOW_SINK_PORT${MAILFLOW_MAILBOX_HOST:+, a copy over LMTP to the mailbox at $MAILFLOW_MAILBOX_HOST:$MAILFLOW_MAILBOX_PORT})"
 render "$SHARE/exim4.conf" /etc/exim4/exim4.conf 0644 root:root \
     "LIST_DOMAINS=$MAILFLOW_LIST_DOMAINS" "PROBE_DOMAIN=$MAILFLOW_PROBE_DOMAIN" \
-    "SINK_HOST=$MAILFLOW_SINK_HOST" "SINK_PORT=$MAILFLOW_SINK_PORT" "SINK_PROTOCOL=$MAILFLOW_SINK_PROTOCOL" </dev/null \
+    "SINK_HOST=$MAILFLOW_SINK_HOST" "SINK_PORT=$MAILFLOW_SINK_PORT" "SINK_PROTOCOL=$MAILFLOW_SINK_PROTOCOL" \
+    "MAILBOX_HOST=$MAILFLOW_MAILBOX_HOST" "MAILBOX_PORT=$MAILFLOW_MAILBOX_PORT" </dev/null \
     || die "could not render /etc/exim4/exim4.conf"
 exim4 -bV >/dev/null || die "exim rejects /etc/exim4/exim4.conf (see exim4 -bV)"
 

@@ -44,8 +44,8 @@ use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestError, Res
 use crate::probe::ProbeKeys;
 use crate::reach;
 use crate::scenario::Protocol;
-use crate::scenario::Suite;
 use crate::secret::Secret;
+use crate::scenario::Suite;
 use crate::sink::{Sink, SinkOptions};
 use crate::web::Web;
 
@@ -57,7 +57,11 @@ const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
 /// The lists image's own CA, which signed nginx's certificate.
 const WEB_CA: &str = "/etc/ssl/mailflow/ca.pem";
 /// The name nginx's certificate is for.
-const WEB_HOST: &str = "lists.example.test";
+pub const WEB_HOST: &str = "lists.example.test";
+/// Where nginx serves Mailman's REST API when it is exposed (start.sh).
+const REST_PATH: &str = "/mailman-rest";
+/// Dovecot's CA in the IMAP container (containers/imap/start.sh).
+const IMAP_CA: &str = "/etc/dovecot/mailflow/ca.pem";
 
 /// The vantage point inside the lists host: a command run in its container,
 /// connecting to its loopback address.
@@ -186,6 +190,33 @@ impl StartOptions {
     }
 }
 
+/// The Dovecot container (containers/imap) a target started for a target
+/// file delivers the probe domain's mail into (see
+/// [`ContainersTarget::start_for_target_file`]).
+#[derive(Debug, Clone)]
+pub struct ImapContainer {
+    pub id: String,
+    /// Its address on the run's network: IMAPS on 993, LMTP on 24.
+    pub addr: IpAddr,
+    /// Dovecot's throwaway CA (PEM), which signed its certificate for `addr`.
+    pub ca_pem: String,
+}
+
+impl ImapContainer {
+    /// The one login of the image's passwd-file (containers/imap/users).
+    pub const USER: &'static str = "probe@probe.test";
+    /// Its fixed password: a throwaway container on a test network.
+    pub const PASSWORD: &'static str = "mailflow-imap-test";
+}
+
+/// What a target started for a target file adds: the IMAP mailbox and
+/// Mailman's REST API exposed to this machine.
+#[derive(Debug, Clone, Copy, Default)]
+struct ForHosts {
+    imap: bool,
+    expose_rest: bool,
+}
+
 /// A container of the run that reachability is checked from.
 struct VantageContainer {
     name: &'static str,
@@ -213,8 +244,13 @@ pub struct ContainersTarget {
     rest: RestRelay,
     /// Mailman's REST password in the lists container (random per container).
     rest_password: Secret,
+    /// Whether the REST API is exposed to this machine (started for a
+    /// target file); otherwise it stays on the container's loopback.
+    rest_exposed: bool,
     /// The run's ssh key and known_hosts, with [`StartOptions::ssh`].
     ssh: Option<RunSsh>,
+    /// The Dovecot mailbox, when started for a target file.
+    imap: Option<ImapContainer>,
     pub report: StartReport,
 }
 
@@ -227,6 +263,7 @@ impl Drop for ContainersTarget {
         }
         let mut ids = vec![self.container_id.clone()];
         ids.extend(self.vantages.iter().map(|v| v.id.clone()));
+        ids.extend(self.imap.iter().map(|i| i.id.clone()));
         let quiet = |args: &[&str]| {
             let _ = std::process::Command::new("docker")
                 .args(args)
@@ -252,6 +289,21 @@ impl ContainersTarget {
 
     /// As [`ContainersTarget::start`], with options (the web side).
     pub async fn start_with(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
+        Self::start_inner(suite, options, ForHosts::default()).await
+    }
+
+    /// As [`ContainersTarget::start_with`], plus what a hosts target pointed
+    /// at these containers needs (`mailflow up --write-target`): a Dovecot
+    /// container on the run's network that exim also delivers the probe
+    /// domain's mail into over LMTP (the sink still gets it), and Mailman's
+    /// REST API exposed through nginx at `/mailman-rest/` to this machine's
+    /// address on the run's network only. See
+    /// [`crate::target::target_file`] for the file.
+    pub async fn start_for_target_file(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
+        Self::start_inner(suite, options, ForHosts { imap: true, expose_rest: true }).await
+    }
+
+    async fn start_inner(suite: &Suite, options: StartOptions, for_hosts: ForHosts) -> Result<ContainersTarget, TargetError> {
         ensure_daemon().await?;
         reap_stale_containers().await?;
         reap_stale_networks().await?;
@@ -266,17 +318,26 @@ impl ContainersTarget {
         } else {
             None
         };
+        let imap_image = if for_hosts.imap { Some(ensure_image("imap", &base.image).await?) } else { None };
+        images.extend(imap_image.iter().cloned());
         let rest_password = Secret::new(random_password());
 
         let network = create_run_network().await?;
         let started = std::time::Instant::now();
         let launch = Launch {
+            images: Images {
+                base: &base.image,
+                lists: &lists.image,
+                dns: &dns.image,
+                imap: imap_image.as_ref().map(|i| i.image.as_str()),
+            },
             web: options.web,
+            for_hosts,
             rest_password: rest_password.expose(),
             ssh: ssh.as_ref().map(|(keys, bastion_image)| SshLaunch { public_key: keys.public_key(), bastion_image }),
         };
-        let containers = start_containers(suite, &network, &base.image, &lists.image, &dns.image, launch).await;
-        let (lists_container, vantages, dns_container, sink) = match containers {
+        let containers = start_containers(suite, &network, launch).await;
+        let (lists_container, vantages, dns_container, sink, imap) = match containers {
             Ok(c) => c,
             Err(e) => {
                 // The containers that did start are removed on drop; the network then.
@@ -289,6 +350,10 @@ impl ContainersTarget {
         let container_id = lists_container.id().to_string();
         let lists_id = container_id.clone();
         let mut all = vec![lists_container, dns_container];
+        let imap = imap.map(|(info, c)| {
+            all.push(c);
+            info
+        });
         let mut vantage_info = Vec::new();
         for (name, host, c) in vantages {
             vantage_info.push(VantageContainer { name, id: c.id().to_string(), addr: IpAddr::V4(network.addr(host)) });
@@ -307,7 +372,9 @@ impl ContainersTarget {
             http: None,
             rest: RestRelay::new(lists_id.as_str()),
             rest_password,
+            rest_exposed: for_hosts.expose_rest,
             ssh: ssh.map(|(keys, _)| keys),
+            imap,
             report: StartReport {
                 images,
                 container_start,
@@ -437,6 +504,18 @@ impl ContainersTarget {
     /// for a target file written for these containers. Prints as `***`.
     pub fn rest_password(&self) -> &Secret {
         &self.rest_password
+    }
+
+    /// The Dovecot mailbox, when started for a target file.
+    pub fn imap(&self) -> Option<&ImapContainer> {
+        self.imap.as_ref()
+    }
+
+    /// Mailman's REST API as this machine reaches it directly (through the
+    /// lists container's nginx) and its password, when started for a target
+    /// file; `None` otherwise (the API then stays on the container's loopback).
+    pub fn exposed_rest(&self) -> Option<(String, &Secret)> {
+        self.rest_exposed.then(|| (format!("http://{}{REST_PATH}", self.container_ip), &self.rest_password))
     }
 
     pub fn container_ip(&self) -> IpAddr {
@@ -702,7 +781,36 @@ type Started = (
     Vec<(&'static str, u8, ContainerAsync<GenericImage>)>,
     ContainerAsync<GenericImage>,
     Sink,
+    Option<(ImapContainer, ContainerAsync<GenericImage>)>,
 );
+
+/// The images a run starts.
+struct Images<'a> {
+    base: &'a str,
+    lists: &'a str,
+    dns: &'a str,
+    /// Only when started for a target file.
+    imap: Option<&'a str>,
+}
+
+/// Starts the Dovecot container straight on the run's network (its start
+/// script makes a certificate for the addresses it has then) and reads its
+/// address and CA.
+async fn start_imap(network: &RunNetwork, image: &str) -> Result<(ImapContainer, ContainerAsync<GenericImage>), TargetError> {
+    let (repo, tag) = split_image(image);
+    let c = GenericImage::new(repo, tag)
+        .with_wait_for(WaitFor::message_on_stderr("starting up for imap"))
+        .with_label(OWNER_LABEL, std::process::id().to_string())
+        .with_network(network.name.clone())
+        .with_host_config_modifier(|hc| hc.publish_all_ports = Some(false))
+        .with_startup_timeout(Duration::from_secs(60))
+        .start()
+        .await
+        .map_err(|e| TargetError::Start(format!("the Dovecot container: {e}")))?;
+    let addr = address_on(c.id(), &network.name).await?;
+    let ca_pem = super::docker::docker(&["exec", c.id(), "cat", IMAP_CA], Duration::from_secs(20)).await?;
+    Ok((ImapContainer { id: c.id().to_string(), addr, ca_pem }, c))
+}
 
 /// Binds the sink on the network's gateway, starts the vantage containers
 /// (with their fixed addresses) and the lists container, which is told those
@@ -710,11 +818,14 @@ type Started = (
 async fn start_containers(
     suite: &Suite,
     network: &RunNetwork,
-    base_image: &str,
-    lists_image: &str,
-    dns_image: &str,
     launch: Launch<'_>,
 ) -> Result<Started, TargetError> {
+    let (base_image, lists_image, dns_image) = (launch.images.base, launch.images.lists, launch.images.dns);
+    // Dovecot first: exim is told its address at start.
+    let imap = match launch.images.imap {
+        Some(image) => Some(start_imap(network, image).await?),
+        None => None,
+    };
     let gateway = IpAddr::V4(network.gateway());
     let options = SinkOptions { probe_domain: Some(suite.probe_domain.clone()), ..SinkOptions::default() };
     let sink = Sink::bind_with(SocketAddr::new(gateway, 0), options)
@@ -735,6 +846,8 @@ async fn start_containers(
         .with_env_var("MAILFLOW_OLD_HOST_ADDR", network.addr(OLD_HOST_HOST).to_string())
         .with_env_var("MAILFLOW_BASTION_ADDR", network.addr(BASTION_HOST).to_string())
         .with_env_var("MAILFLOW_WEB", if launch.web { "1" } else { "0" })
+        .with_env_var("MAILFLOW_MAILBOX_HOST", imap.as_ref().map(|(i, _)| i.addr.to_string()).unwrap_or_default())
+        .with_env_var("MAILFLOW_REST_EXPOSE_TO", if launch.for_hosts.expose_rest { gateway.to_string() } else { String::new() })
         .with_label(OWNER_LABEL, std::process::id().to_string())
         .with_network(network.name.clone())
         // The run's DNS container is the lists host's only DNS server: its
@@ -773,12 +886,15 @@ async fn start_containers(
     let (lists, others) = tokio::join!(lists, others);
     let lists = lists.map_err(|e| TargetError::Start(e.to_string()))?;
     let (vantages, dns) = others?;
-    Ok((lists, vantages, dns, sink))
+    Ok((lists, vantages, dns, sink, imap))
 }
 
 /// What the lists container (and, with ssh, the bastion) is started with.
 struct Launch<'a> {
+    images: Images<'a>,
     web: bool,
+    /// What a hosts target pointed at these containers needs.
+    for_hosts: ForHosts,
     rest_password: &'a str,
     ssh: Option<SshLaunch<'a>>,
 }

@@ -8,13 +8,22 @@
 //! needs one the target lacks is skipped with the reason, one way: a
 //! skipped row naming the [`Capability`].
 
+// The container target and its Docker side: the default `containers`
+// feature (a build for real hosts only leaves out testcontainers).
+#[cfg(feature = "containers")]
 pub mod containers;
+#[cfg(feature = "containers")]
 pub mod docker;
 pub mod hosts;
+#[cfg(feature = "containers")]
 pub mod images;
+#[cfg(feature = "containers")]
 mod rest_relay;
+#[cfg(feature = "containers")]
 pub mod run_ssh;
 pub mod through_shell;
+#[cfg(feature = "containers")]
+pub mod target_file;
 
 mod capability;
 
