@@ -292,7 +292,8 @@ impl Target for HostsTarget {
             Some(m) => format!(", Mailman 2.1 at {}", m.web_url),
             None => String::new(),
         };
-        format!("hosts: {} (SMTP {}{shell}{mailman}, from {}){notes}", self.config.name, self.smtp_addr(), self.config.path.display())
+        let smtp: Vec<String> = self.config.smtp.addresses.iter().map(SocketAddr::to_string).collect();
+        format!("hosts: {} (SMTP {}{shell}{mailman}, from {}){notes}", self.config.name, smtp.join(" or "), self.config.path.display())
     }
     fn probe_domain(&self) -> &str {
         &self.probe_domain
@@ -300,6 +301,12 @@ impl Target for HostsTarget {
     /// The first address the file lists.
     fn smtp_addr(&self) -> SocketAddr {
         self.config.smtp.addresses[0]
+    }
+    /// Every address the file lists, in its order: a send that cannot
+    /// connect to one tries the next (IPv4 and IPv6 listed separately; a
+    /// migration's old and new service address).
+    fn smtp_addrs(&self) -> Vec<SocketAddr> {
+        self.config.smtp.addresses.clone()
     }
     fn smtp_security(&self) -> Option<&Security> {
         self.security.as_ref()
