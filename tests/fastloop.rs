@@ -1,11 +1,16 @@
 //! The fast loop: containers started the way `mailflow up --write-target`
 //! starts them (a Dovecot mailbox on the run's network that exim also
 //! delivers the probe domain's mail into, Mailman's REST API exposed to this
-//! machine), the target file written, and `mailflow run --target FILE
-//! scenarios/` run against them as a hosts target.
+//! machine, sshd in the lists container behind the bastion container), the
+//! target file written, and `mailflow run --target FILE scenarios/` run
+//! against them as a hosts target:
 //!
 //! - every shipped scenario the hosts target can perform passes; the steps
 //!   it cannot perform are skipped, each with its reason; nothing fails;
+//! - the file's `[ssh]` table is used: exim's log (the probe's hops), the
+//!   prototype archive and Mailman's shunt queue are read over ssh, by a
+//!   `mailflow` process with docker out of its reach (no `docker` on its
+//!   PATH, `DOCKER_HOST` pointing nowhere), so no step went through docker exec;
 //! - foreign mail planted in the IMAP mailbox is still there afterwards, and
 //!   the run's own probes are gone;
 //! - secrets: a run with SMTP AUTH (to a loopback STARTTLS server that
@@ -38,7 +43,8 @@ fn the_written_target_file_runs_the_suite_and_keeps_secrets_out_of_every_output(
     let rt = tokio::runtime::Runtime::new().unwrap();
     let plan = support::shipped("scenarios");
     rt.block_on(async {
-        let target = ContainersTarget::start_for_target_file(&plan.suite, StartOptions { web: true, ..StartOptions::default() })
+        // As `mailflow up --write-target` starts them: with the web side and ssh.
+        let target = ContainersTarget::start_for_target_file(&plan.suite, StartOptions { web: true, ssh: true })
             .await
             .expect("the container target starts with a mailbox");
         support::then_remove(&target, async {
@@ -70,7 +76,19 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
         lmtp_deliver(dovecot, "someone@example.test", "alice@probe.test", &message).await;
     }
 
-    let (code, stdout, stderr) = mailflow(&["run", "--target", &file.display().to_string(), "--format", "json", &shipped()], &[]).await;
+    let ssh = config.ssh.clone().expect("an [ssh] table in the written file");
+    assert_eq!((ssh.become_user.as_deref(), ssh.strict_host_key_checking), (Some("list"), true), "{text}");
+    assert!(ssh.proxy_jump.is_some() && ssh.known_hosts_file.is_some() && ssh.identity_file.is_some(), "{text}");
+
+    // Docker out of the run's reach: a PATH with ssh alone, and a
+    // DOCKER_HOST that leads nowhere. Whatever needs the list host must go
+    // over the file's ssh.
+    let no_docker = NoDocker::new();
+    let (code, stdout, stderr) = mailflow(
+        &["run", "--target", &file.display().to_string(), "--format", "json", &shipped()],
+        &[("PATH", no_docker.path()), ("DOCKER_HOST", "unix:///nonexistent")],
+    )
+    .await;
     let events: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     let steps: Vec<&Value> = events.iter().filter(|e| e["event"] == "step_finished").collect();
     let table: String = steps
@@ -83,20 +101,19 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
     assert_eq!(summary["totals"]["failed"], 0, "{summary}");
     assert_eq!(summary["totals"]["not_run"], 0, "{summary}");
     let started = events.iter().find(|e| e["event"] == "target_ready").expect("target_ready");
-    assert!(started["description"].as_str().unwrap_or("").starts_with("hosts: "), "{started}");
+    let description = started["description"].as_str().unwrap_or("");
+    assert!(description.starts_with("hosts: ") && description.contains(", shell ssh mailflow@"), "{started}");
 
     // Nothing failed; what the hosts target cannot do is skipped with the
-    // reason (a capability it lacks), never passed.
+    // reason, never passed. With ssh the host's files are read: what is
+    // left needs the container target's own network (its vantage
+    // containers, its DNS server, the web server it checks over HTTPS).
+    const REMAINING: [&str; 3] = ["this target offers no vantage point `", "this target offers no DNS server", "this target offers no web server to check"];
     for s in &steps {
         assert_ne!(s["outcome"], "failed", "{table}");
         if s["outcome"] == "skipped" {
             let reason = s["reason"].as_str().unwrap_or("");
-            // "needs read access to the MTA's log", "this target offers no
-            // vantage point `bastion`", "... offers no DNS server".
-            assert!(
-                reason.starts_with("needs ") || reason.contains("offers no"),
-                "a skip without a missing capability as its reason: {s}\n{table}"
-            );
+            assert!(REMAINING.iter().any(|r| reason.contains(r)), "a skip not among the reasons a hosts target with ssh has: {s}\n{table}");
         }
     }
     let outcome = |path_end: &str, key: &str| -> Vec<String> {
@@ -113,15 +130,23 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
     assert_eq!(outcome("moderation/nonmember-discard.toml", "expect_held"), ["passed"], "{table}");
     assert_eq!(outcome("moderation/nonmember-discard.toml", "moderate"), ["passed"], "{table}");
     assert_eq!(outcome("refusal/relay.toml", "expect_smtp"), ["passed"], "{table}");
-    // What it does not: the prototype archive, exim's log, Mailman's queues,
-    // vantage points inside the network.
-    assert!(outcome("moderation/two-message-ids.toml", "expect_shunted").iter().all(|o| o == "skipped"), "{table}");
-    let skipped_for: Vec<&str> = steps
+    // Over ssh: the prototype archive (read as `list` through sudo), by
+    // Message-ID and, for a probe without one, by its probe header;
+    // Mailman's shunt queue; exim's log, whose lines give the member
+    // post's hops into Mailman.
+    assert_eq!(outcome("delivery/member-post.toml", "expect_archived"), ["passed"], "{table}");
+    assert!(outcome("pitfalls/no-message-id.toml", "expect_archived").first().is_some_and(|o| o == "passed"), "{table}");
+    assert_eq!(outcome("moderation/two-message-ids.toml", "expect_shunted"), ["passed"], "{table}");
+    let member_post = steps
         .iter()
-        .filter(|s| s["outcome"] == "skipped")
-        .filter_map(|s| s["reason"].as_str())
-        .collect();
-    for missing in ["Mailman's prototype archive", "Mailman's queues", "vantage point `bastion`", "DNS server"] {
+        .find(|s| s["path"].as_str().unwrap_or("").ends_with("delivery/member-post.toml") && s["key"] == "expect_delivered")
+        .expect("the member post's delivery step");
+    let hops: Vec<&str> = member_post["hops"].as_array().into_iter().flatten().filter_map(|h| h["hop"].as_str()).collect();
+    for from_exims_log in ["accepted", "to_mailman"] {
+        assert!(hops.contains(&from_exims_log), "no `{from_exims_log}` hop from exim's log read over ssh: {member_post}");
+    }
+    let skipped_for: Vec<&str> = steps.iter().filter(|s| s["outcome"] == "skipped").filter_map(|s| s["reason"].as_str()).collect();
+    for missing in ["vantage point `bastion`", "DNS server"] {
         assert!(skipped_for.iter().any(|r| r.contains(missing)), "no step skipped for want of {missing}:\n{table}");
     }
     eprintln!("hosts target against the containers:\n{table}");
@@ -244,6 +269,23 @@ async fn secrets_stay_out_of_every_output(target: &ContainersTarget, dir: &Path,
     let (_, log, _) = target.exec(&["cat", "/var/log/nginx/access.log"]).await.expect("nginx's log");
     assert!(log.lines().any(|l| l.contains("/mailman-rest/3.1/lists/probe-held") && l.contains("\" 200 ")), "{log}");
     assert!(!log.contains(&rest_secret), "nginx logs no password");
+}
+
+/// A folder holding only `ssh` (a link to the system's), to be a run's
+/// whole PATH: no `docker` in it. Removed however the test ends.
+struct NoDocker(tempfile::TempDir);
+
+impl NoDocker {
+    fn new() -> NoDocker {
+        let dir = tempfile::Builder::new().prefix("mailflow-no-docker-").tempdir().unwrap();
+        let ssh = ["/usr/bin/ssh", "/bin/ssh", "/usr/local/bin/ssh"].into_iter().find(|p| Path::new(p).is_file()).expect("ssh installed");
+        std::os::unix::fs::symlink(ssh, dir.path().join("ssh")).unwrap();
+        assert!(!dir.path().join("docker").exists());
+        NoDocker(dir)
+    }
+    fn path(&self) -> &str {
+        self.0.path().to_str().expect("a UTF-8 temporary folder")
+    }
 }
 
 /// A folder for the target files, the password files and the reports;

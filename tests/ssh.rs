@@ -4,8 +4,9 @@
 //! target file that reaches the lists container through the bastion as
 //! ProxyJump, as production sites do. Checked: the shell runs commands on
 //! the lists container; exim's log trace of a probe comes back over ssh;
-//! the member-post scenario's archive step is judged through ssh (and says
-//! that Mailman's 0700 maildir is unreadable to the ssh user); Mailman's
+//! the member-post scenario's archive step passes through ssh (Mailman's
+//! 0700 maildir read as `list` through sudo, `[ssh] become = "list"`), and
+//! fails saying why without `become` or with a user sudo refuses; Mailman's
 //! REST API through the shell lists the suite's lists; a wrong or unknown
 //! host key (of the list host or of the bastion) stops the connection with
 //! an error that says so.
@@ -42,7 +43,8 @@ fn the_hosts_target_reaches_the_list_host_through_the_bastion() {
 
             the_shell_runs_on_the_lists_container(&containers, &hosts).await;
             the_probes_trace_comes_back_over_ssh(&containers, &hosts, &plan).await;
-            the_archive_step_is_judged_over_ssh(&hosts, &plan).await;
+            the_archive_step_passes_over_ssh(&hosts, &plan).await;
+            the_archive_step_says_why_it_cannot_read(&containers, &plan, files.path(), &ssh).await;
             rest_through_the_shell_lists_the_suites_lists(&hosts, &plan).await;
             wrong_host_keys_are_refused(&containers, &plan, files.path(), &ssh).await;
         })
@@ -59,7 +61,7 @@ async fn connect(containers: &ContainersTarget, plan: &Plan, dir: &Path, ssh: &S
         "name = \"lists.example.test\"\n\
          [smtp]\naddresses = [\"{smtp}\"]\nstarttls = \"off\"\n\
          [mailman]\nversion = \"3\"\nrest_url = \"http://127.0.0.1:8001\"\nreach = \"through_shell\"\npassword_file = \"{password}\"\n\
-         [ssh]\nhost = \"{host}\"\nuser = \"{user}\"\nproxy_jump = \"{jump}\"\nidentity_file = \"{identity}\"\nknown_hosts_file = \"{known}\"\n\
+         [ssh]\nhost = \"{host}\"\nuser = \"{user}\"\nproxy_jump = \"{jump}\"\nidentity_file = \"{identity}\"\nknown_hosts_file = \"{known}\"\n{become}\
          [limits]\nprobes_per_minute = 600\n",
         smtp = containers.smtp_addr(),
         password = password_file.display(),
@@ -68,6 +70,7 @@ async fn connect(containers: &ContainersTarget, plan: &Plan, dir: &Path, ssh: &S
         jump = ssh.proxy_jump.as_deref().unwrap(),
         identity = ssh.identity_file.as_ref().unwrap().display(),
         known = ssh.known_hosts_file.as_ref().unwrap().display(),
+        become = ssh.become_user.as_ref().map(|u| format!("become = \"{u}\"\n")).unwrap_or_default(),
     );
     let config = parse_hosts(&dir.join("containers-over-ssh.toml"), &file).expect("the target file parses");
     HostsTarget::connect(config, &plan.suite.probe_domain).await
@@ -121,13 +124,8 @@ async fn the_probes_trace_comes_back_over_ssh(containers: &ContainersTarget, hos
     assert_eq!(trace.queue_ids(), direct.queue_ids());
 }
 
-/// The member post, run against the hosts target: delivery needs a mailbox
-/// (skipped); the archive step is judged from the prototype archive read
-/// over ssh, not skipped. Mailman makes each list's prototype maildir 0700
-/// (Python's `mailbox.Maildir`), so the ssh user, in the group `list` but
-/// not `list` itself, cannot read it: the step fails saying so, never
-/// "not archived" (reading it needs `sudo -u list`, not built yet).
-async fn the_archive_step_is_judged_over_ssh(hosts: &HostsTarget, plan: &Plan) {
+/// The member post, run against the hosts target: its archive step's outcome and the report.
+async fn member_post(hosts: &HostsTarget, plan: &Plan) -> (Outcome, String) {
     let chosen: Vec<_> = plan.scenarios.iter().filter(|s| s.path.ends_with("delivery/member-post.toml")).cloned().collect();
     assert_eq!(chosen.len(), 1);
     let results = run_all(hosts, &plan.suite, &chosen, &RunId::new(), &|_| {}).await;
@@ -135,8 +133,34 @@ async fn the_archive_step_is_judged_over_ssh(hosts: &HostsTarget, plan: &Plan) {
     let sent = results[0].steps.iter().find(|s| s.key == "send").expect("a send step");
     assert!(matches!(sent.outcome(), Outcome::Passed), "{report}");
     let archived = results[0].steps.iter().find(|s| s.key == "expect_archived").expect("an archive step");
-    assert!(matches!(archived.outcome(), Outcome::Failed), "{report}");
+    (archived.outcome(), report)
+}
+
+/// Delivery needs a mailbox (skipped); the archive step is judged from the
+/// prototype archive read over ssh, not skipped: Mailman makes each list's
+/// maildir 0700 (Python's `mailbox.Maildir`), and the table's `become =
+/// "list"` reads it as `list` through `sudo -n -u list -- grep` (the lists
+/// image's sudoers entry), so the probe is found there.
+async fn the_archive_step_passes_over_ssh(hosts: &HostsTarget, plan: &Plan) {
+    assert_eq!(hosts.config().ssh.as_ref().and_then(|s| s.become_user.as_deref()), Some("list"));
+    let (outcome, report) = member_post(hosts, plan).await;
+    assert!(matches!(outcome, Outcome::Passed), "{report}");
+    assert!(report.contains("prototype/probe-test@lists.example.test/new/"), "the maildir file is named: {report}");
+}
+
+/// Without `become` the ssh user (group `list`, not `list`) cannot read the
+/// maildir: the step fails saying so, never "not archived". With a user
+/// the sudoers entry does not name, sudo's refusal is the failure.
+async fn the_archive_step_says_why_it_cannot_read(containers: &ContainersTarget, plan: &Plan, dir: &Path, ssh: &SshConfig) {
+    let as_itself = connect(containers, plan, dir, &SshConfig { become_user: None, ..ssh.clone() }).await.expect("connects");
+    let (outcome, report) = member_post(&as_itself, plan).await;
+    assert!(matches!(outcome, Outcome::Failed), "{report}");
     assert!(report.contains("prototype/probe-test@lists.example.test/new: Permission denied"), "{report}");
+
+    let as_root = connect(containers, plan, dir, &SshConfig { become_user: Some("root".into()), ..ssh.clone() }).await.expect("connects");
+    let (outcome, report) = member_post(&as_root, plan).await;
+    assert!(matches!(outcome, Outcome::Failed), "{report}");
+    assert!(report.contains("`sudo -n -u root -- grep` on the host refused"), "{report}");
 }
 
 async fn rest_through_the_shell_lists_the_suites_lists(hosts: &HostsTarget, plan: &Plan) {

@@ -499,7 +499,8 @@ async fn cmd_up(paths: Vec<PathBuf>, write_target: Option<PathBuf>) -> anyhow::R
         }
     }
     let start = match write_target {
-        Some(_) => ContainersTarget::start_for_target_file(&plan.suite, StartOptions::from_env()).await,
+        // With ssh: the file's [ssh] table reads exim's log, Mailman's queues and archive.
+        Some(_) => ContainersTarget::start_for_target_file(&plan.suite, StartOptions { ssh: true, ..StartOptions::from_env() }).await,
         None => ContainersTarget::start_with(&plan.suite, StartOptions::from_env()).await,
     };
     let target = start.context("starting the container target")?;

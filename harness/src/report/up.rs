@@ -49,6 +49,11 @@ pub fn endpoints(target: &ContainersTarget, suite: &Suite, written: Option<&Writ
         if let Some((url, _)) = target.exposed_rest() {
             writeln!(out, "rest        {url}/3.1/ from this machine (user restadmin, password in {})", name(&w.companions[0]))?;
         }
+        if let Some(ssh) = target.ssh_table() {
+            let via = ssh.proxy_jump.as_deref().map(|j| format!(" through {j}")).unwrap_or_default();
+            let user = ssh.user.as_deref().map(|u| format!("{u}@")).unwrap_or_default();
+            writeln!(out, "ssh         {user}{}{via} (the run's key and known_hosts, in the target file's [ssh])", ssh.host)?;
+        }
         let secrets: Vec<String> = w.companions.iter().map(|p| name(p)).collect();
         writeln!(out, "target      {} (secrets and CA in {})", name(&w.file), secrets.join(", "))?;
         writeln!(out, "run         mailflow run --target {} [PATHS]", name(&w.file))?;

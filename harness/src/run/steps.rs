@@ -1,6 +1,7 @@
 //! One function per step kind: act or observe, then compare; each yields a
 //! [`Verdict`] of rows. Every wait goes through [`within`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -155,22 +156,39 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
     }
     let at = Instant::now();
     let wall = SystemTime::now();
-    let expected = format!("{} sent to {}", sent_as(&probe), target.smtp_addr());
-    let sent = match target.smtp_security() {
-        Some(security) => smtp::send_secured(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default(), security).await,
-        None => smtp::send(target.smtp_addr(), &envelope, &probe.bytes, Timeouts::default()).await,
+    // Each listed address in turn (IPv4 and IPv6, the old and the new
+    // service address), on to the next only when no connection was made:
+    // once a server has answered, its answer is the finding, and the probe
+    // is never sent twice.
+    let addrs = target.smtp_addrs();
+    let mut unreachable = Vec::new();
+    let mut tried = addrs.iter().copied().peekable();
+    let (addr, sent) = loop {
+        let addr = tried.next().unwrap_or_else(|| target.smtp_addr());
+        let sent = match target.smtp_security() {
+            Some(security) => smtp::send_secured(addr, &envelope, &probe.bytes, Timeouts::default(), security).await,
+            None => smtp::send(addr, &envelope, &probe.bytes, Timeouts::default()).await,
+        };
+        match sent {
+            Err(e) if e.kind.is_no_connection() && tried.peek().is_some() => unreachable.push(e.to_string()),
+            sent => break (addr, sent),
+        }
     };
+    let evidence: Vec<String> = unreachable.iter().map(|e| format!("{e}; tried the next listed address")).collect();
     match sent {
         Ok(transcript) => {
+            let expected = format!("{} sent to {addr}", sent_as(&probe));
             let row = Row::passed("SMTP conversation", expected, describe_send(&probe, &transcript)).took(at.elapsed());
             state.last = Some(Sent { probe, transcript, at, wall });
-            Verdict::row(row)
+            Verdict { rows: vec![row], evidence, ..Verdict::default() }
         }
         Err(e) => {
-            let observed = e.to_string();
+            let listed: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+            let expected = format!("{} sent to {}", sent_as(&probe), if listed.len() > 1 { format!("one of {}", listed.join(", ")) } else { addr.to_string() });
+            let observed = if unreachable.is_empty() { e.to_string() } else { format!("{}; {e}", unreachable.join("; ")) };
             let stop = Stop::NotSent { error: observed.clone() };
             state.last = Some(Sent { probe, transcript: e.transcript, at, wall });
-            Verdict { rows: vec![Row::failed("SMTP conversation", expected, observed)], stop: Some(stop), ..Verdict::default() }
+            Verdict { rows: vec![Row::failed("SMTP conversation", expected, observed)], stop: Some(stop), evidence, ..Verdict::default() }
         }
     }
 }
@@ -1189,6 +1207,62 @@ mod tests {
         let nothing = MailboxOnly(Held(Vec::new()));
         let (outcome, text) = judged(&expect_fate(&nothing, &sent, &fate(Fate::Lost)).await);
         assert_eq!(outcome, Outcome::Passed, "{text}");
+    }
+
+    /// A target that lists several SMTP addresses, like a hosts target
+    /// during a migration.
+    struct Addresses(Vec<SocketAddr>);
+
+    impl Target for Addresses {
+        fn describe(&self) -> String {
+            "addresses".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            self.0[0]
+        }
+        fn smtp_addrs(&self) -> Vec<SocketAddr> {
+            self.0.clone()
+        }
+    }
+
+    /// A send goes on to the next listed address only when no connection
+    /// was made; the row names the address that took the probe, the
+    /// evidence the ones that could not be reached.
+    #[tokio::test]
+    async fn a_send_tries_each_listed_address_until_one_connects() {
+        let sink = crate::sink::Sink::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        // A port nobody listens on: connecting is refused.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let suite = crate::scenario::parse_suite(std::path::Path::new("suite.toml"), "probe_domain = \"probe.test\"\n").unwrap();
+        let to = vec!["alice@probe.test".to_string()];
+        let spec = ProbeSpec { from: "bob@probe.test", to: &to, subject: "s", body: None, headers: &[], attachments: &[] };
+        let mut state = State { last: None, probe_ids: Vec::new(), list_ids: Vec::new() };
+
+        let probe = probe::build(&RunId::new(), "probe.test", "t", &spec);
+        let id = probe.message_id.clone();
+        let v = submit(&Addresses(vec![closed, sink.addr()]), &suite, probe, &mut state).await;
+        let (outcome, text) = judged(&v);
+        assert_eq!(outcome, Outcome::Passed, "{text}");
+        assert_eq!(v.rows[0].expected, format!("{id} sent to {}", sink.addr()));
+        assert_eq!(v.evidence.len(), 1, "{:?}", v.evidence);
+        assert!(v.evidence[0].starts_with(&format!("could not connect to {closed}: ")), "{:?}", v.evidence);
+        assert!(v.evidence[0].ends_with("; tried the next listed address"), "{:?}", v.evidence);
+        let arrived = crate::check::within(Instant::now(), Duration::from_secs(5), None::<tokio::sync::watch::Receiver<()>>, || async {
+            if sink.copies_of(&id).is_empty() { Look::NotYet } else { Look::<(), ()>::Ready(()) }
+        })
+        .await;
+        assert!(matches!(arrived, Waited::Ready { .. }), "the probe reached the second address");
+
+        // None connects: one failed row naming every address tried.
+        let probe = probe::build(&RunId::new(), "probe.test", "t", &spec);
+        let v = submit(&Addresses(vec![closed, closed]), &suite, probe, &mut state).await;
+        let (outcome, _) = judged(&v);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(v.rows[0].expected.ends_with(&format!("sent to one of {closed}, {closed}")), "{}", v.rows[0].expected);
+        assert_eq!(v.rows[0].observed.matches(&format!("could not connect to {closed}")).count(), 2, "{}", v.rows[0].observed);
     }
 
     #[test]

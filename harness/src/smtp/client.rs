@@ -146,6 +146,14 @@ pub enum SendErrorKind {
     Tls(String),
 }
 
+impl SendErrorKind {
+    /// No connection was made (refused, unreachable, or none within the
+    /// deadline): nothing reached a server, so another address may be tried.
+    pub fn is_no_connection(&self) -> bool {
+        matches!(self, SendErrorKind::Connect { .. } | SendErrorKind::ConnectTimeout { .. })
+    }
+}
+
 /// A TCP connection within the connect deadline.
 async fn connect(addr: SocketAddr, timeouts: Timeouts) -> Result<TcpStream, SendError> {
     let failed = |kind| SendError { kind, transcript: Transcript::default() };

@@ -193,6 +193,12 @@ pub trait Target: Send + Sync {
     fn probe_domain(&self) -> &str;
     /// The MTA's SMTP listener.
     fn smtp_addr(&self) -> SocketAddr;
+    /// Every address the MTA answers on, in the order a send tries them
+    /// (on to the next only when no connection could be made); the first
+    /// is [`Target::smtp_addr`].
+    fn smtp_addrs(&self) -> Vec<SocketAddr> {
+        vec![self.smtp_addr()]
+    }
     /// STARTTLS and AUTH for probes; `None`: plain SMTP (the container target).
     fn smtp_security(&self) -> Option<&crate::smtp::Security> {
         None

@@ -21,6 +21,10 @@ use super::TargetError;
 
 /// The user both containers let in (made in their images).
 pub const SSH_USER: &str = "mailflow";
+/// The user the lists image's sudoers lets [`SSH_USER`] run `grep` as
+/// (`containers/lists/sudoers-mailflow`): Mailman's, whose prototype
+/// maildirs are 0700.
+pub const LISTS_BECOME: &str = "list";
 /// Where each container's sshd keeps the public half of its host key.
 pub const HOST_KEY_PUB: &str = "/etc/ssh/ssh_host_ed25519_key.pub";
 
@@ -96,6 +100,8 @@ impl RunSsh {
             strict_host_key_checking: true,
             identity_file: Some(self.identity_file()),
             known_hosts_file: Some(self.known_hosts_file()),
+            // The lists image's sudoers lets the ssh user run grep as `list`.
+            become_user: Some(LISTS_BECOME.into()),
             paths: ServerPaths::debian(),
         }
     }

@@ -9,12 +9,18 @@
 //! domain's mail is copied into. Secrets are never in it: the REST and IMAP
 //! passwords go to files beside it (mode 0600) that it names with
 //! `password_file`, and Dovecot's CA to a third file its `ca_file` names.
+//! With ssh (`StartOptions::ssh`, as `up --write-target` starts them) it
+//! also has an `[ssh]` table: the lists container's sshd through the bastion
+//! container as ProxyJump, the run's key and known_hosts (strict checking),
+//! and `become = "list"` for Mailman's prototype maildirs; exim's log,
+//! Mailman's queues and the prototype archive are then read over ssh.
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use super::containers::{ContainersTarget, ImapContainer, WEB_HOST};
+use super::hosts::SshConfig;
 use super::{Target, TargetError};
 
 /// What a target file for containers says, apart from secrets.
@@ -32,6 +38,8 @@ pub struct TargetFileFacts {
     pub imap_host: IpAddr,
     /// The process that owns the containers (`mailflow up`).
     pub owner_pid: u32,
+    /// The `[ssh]` table, when the containers were started with ssh.
+    pub ssh: Option<SshConfig>,
 }
 
 /// The files a target file names beside it, by file name (relative paths
@@ -83,6 +91,9 @@ pub fn render(facts: &TargetFileFacts, files: &Companions) -> String {
     if let Some(url) = &facts.hyperkitty_url {
         out.push_str(&format!("[web]\nhyperkitty_url = {}\n\n", q(url)));
     }
+    if let Some(ssh) = &facts.ssh {
+        out.push_str(&ssh_table(ssh));
+    }
     out.push_str(&format!(
         "# Dovecot on the run's network: exim copies the probe domain's mail into\n\
          # this one mailbox over LMTP; only the run's own probes are deleted from it.\n\
@@ -105,6 +116,37 @@ pub fn render(facts: &TargetFileFacts, files: &Companions) -> String {
         user = q(ImapContainer::USER),
         imap_pw = q(&files.imap_password),
     ));
+    out
+}
+
+/// The `[ssh]` table: every key the containers' ssh needs written out, so
+/// that the user's ssh settings decide nothing but what they must.
+fn ssh_table(ssh: &SshConfig) -> String {
+    let q = |s: &str| toml_string(s);
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| q(&p.display().to_string()));
+    let mut out = String::from(
+        "# sshd in the lists container, reached through the bastion container as\n\
+         # ProxyJump, with the run's key and known_hosts (removed with the containers).\n\
+         # exim's log, Mailman's queues and the prototype archive are read over it;\n\
+         # the maildirs are `list`'s alone: grep runs as `list` through sudo.\n\
+         [ssh]\n",
+    );
+    out.push_str(&format!("host = {}\n", q(&ssh.host)));
+    let lines = [
+        ("user", ssh.user.as_deref().map(q)),
+        ("port", ssh.port.map(|p| p.to_string())),
+        ("proxy_jump", ssh.proxy_jump.as_deref().map(q)),
+        ("strict_host_key_checking", Some(ssh.strict_host_key_checking.to_string())),
+        ("identity_file", path(&ssh.identity_file)),
+        ("known_hosts_file", path(&ssh.known_hosts_file)),
+        ("become", ssh.become_user.as_deref().map(q)),
+    ];
+    for (key, value) in lines {
+        if let Some(value) = value {
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    out.push('\n');
     out
 }
 
@@ -144,6 +186,7 @@ pub fn write_target_file(target: &ContainersTarget, path: &Path) -> Result<Writt
         hyperkitty_url: target.web().map(|w| format!("{}/hyperkitty/", w.base())),
         imap_host: imap.addr,
         owner_pid: std::process::id(),
+        ssh: target.ssh_table(),
     };
     let names = Companions::beside(path);
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -200,6 +243,7 @@ mod tests {
             hyperkitty_url: web.then(|| "http://172.31.7.3/hyperkitty/".into()),
             imap_host: "172.31.7.2".parse().unwrap(),
             owner_pid: 4242,
+            ssh: None,
         }
     }
 
@@ -234,5 +278,30 @@ mod tests {
             // No secret is in the file.
             assert!(!text.contains(ImapContainer::PASSWORD), "{text}");
         }
+    }
+
+    /// With ssh, the `[ssh]` table reads back as the containers' ssh:
+    /// through the bastion, the run's key and known_hosts, strict checking,
+    /// `become = "list"`, Debian's paths.
+    #[test]
+    fn the_ssh_table_reads_back() {
+        use crate::target::through_shell::ServerPaths;
+        let ssh = SshConfig {
+            host: "172.31.7.3".into(),
+            user: Some("mailflow".into()),
+            port: None,
+            proxy_jump: Some("mailflow@172.31.7.11".into()),
+            strict_host_key_checking: true,
+            identity_file: Some(PathBuf::from("/tmp/mailflow-run-ssh-x/id_ed25519")),
+            known_hosts_file: Some(PathBuf::from("/tmp/mailflow-run-ssh-x/known_hosts")),
+            become_user: Some("list".into()),
+            paths: ServerPaths::debian(),
+        };
+        let path = Path::new("/tmp/fast/t.toml");
+        let text = render(&TargetFileFacts { ssh: Some(ssh.clone()), ..facts(true) }, &Companions::beside(path));
+        let config = parse_hosts(path, &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        assert_eq!(config.ssh, Some(ssh), "{text}");
+        // REST stays direct: the shell is for what only the host can read.
+        assert_eq!(config.mailman.map(|m| m.reach), Some(RestReach::Direct));
     }
 }

@@ -52,6 +52,10 @@ impl Default for ServerPaths {
 /// or rewritten). The first file that holds it. A maildir that does not
 /// exist yet holds nothing; one the shell's user cannot read is an error (on
 /// a real host, a user outside Mailman's group), never "not archived".
+///
+/// Only `grep` runs on the server (no script), so that a shell that reads
+/// the maildir as Mailman's user ([`As`], `sudo -u list`) needs permission
+/// for `grep` alone.
 pub async fn prototype_find(
     shell: &dyn Shell,
     paths: &ServerPaths,
@@ -59,37 +63,33 @@ pub async fn prototype_find(
     keys: &ProbeKeys,
 ) -> Result<Option<ArchivedCopy>, TargetError> {
     let dir = format!("{}/archives/prototype/{list_address}", paths.mailman_var_dir);
-    let new = format!("{dir}/new");
-    let cur = format!("{dir}/cur");
+    let folders = [format!("{dir}/new"), format!("{dir}/cur")];
     let ids = keys.bare_ids();
     if !ids.is_empty() {
-        let mut argv = vec!["grep", "-rlF"];
-        for id in &ids {
-            argv.extend(["-e", id]);
-        }
-        argv.extend(["--", &new, &cur]);
-        let (code, out, err) = shell.exec(&argv).await?;
-        let missing_only = err.lines().all(|l| l.trim().is_empty() || l.ends_with("No such file or directory"));
-        match code {
-            0 => {
-                if let Some(p) = out.lines().next() {
-                    return Ok(Some(ArchivedCopy { location: p.to_string(), message_id: None }));
-                }
-            }
-            // 1: no match; 2 saying only "No such file": the maildir does not exist yet.
-            1 => {}
-            2 if missing_only => {}
-            _ => return Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
+        if let Some(p) = grep_maildir(shell, &dir, &["-rlF"], &ids, &folders).await?.first() {
+            return Ok(Some(ArchivedCopy { location: p.to_string(), message_id: None }));
         }
     }
     let Some(header) = keys.probe_header.as_deref() else { return Ok(None) };
     // The archive may fold the header anywhere but inside a word: grep for
     // its first word, then compare the unfolded headers here.
     let Some(word) = header.split_whitespace().next() else { return Ok(None) };
-    let script = r#"w="$1"; shift; grep -rlsF -e "$w" -- "$@" | head -n 200 | while read -r f; do printf '\036%s\n' "$f"; sed -n '1,/^\r\{0,1\}$/p' "$f"; done"#;
-    let (_, out, _) = shell.exec(&["sh", "-c", script, "sh", word, &new, &cur]).await?;
-    Ok(out.split('\u{1e}').find_map(|file| {
-        let (path, head) = file.split_once('\n')?;
+    let mut files = grep_maildir(shell, &dir, &["-rlF"], &[word], &folders).await?;
+    files.truncate(MAX_HEADER_READS);
+    if files.is_empty() {
+        return Ok(None);
+    }
+    // The first lines of each file (every line matches the empty pattern;
+    // -m stops each file there), as `path\0line`; the headers end at the
+    // first empty line. -a: a message with 8-bit text is still text.
+    let head_lines = HEAD_LINES.to_string();
+    let mut argv = vec!["grep", "-aH", "--null", "-m", &head_lines, "-e", "", "--"];
+    argv.extend(files.iter().map(String::as_str));
+    let (code, out, err) = shell.exec(&argv).await?;
+    if code > 1 {
+        return Err(TargetError::Exec(format!("reading headers in {dir}: {}", err.trim())));
+    }
+    Ok(headers_by_file(&out).into_iter().find_map(|(path, head)| {
         let (headers, _) = mailparse::parse_headers(head.as_bytes()).ok()?;
         let value = headers.iter().find(|h| h.get_key().eq_ignore_ascii_case(PROBE_HEADER))?.get_value();
         same_probe_header(&value, header).then(|| {
@@ -98,6 +98,88 @@ pub async fn prototype_find(
             ArchivedCopy { location: path.to_string(), message_id }
         })
     }))
+}
+
+/// At most this many files found by the probe header's first word are read.
+const MAX_HEADER_READS: usize = 200;
+/// The lines read from the top of each such file (its headers, and more).
+const HEAD_LINES: usize = 300;
+
+/// `grep <flags> -e pattern... -- folders...` over a maildir: the files
+/// it names. Nothing matched is none; a folder that does not exist yet is
+/// nothing in it; anything else grep says (Permission denied) is an error.
+async fn grep_maildir(shell: &dyn Shell, dir: &str, flags: &[&str], patterns: &[&str], folders: &[String]) -> Result<Vec<String>, TargetError> {
+    let mut argv = vec!["grep"];
+    argv.extend_from_slice(flags);
+    for p in patterns {
+        argv.extend(["-e", p]);
+    }
+    argv.push("--");
+    argv.extend(folders.iter().map(String::as_str));
+    let (code, out, err) = shell.exec(&argv).await?;
+    let missing_only = err.lines().all(|l| l.trim().is_empty() || l.ends_with("No such file or directory"));
+    match code {
+        // 0: found; 1: no match; 2 saying only "No such file": a folder does not exist yet.
+        0 | 1 => {}
+        2 if missing_only => {}
+        _ => return Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
+    }
+    Ok(out.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+}
+
+/// `grep -H --null` output split into each file's header block (up to its
+/// first empty line), files in the order grep named them.
+fn headers_by_file(out: &str) -> Vec<(&str, String)> {
+    let mut files: Vec<(&str, String, bool)> = Vec::new();
+    for line in out.split('\n') {
+        let Some((path, text)) = line.split_once('\0') else { continue };
+        if files.last().is_none_or(|(p, _, _)| *p != path) {
+            files.push((path, String::new(), false));
+        }
+        let (_, head, ended) = files.last_mut().expect("just pushed");
+        if *ended {
+            continue;
+        }
+        if text.trim_end_matches('\r').is_empty() {
+            *ended = true;
+        } else {
+            head.push_str(text);
+            head.push('\n');
+        }
+    }
+    files.into_iter().map(|(p, h, _)| (p, h)).collect()
+}
+
+/// A shell whose commands run as another user on the server, through
+/// `sudo -n -u <user> --` (never asking for a password): how an operator
+/// lets the ssh user read what only Mailman's user may (its prototype
+/// maildirs are 0700). sudo's own refusal is an error naming sudo, never
+/// taken for the command's answer.
+pub struct As<'s> {
+    pub shell: &'s dyn Shell,
+    /// The user the commands run as, e.g. `list`.
+    pub user: &'s str,
+}
+
+impl Shell for As<'_> {
+    fn exec<'a>(&'a self, argv: &'a [&'a str]) -> crate::BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+        Box::pin(async move {
+            let mut wrapped = vec!["sudo", "-n", "-u", self.user, "--"];
+            wrapped.extend_from_slice(argv);
+            let (code, out, err) = self.shell.exec(&wrapped).await?;
+            // sudo exits 1 when it refuses, as grep does for "no match": tell them apart by its words.
+            let refused = err.lines().any(|l| l.starts_with("sudo: ") || l.starts_with("Sorry, user "));
+            if code != 0 && refused {
+                let program = argv.first().copied().unwrap_or_default();
+                return Err(TargetError::Exec(format!(
+                    "`sudo -n -u {} -- {program}` on the host refused (the ssh user needs a sudoers entry for it): {}",
+                    self.user,
+                    err.trim()
+                )));
+            }
+            Ok((code, out, err))
+        })
+    }
 }
 
 /// Where the probe (by any of its Message-IDs) is among Mailman's queue
@@ -285,5 +367,46 @@ mod tests {
         assert_eq!(prototype_find(&shell, &paths(), "l@d", &keys("<m@x>")).await.unwrap(), None);
         let err = prototype_find(&shell, &paths(), "l@d", &keys("<m@x>")).await.unwrap_err().to_string();
         assert!(err.contains("Permission denied"), "{err}");
+    }
+
+    /// A probe whose Message-ID was rewritten is found by its probe header:
+    /// grep for the header's first word, then the files' first lines (grep
+    /// again, no script), compared unfolded here.
+    #[tokio::test]
+    async fn the_archive_is_searched_by_probe_header_with_grep_alone() {
+        let header = "run=r; probe=a.toml step 1; id=mailflow.r.1@probe.test";
+        let keys = ProbeKeys { message_ids: vec!["<rewritten@x>".into()], probe_header: Some(header.into()) };
+        let new = "/srv/mm/archives/prototype/l@d/new";
+        let heads = format!(
+            "{new}/1.a\0Message-ID: <other@x>\n{new}/1.a\0X-Mailflow-Probe: run=r; probe=b.toml step 1;\n{new}/1.a\0\n\
+             {new}/2.b\0Message-ID: <new-id@x>\n{new}/2.b\0X-Mailflow-Probe: run=r; probe=a.toml\n{new}/2.b\0 step 1; id=mailflow.r.1@probe.test\n\
+             {new}/2.b\0\r\n{new}/2.b\0X-Mailflow-Probe: {header}\n"
+        );
+        let shell = Recording::new(&[(1, "", ""), (0, &format!("{new}/1.a\n{new}/2.b\n"), ""), (0, &heads, "")]);
+        let found = prototype_find(&shell, &paths(), "l@d", &keys).await.unwrap().expect("found by its header");
+        assert_eq!(found, ArchivedCopy { location: format!("{new}/2.b"), message_id: Some("<new-id@x>".into()) });
+        let calls = shell.calls();
+        assert_eq!(calls[1][..5], ["grep", "-rlF", "-e", "run=r;", "--"]);
+        assert_eq!(calls[2][..8], ["grep", "-aH", "--null", "-m", "300", "-e", "", "--"]);
+        assert_eq!(calls[2][8..], [format!("{new}/1.a"), format!("{new}/2.b")]);
+        assert!(calls.iter().all(|c| c[0] == "grep"), "{calls:?}");
+    }
+
+    /// Commands as Mailman's user go through `sudo -n -u list --`; sudo's
+    /// refusal (exit 1, like grep's "no match") is an error, never "not archived".
+    #[tokio::test]
+    async fn as_another_user_through_sudo_and_its_refusal_is_an_error() {
+        let shell = Recording::new(&[
+            (1, "", ""),
+            (1, "", "sudo: a password is required\n"),
+            (1, "", "Sorry, user mailflow is not allowed to execute '/usr/bin/grep -rlF' as list on lists.\n"),
+        ]);
+        let list = As { shell: &shell, user: "list" };
+        assert_eq!(prototype_find(&list, &paths(), "l@d", &keys("<m@x>")).await.unwrap(), None);
+        assert_eq!(shell.calls()[0][..6], ["sudo", "-n", "-u", "list", "--", "grep"]);
+        for _ in 0..2 {
+            let err = prototype_find(&list, &paths(), "l@d", &keys("<m@x>")).await.unwrap_err().to_string();
+            assert!(err.contains("`sudo -n -u list -- grep` on the host refused"), "{err}");
+        }
     }
 }

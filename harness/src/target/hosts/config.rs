@@ -163,6 +163,11 @@ pub struct SshConfig {
     pub strict_host_key_checking: bool,
     pub identity_file: Option<PathBuf>,
     pub known_hosts_file: Option<PathBuf>,
+    /// `become`: the user (usually `list`) whose rights read Mailman's
+    /// prototype maildirs (0700, that user's alone), through `sudo -n -u
+    /// <user> --` on the host; only `grep` runs that way. `None`: read as
+    /// the ssh user.
+    pub become_user: Option<String>,
     /// Where exim's log and Mailman's folders are on the host, read through
     /// this shell; Debian's places unless the file names others.
     pub paths: ServerPaths,

@@ -34,8 +34,8 @@ const MAILBOX_KEYS: &[&str] = &[
     "kind", "host", "port", "tls", "verify", "ca_file", "user", "password_env", "password_file", "folder", "address",
 ];
 const SSH_KEYS: &[&str] = &[
-    "host", "user", "port", "proxy_jump", "strict_host_key_checking", "identity_file", "known_hosts_file", "exim_mainlog",
-    "mailman_var_dir", "mailman_log",
+    "host", "user", "port", "proxy_jump", "strict_host_key_checking", "identity_file", "known_hosts_file", "become",
+    "exim_mainlog", "mailman_var_dir", "mailman_log",
 ];
 const ALLOW_KEYS: &[&str] = &["moderate", "faults"];
 const LIMITS_KEYS: &[&str] = &["probes_per_minute"];
@@ -495,6 +495,18 @@ fn read_ssh(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SshConfig
     let identity_file = optional(&mut reader, "identity_file", |value| files.path(doc, "`ssh.identity_file`", value));
     let known_hosts_file =
         optional(&mut reader, "known_hosts_file", |value| files.path(doc, "`ssh.known_hosts_file`", value));
+    let become_user = optional(&mut reader, "become", |value| {
+        let text = doc.string("`ssh.become`", value)?;
+        // A user name as sudo's -u takes it; never an option or a `#uid`.
+        let fits = !text.is_empty()
+            && !text.starts_with(['-', '#'])
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !fits {
+            doc.error(value.span(), "invalid user name", "`ssh.become` must be a user name on the list host, like \"list\"");
+            return None;
+        }
+        Some(text.to_string())
+    });
     let mut remote_path = |key: &str, default: &str| match reader.optional(key) {
         Some(value) => server_path(doc, &format!("`ssh.{key}`"), value),
         None => Some(default.to_string()),
@@ -511,6 +523,7 @@ fn read_ssh(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SshConfig
         strict_host_key_checking: strict?,
         identity_file: identity_file?,
         known_hosts_file: known_hosts_file?,
+        become_user: become_user?,
         paths: ServerPaths {
             exim_mainlog: exim_mainlog?,
             mailman_var_dir: mailman_var_dir?.trim_end_matches('/').to_string(),

@@ -450,6 +450,7 @@ mod tests {
             strict_host_key_checking: true,
             identity_file: Some("/keys/id 100%".into()),
             known_hosts_file: Some("/etc/mailflow/known_hosts".into()),
+            become_user: None,
             paths: crate::target::through_shell::ServerPaths::debian(),
         }
     }

@@ -42,6 +42,11 @@ pub struct HostsTarget {
     rest: Option<Rest>,
     /// The shell on the host, when the file has `[ssh]` (not in a dry run).
     ssh: Option<Arc<SshShell>>,
+    /// What is read on the host goes through this: the ssh shell (a
+    /// recording shell in tests).
+    shell: Option<Arc<dyn Shell>>,
+    /// `[ssh] become`: the user the prototype archive is read as (sudo).
+    become_user: Option<String>,
     /// Where the shell finds exim's log and Mailman's folders.
     paths: ServerPaths,
     web: Option<Web>,
@@ -92,6 +97,8 @@ impl HostsTarget {
             _ => None,
         };
         let paths = config.ssh.as_ref().map(|s| s.paths.clone()).unwrap_or_default();
+        let become_user = config.ssh.as_ref().and_then(|s| s.become_user.clone());
+        let shell = ssh.clone().map(|s| s as Arc<dyn Shell>);
         let rest = match &config.mailman {
             Some(m) if m.reach == RestReach::Direct => {
                 let password = m.password.read().map_err(|e| start(format!("Mailman REST password: {e}")))?;
@@ -158,7 +165,21 @@ impl HostsTarget {
             None => None,
         };
         let pacer = Pacer::per_minute(config.limits.probes_per_minute);
-        Ok(HostsTarget { probe_domain: probe_domain.to_string(), security, mailbox, rest, ssh, paths, web, mailman21, pacer, notes, config })
+        Ok(HostsTarget {
+            probe_domain: probe_domain.to_string(),
+            security,
+            mailbox,
+            rest,
+            ssh,
+            shell,
+            become_user,
+            paths,
+            web,
+            mailman21,
+            pacer,
+            notes,
+            config,
+        })
     }
 
     /// Mailman's REST API as this target reaches it (directly or through the
@@ -172,8 +193,16 @@ impl HostsTarget {
         self.ssh.as_deref()
     }
 
-    fn shell_or_unsupported(&self, capability: crate::target::Capability) -> Result<&SshShell, TargetError> {
-        self.ssh.as_deref().ok_or(TargetError::Unsupported(capability))
+    fn shell_or_unsupported(&self, capability: crate::target::Capability) -> Result<&dyn Shell, TargetError> {
+        self.shell.as_deref().ok_or(TargetError::Unsupported(capability))
+    }
+
+    /// Reads through `shell` instead of ssh: what the target asks of the
+    /// host, recorded and answered by a test.
+    #[cfg(test)]
+    pub(crate) fn with_shell(mut self, shell: Arc<dyn Shell>) -> HostsTarget {
+        self.shell = Some(shell);
+        self
     }
 
     /// The file the target came from.
@@ -253,8 +282,18 @@ impl Mailbox for ImapBox {
 impl Target for HostsTarget {
     fn describe(&self) -> String {
         let notes = if self.notes.is_empty() { String::new() } else { format!("; {}", self.notes.join("; ")) };
-        let shell = self.ssh.as_ref().map(|s| format!(", shell ssh {}", s.destination())).unwrap_or_default();
-        format!("hosts: {} (SMTP {}{shell}, from {}){notes}", self.config.name, self.smtp_addr(), self.config.path.display())
+        let shell = match (&self.ssh, &self.shell) {
+            (Some(s), _) => format!(", shell ssh {}", s.destination()),
+            (None, Some(_)) => ", a shell".to_string(),
+            (None, None) => String::new(),
+        };
+        let mailman = match &self.config.mailman21 {
+            Some(m) if self.shell.is_some() => format!(", Mailman 2.1 at {} with qfiles and logs through the shell", m.web_url),
+            Some(m) => format!(", Mailman 2.1 at {}", m.web_url),
+            None => String::new(),
+        };
+        let smtp: Vec<String> = self.config.smtp.addresses.iter().map(SocketAddr::to_string).collect();
+        format!("hosts: {} (SMTP {}{shell}{mailman}, from {}){notes}", self.config.name, smtp.join(" or "), self.config.path.display())
     }
     fn probe_domain(&self) -> &str {
         &self.probe_domain
@@ -262,6 +301,12 @@ impl Target for HostsTarget {
     /// The first address the file lists.
     fn smtp_addr(&self) -> SocketAddr {
         self.config.smtp.addresses[0]
+    }
+    /// Every address the file lists, in its order: a send that cannot
+    /// connect to one tries the next (IPv4 and IPv6 listed separately; a
+    /// migration's old and new service address).
+    fn smtp_addrs(&self) -> Vec<SocketAddr> {
+        self.config.smtp.addresses.clone()
     }
     fn smtp_security(&self) -> Option<&Security> {
         self.security.as_ref()
@@ -277,18 +322,18 @@ impl Target for HostsTarget {
     }
     /// Mailman 3's prototype maildir, through the shell; not on Mailman 2.1.
     fn prototype_archive(&self) -> Option<&dyn PrototypeArchive> {
-        (self.ssh.is_some() && self.mailman21.is_none()).then_some(self as &dyn PrototypeArchive)
+        (self.shell.is_some() && self.mailman21.is_none()).then_some(self as &dyn PrototypeArchive)
     }
     fn mta_log(&self) -> Option<&dyn MtaLog> {
-        self.ssh.as_ref().map(|_| self as &dyn MtaLog)
+        self.shell.as_ref().map(|_| self as &dyn MtaLog)
     }
-    /// Mailman 3's queue folders and log, through the shell; Mailman 2.1's
-    /// (`qfiles/`, `logs/`) are not wired to this capability yet.
+    /// Through the shell: Mailman 3's queue folders and log, or Mailman
+    /// 2.1's `qfiles/` folders and `logs/` (with `[mailman] version = "2.1"`).
     fn mailman_queues(&self) -> Option<&dyn MailmanQueues> {
-        (self.ssh.is_some() && self.mailman21.is_none()).then_some(self as &dyn MailmanQueues)
+        self.shell.as_ref().map(|_| self as &dyn MailmanQueues)
     }
     fn shell(&self) -> Option<&dyn Shell> {
-        self.ssh.as_deref().map(|s| s as &dyn Shell)
+        self.shell.as_deref()
     }
     fn reachability(&self) -> Option<&dyn Reachability> {
         Some(self)
@@ -333,7 +378,11 @@ impl PrototypeArchive for HostsTarget {
     fn find<'a>(&'a self, list_address: &'a str, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
         Box::pin(async move {
             let shell = self.shell_or_unsupported(crate::target::Capability::PrototypeArchive)?;
-            through_shell::prototype_find(shell, &self.paths, list_address, keys).await
+            match &self.become_user {
+                // Mailman's maildirs are its user's alone: read them as that user.
+                Some(user) => through_shell::prototype_find(&through_shell::As { shell, user }, &self.paths, list_address, keys).await,
+                None => through_shell::prototype_find(shell, &self.paths, list_address, keys).await,
+            }
         })
     }
 }
@@ -349,15 +398,28 @@ impl MtaLog for HostsTarget {
 }
 
 impl MailmanQueues for HostsTarget {
+    /// Mailman 3: its `queue/` folders and `mailman.log`. Mailman 2.1: the
+    /// `qfiles/` folders (in, shunt, bad, retry, ...) and the entries of
+    /// `logs/` (vette, post, smtp, error, bounce) that name the probe's
+    /// Message-IDs ([`crate::mailman21::shell::find`]).
     fn find<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
         Box::pin(async move {
             let shell = self.shell_or_unsupported(crate::target::Capability::MailmanQueues)?;
-            through_shell::mailman_queues(shell, &self.paths, keys).await
+            match &self.config.mailman21 {
+                Some(m) => crate::mailman21::shell::find(shell, &m.paths, keys).await,
+                None => through_shell::mailman_queues(shell, &self.paths, keys).await,
+            }
         })
     }
+    /// Mailman 3's archivers' log entries and retry spools. Mailman 2.1
+    /// archives in-process with pipermail and has neither (its ArchRunner's
+    /// tracebacks in `logs/error` name no Message-ID): no facts.
     fn archiver_failures<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<ArchiverFacts, TargetError>> {
         Box::pin(async move {
             let shell = self.shell_or_unsupported(crate::target::Capability::MailmanQueues)?;
+            if self.config.mailman21.is_some() {
+                return Ok(ArchiverFacts::default());
+            }
             through_shell::archiver_failures(shell, &self.paths, keys).await
         })
     }
@@ -477,6 +539,133 @@ impl Reachability for HostsTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    /// A shell that keeps every argv and answers by running it here, over
+    /// a folder laid out like a Mailman 2.1 server from the recordings in
+    /// `../shared/fixtures/mailman21` (README.md there).
+    struct Recording {
+        calls: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl Shell for Recording {
+        fn exec<'a>(&'a self, argv: &'a [&'a str]) -> BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+            self.calls.lock().unwrap().push(argv.iter().map(|a| a.to_string()).collect());
+            Box::pin(async move {
+                let out = tokio::process::Command::new(argv[0]).args(&argv[1..]).output().await?;
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                Ok((out.status.code().unwrap_or(-1).into(), text(&out.stdout), text(&out.stderr)))
+            })
+        }
+    }
+
+    fn fixtures() -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/mailman21");
+        assert!(dir.join("README.md").is_file(), "the Mailman 2.1 recordings are missing: expected {}", dir.display());
+        dir
+    }
+
+    /// The server: `logs/` are the recorded logs; `qfiles/in` holds the
+    /// message the recording found there while the qrunners were stopped
+    /// (its text as `show_qfiles` printed it: grep finds a Message-ID in a
+    /// pickle as in this text); `qfiles/shunt` holds a probe, made here.
+    fn server(root: &Path) {
+        let fx = fixtures();
+        for q in crate::mailman21::shell::QUEUES {
+            std::fs::create_dir_all(root.join("qfiles").join(q)).unwrap();
+        }
+        std::fs::create_dir_all(root.join("logs")).unwrap();
+        for log in ["vette", "post", "smtp", "error"] {
+            std::fs::copy(fx.join("logs").join(log), root.join("logs").join(log)).unwrap();
+        }
+        let shown = std::fs::read_to_string(fx.join("cmd/show_qfiles-in-queue.txt")).unwrap();
+        let message: String = shown.lines().skip(1).filter(|l| !l.starts_with("rc=")).map(|l| format!("{l}\n")).collect();
+        std::fs::write(root.join("qfiles/in/1795945895.489035+f2732f3117bce4f0d02f7d7ce09b8a94b4d88fc6.pck"), message).unwrap();
+        std::fs::write(
+            root.join("qfiles/shunt/1795950000.1+0123abcd.pck"),
+            "From: alice@probe.test\nMessage-ID: <mailflow.r.7@probe.test>\nSubject: shunted probe\n\nbody\n",
+        )
+        .unwrap();
+    }
+
+    async fn mailman21_target(root: &Path) -> HostsTarget {
+        let file = format!(
+            "name = \"lists.example.test (Mailman 2.1)\"\n[smtp]\naddresses = [\"192.0.2.25\"]\n\
+             [mailman]\nversion = \"2.1\"\nweb_url = \"https://lists.example.test\"\n\
+             qfiles_dir = \"{root}/qfiles\"\nlogs_dir = \"{root}/logs\"\n\
+             [ssh]\nhost = \"lists.example.test\"\n",
+            root = root.display()
+        );
+        let config = crate::target::hosts::parse_hosts(&root.join("mm21.toml"), &file).unwrap_or_else(|e| panic!("{e:?}"));
+        // A dry run connects nothing; the recording shell stands in for ssh.
+        HostsTarget::connect_with(config, "probe.test", true).await.expect("the target")
+    }
+
+    fn keys(id: &str) -> ProbeKeys {
+        ProbeKeys { message_ids: vec![id.to_string()], probe_header: None }
+    }
+
+    /// With `[mailman] version = "2.1"` and a shell, Mailman's queues are
+    /// Mailman 2.1's: qfiles folders and logs, filtered on the server by the
+    /// probe's Message-IDs, read with the mailman21 parsers.
+    #[tokio::test]
+    async fn mailman21_queues_and_logs_through_the_shell() {
+        let root = tempfile::tempdir().unwrap();
+        server(root.path());
+        let dry = mailman21_target(root.path()).await;
+        assert!(dry.mailman_queues().is_none(), "no shell (a dry run): no queues");
+        let shell = Arc::new(Recording { calls: Mutex::new(Vec::new()) });
+        let target = dry.with_shell(shell.clone());
+        assert!(target.describe().contains("Mailman 2.1 at https://lists.example.test with qfiles and logs through the shell"), "{}", target.describe());
+        assert!(target.prototype_archive().is_none(), "Mailman 2.1 has no prototype archive");
+        let queues = target.mailman_queues().expect("Mailman 2.1's queues through the shell");
+        let qfiles = root.path().join("qfiles").display().to_string();
+
+        // The reply held in qfiles/in while the qrunners were stopped, then posted.
+        let m5 = queues.find(&keys("<m5.reply-gruesse@probe.test>")).await.unwrap();
+        assert_eq!(m5.queue_files, [format!("{qfiles}/in/1795945895.489035+f2732f3117bce4f0d02f7d7ce09b8a94b4d88fc6.pck")]);
+        assert_eq!(m5.queues(), ["in"]);
+        assert!(!m5.shunted());
+        assert_eq!(
+            m5.log_lines,
+            [
+                "Nov 29 09:51:37 2026 (779) post to probe-test from bob@probe.test, size=1339, message-id=<m5.reply-gruesse@probe.test>, success",
+                "Nov 29 09:51:37 2026 (779) <m5.reply-gruesse@probe.test> smtp to probe-test for 2 recips, completed in 0.004 seconds",
+            ]
+        );
+        // A held post: vette's entry names it; no queue file.
+        let held = queues.find(&keys("<nm1.question@example.test>")).await.unwrap();
+        assert!(held.queue_files.is_empty(), "{held:?}");
+        assert_eq!(
+            held.log_lines,
+            ["Nov 29 09:49:36 2026 (206) Probe-test post from carol@example.test held, message-id=<nm1.question@example.test>: Post by non-member to a members-only list"]
+        );
+        // Found nowhere: no facts, not an error.
+        assert_eq!(queues.find(&keys("<mailflow.r.404@probe.test>")).await.unwrap(), MailmanQueueFacts::default());
+        // A probe in the shunt queue.
+        let shunted = queues.find(&keys("<mailflow.r.7@probe.test>")).await.unwrap();
+        assert!(shunted.shunted(), "{shunted:?}");
+        assert_eq!(shunted.queue_files, [format!("{qfiles}/shunt/1795950000.1+0123abcd.pck")]);
+        // Mailman 2.1 archives in-process: no archiver facts, no REST archiving settings.
+        assert_eq!(queues.archiver_failures(&keys("<m5.reply-gruesse@probe.test>")).await.unwrap(), ArchiverFacts::default());
+        assert!(queues.list_archiving("probe-test.lists.example.test").await.is_err());
+
+        // What was asked of the server: grep over the named folders and
+        // logs, the id an argument after -e, never a script.
+        let calls = shell.calls.lock().unwrap().clone();
+        assert!(calls.iter().all(|c| c[0] == "grep"), "{calls:?}");
+        let first = &calls[0];
+        assert_eq!(first[..5], ["grep", "-rlsF", "-e", "<m5.reply-gruesse@probe.test>", "--"]);
+        for q in ["in", "shunt", "bad", "retry"] {
+            assert!(first.contains(&format!("{qfiles}/{q}")), "{first:?}");
+        }
+        let logs = &calls[1];
+        assert_eq!(logs[..6], ["grep", "-hsF", "-A4", "-e", "<m5.reply-gruesse@probe.test>", "--"]);
+        for log in ["vette", "post", "error"] {
+            assert!(logs.contains(&root.path().join("logs").join(log).display().to_string()), "{logs:?}");
+        }
+    }
 
     #[test]
     fn the_rest_password_goes_to_curl_on_stdin_quoted_never_in_argv() {

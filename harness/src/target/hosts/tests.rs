@@ -44,6 +44,7 @@ port = 2222
 proxy_jump = "ops@bastion.example.org"
 identity_file = "keys/mailflow"
 known_hosts_file = "/etc/mailflow/known_hosts"
+become = "list"
 exim_mainlog = "/var/log/exim/main.log"
 mailman_var_dir = "/opt/mailman/var/"
 
@@ -120,6 +121,7 @@ fn a_full_file() {
             strict_host_key_checking: true,
             identity_file: Some(PathBuf::from("targets/keys/mailflow")),
             known_hosts_file: Some(PathBuf::from("/etc/mailflow/known_hosts")),
+            become_user: Some("list".into()),
             paths: ServerPaths {
                 exim_mainlog: "/var/log/exim/main.log".into(),
                 mailman_var_dir: "/opt/mailman/var".into(),
@@ -148,6 +150,7 @@ fn the_smallest_file_and_its_defaults() {
     assert_eq!(ssh.paths, ServerPaths::debian());
     assert!(ssh.strict_host_key_checking);
     assert_eq!((ssh.user, ssh.port, ssh.proxy_jump, ssh.identity_file, ssh.known_hosts_file), (None, None, None, None, None));
+    assert_eq!(ssh.become_user, None);
 }
 
 #[test]
@@ -336,6 +339,11 @@ const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
         "allow not a boolean",
         "[allow]\nfaults = \"yes\"\n",
         "h.toml:3:10: `allow.faults` must be true or false, found a string",
+    ),
+    (
+        "become an option",
+        "[ssh]\nhost = \"h\"\nbecome = \"-s\"\n",
+        "h.toml:4:10: `ssh.become` must be a user name on the list host, like \"list\"",
     ),
     (
         "too many probes",
