@@ -95,9 +95,16 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
 
     /// Subscribes an address without confirmation or welcome message.
     pub async fn ensure_member(&self, list_id: &str, subscriber: &str) -> Result<(), RestError> {
+        self.ensure_role(list_id, subscriber, "member").await
+    }
+
+    /// Gives an address a role on the list (`member`, `owner`,
+    /// `moderator`), without confirmation or welcome message.
+    pub async fn ensure_role(&self, list_id: &str, subscriber: &str, role: &str) -> Result<(), RestError> {
         let form = [
             ("list_id", list_id.to_string()),
             ("subscriber", subscriber.to_string()),
+            ("role", role.to_string()),
             ("pre_verified", "true".into()),
             ("pre_confirmed", "true".into()),
             ("pre_approved", "true".into()),
@@ -112,12 +119,9 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
         self.expect("PATCH", &path, values, &[204], &[]).await.map(|_| ())
     }
 
-    /// Applies a declared list's settings and member moderation.
-    pub async fn apply_list_settings(&self, list: &ListDecl) -> Result<(), RestError> {
-        let values = list.settings.rest_values();
-        if !values.is_empty() {
-            self.patch_config(&list.list_id(), &values).await?;
-        }
+    /// Applies a declared list's member moderation (its settings:
+    /// [`super::settings::apply`]).
+    pub async fn apply_member_moderation(&self, list: &ListDecl) -> Result<(), RestError> {
         for address in &list.moderated {
             self.set_member_moderation(&list.list_id(), address, "hold").await?;
         }

@@ -64,7 +64,7 @@ pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
     ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
-    DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location,
+    DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location, Setting, SettingValue,
     ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
     PageKind, Plan, PortExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
     Scheme, SendSpec, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,

@@ -44,7 +44,7 @@ const HELD_KEYS: &[&str] = &["reason_contains", "within"];
 const MODERATE_KEYS: &[&str] = &["action", "comment", "within"];
 const WINDOW_KEYS: &[&str] = &["within"];
 const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
-const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "within"];
+const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "body_contains", "within"];
 const BOUNCED_KEYS: &[&str] = &["status", "diagnostic_contains", "within"];
 const FATE_KEYS: &[&str] = &["fate", "within"];
 /// How long an "it does not happen" step watches by default.
@@ -254,8 +254,8 @@ fn read_steps<'s>(
                     .map(StepKind::ExpectNotArchived)
             }
             "expect_notice" => {
-                require_send(doc, key, &key_span, last_send);
-                read_expect_notice(doc, value).map(StepKind::ExpectNotice)
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_notice(doc, value, sent).map(StepKind::ExpectNotice)
             }
             "expect_shunted" => {
                 require_send(doc, key, &key_span, last_send);
@@ -891,31 +891,58 @@ fn read_expect_not_archived(
     })
 }
 
-fn read_expect_notice(doc: &mut Doc, value: &Value<'_>) -> Option<NoticeExpectation> {
+/// `to` is an address, or `"owner"` / `"moderator"`: every owner (or
+/// moderator) the suite declares for the list the probe went to.
+fn read_expect_notice(doc: &mut Doc, value: &Value<'_>, sent: Option<LastSend<'_>>) -> Option<NoticeExpectation> {
     let table = doc.table("`expect_notice`", value)?;
     let mut reader = TableReader::new("expect_notice", table, value.span(), NOTICE_KEYS);
-    // `Some(None)`: written, but not a valid address (reported).
-    let to = reader
-        .optional("to")
-        .map(|value| doc.checked_string(&reader.field("to"), "address", check_address, value));
+    // `Some(None)`: written, but not usable (reported).
+    let to = reader.optional("to").map(|value| -> Option<(Vec<String>, Option<String>)> {
+        let what = reader.field("to");
+        let text = doc.string(&what, value)?;
+        let role = match text {
+            "owner" => "owners",
+            "moderator" => "moderators",
+            _ => return doc.checked_string(&what, "address", check_address, value).map(|a| (vec![a], None)),
+        };
+        // The send's own errors were reported already.
+        let sent = sent.filter(|s| s.valid)?;
+        let Some(list) = sent.list else {
+            doc.error(value.span(), "no list", format!("{what} is `{text}`, but the probe was not sent to a declared list whose {role} could be expected"));
+            return None;
+        };
+        let addresses = if text == "owner" { &list.owners } else { &list.moderators };
+        if addresses.is_empty() {
+            doc.error(value.span(), format!("no {role}"), format!("{what} is `{text}`, but list `{}` declares no {role} in the suite: add `{role}`", list.name));
+            return None;
+        }
+        Some((addresses.clone(), Some(text.to_string())))
+    });
     let subject_contains = reader
         .optional("subject_contains")
         .and_then(|value| doc.string(&reader.field("subject_contains"), value))
         .map(str::to_string);
+    let body_contains = reader
+        .optional("body_contains")
+        .and_then(|value| doc.string(&reader.field("body_contains"), value))
+        .map(str::to_string);
     let within_value = reader.optional("within");
     let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
     reader.finish(doc);
-    let to = match to {
+    let (to, role) = match to {
         Some(None) => return None,
-        Some(Some(to)) => Some(to),
-        None => None,
+        Some(Some(found)) => found,
+        None => (Vec::new(), None),
     };
     Some(NoticeExpectation {
         to,
+        role,
         subject_contains,
+        body_contains,
         within: within?,
     })
 }
+
 /// `expect_page = { page = "list-info", body_contains = "...", status = 200 }`:
 /// about a list, not a probe, so it needs no `send` before it.
 fn read_expect_page(

@@ -36,7 +36,7 @@ use super::{
 };
 use crate::exim;
 use crate::http::{TlsTrust, WebEndpoint};
-use crate::mailman::{archiver, Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
+use crate::mailman::{archiver, settings, Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
 use crate::probe::{same_probe_header, ProbeKeys, PROBE_HEADER};
 use crate::reach;
 use crate::scenario::Protocol;
@@ -341,6 +341,16 @@ impl ContainersTarget {
             .buffer_unordered(AT_ONCE)
             .try_collect::<Vec<()>>()
             .await?;
+        // Which configuration keys exist is asked once, of any list: every
+        // list has the same ones.
+        if let Some(first) = suite.lists.iter().find(|l| !l.settings.values.is_empty() || !l.archivers.is_empty()) {
+            let known = settings::config(self, &first.list_id()).await?;
+            let jobs: Vec<_> = suite.lists.iter().map(|list| apply_settings(self, list, &known)).collect();
+            futures::stream::iter(jobs)
+                .buffer_unordered(AT_ONCE)
+                .try_collect::<Vec<()>>()
+                .await?;
+        }
         let parsed: serde_json::Value = serde_json::from_str(&versions).unwrap_or_default();
         let versions = parsed
             .as_object()
@@ -448,7 +458,21 @@ async fn provision_list(rest: &MailmanRest<'_, ContainersTarget>, list: &crate::
     for m in &list.members {
         rest.ensure_member(&list.list_id(), m).await?;
     }
-    Ok(rest.apply_list_settings(list).await?)
+    for (role, addresses) in [("owner", &list.owners), ("moderator", &list.moderators)] {
+        for address in addresses {
+            rest.ensure_role(&list.list_id(), address, role).await?;
+        }
+    }
+    Ok(rest.apply_member_moderation(list).await?)
+}
+
+/// A list's `[list.settings]` and `archivers`; a key or value Mailman
+/// refuses is an error at the suite file's line.
+async fn apply_settings(target: &ContainersTarget, list: &crate::scenario::ListDecl, known: &settings::Config) -> Result<(), TargetError> {
+    settings::apply(target, list, known).await.map_err(|e| match e {
+        settings::SettingsError::Rest(e) => TargetError::Rest(e),
+        refused => TargetError::Suite(refused.to_string()),
+    })
 }
 
 impl RestTransport for ContainersTarget {

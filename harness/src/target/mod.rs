@@ -80,6 +80,10 @@ pub enum TargetError {
     Exec(String),
     #[error(transparent)]
     Rest(#[from] crate::mailman::RestError),
+    /// The suite asks for something the server refuses (a list setting):
+    /// `file:line:col: ...` of the suite file.
+    #[error("{0}")]
+    Suite(String),
     #[error("{what} did not answer within {after:?}")]
     Timeout { what: String, after: Duration },
     #[error("this target offers no vantage point `{wanted}` (it offers {offered})")]
