@@ -6,6 +6,7 @@ mod diagnose;
 pub mod events;
 mod follow;
 mod moderation;
+mod private;
 mod steps;
 mod verdict;
 

@@ -59,6 +59,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::ExpectBounced(exp) => with_probe(last(), |s| expect_bounced(target, s, exp)).await,
         StepKind::ExpectFate(exp) => with_probe(last(), |s| expect_fate(target, s, exp)).await,
         StepKind::ExpectPage(exp) => expect_page(target, exp).await,
+        StepKind::ExpectPrivate(exp) => with_probe(last(), |s| super::private::expect_private(target, s, exp)).await,
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
         StepKind::ExpectDns(exp) => expect_dns(target, exp).await,

@@ -66,7 +66,7 @@ pub use model::{
     ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
     DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location, Setting, SettingValue,
     ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
-    PageKind, Plan, PortExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
+    PageKind, Plan, PortExpectation, PrivateExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
     Scheme, SendSpec, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
     MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER, PROBE_HEADER_PLACEHOLDER,
 };

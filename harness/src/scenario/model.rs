@@ -274,6 +274,7 @@ pub enum StepKind {
     ExpectBounced(BounceExpectation),
     ExpectFate(FateExpectation),
     ExpectPage(PageExpectation),
+    ExpectPrivate(PrivateExpectation),
     ExpectPort(PortExpectation),
     ExpectHttp(HttpExpectation),
     ExpectDns(DnsExpectation),
@@ -297,6 +298,7 @@ impl StepKind {
             StepKind::ExpectBounced(_) => "expect_bounced",
             StepKind::ExpectFate(_) => "expect_fate",
             StepKind::ExpectPage(_) => "expect_page",
+            StepKind::ExpectPrivate(_) => "expect_private",
             StepKind::ExpectPort(_) => "expect_port",
             StepKind::ExpectHttp(_) => "expect_http",
             StepKind::ExpectDns(_) => "expect_dns",
@@ -644,6 +646,21 @@ pub struct NoticeExpectation {
     pub subject_contains: Option<String>,
     /// A substring of the notice's text (any text part).
     pub body_contains: Option<String>,
+    pub within: Duration,
+}
+
+/// The most recent probe is in the list's private HyperKitty archive, seen
+/// there by a member who is logged in, and by no anonymous visitor through
+/// any way in (list page, message page, JSON API, mbox export, search,
+/// Postorius' list page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateExpectation {
+    /// The list's full address.
+    pub list: String,
+    /// The member whose web account sees the probe (default: the probe's
+    /// sender); a member of the list in the suite.
+    pub member: String,
+    /// For the member to see it, counted from sending.
     pub within: Duration,
 }
 

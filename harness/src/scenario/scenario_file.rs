@@ -11,7 +11,7 @@ use super::fields::{self, Header};
 use super::model::{
     ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
     DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
-    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation,
+    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation, PrivateExpectation,
     PortState, Protocol, RawSendSpec, Scenario, Scheme, SendSpec, SmtpExpectation, SmtpStage,
     Step, StepKind, Suite, Window, MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
     PROBE_HEADER_PLACEHOLDER,
@@ -35,6 +35,7 @@ const STEP_KEYS: &[&str] = &[
     "expect_bounced",
     "expect_fate",
     "expect_page",
+    "expect_private",
     "expect_port",
     "expect_http",
     "expect_dns",
@@ -44,6 +45,7 @@ const HELD_KEYS: &[&str] = &["reason_contains", "within"];
 const MODERATE_KEYS: &[&str] = &["action", "comment", "within"];
 const WINDOW_KEYS: &[&str] = &["within"];
 const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
+const PRIVATE_KEYS: &[&str] = &["member", "within"];
 const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "body_contains", "within"];
 const BOUNCED_KEYS: &[&str] = &["status", "diagnostic_contains", "within"];
 const FATE_KEYS: &[&str] = &["fate", "within"];
@@ -212,10 +214,13 @@ fn read_steps<'s>(
 
     let mut steps = Vec::new();
     let mut last_send: Option<LastSend<'s>> = None;
+    // The most recent probe's sender: `expect_private`'s default member.
+    let mut last_sender: Option<String> = None;
     for (group, key, key_span, value) in items {
         let kind = match key {
             "send" => {
                 let send = read_send(doc, value, defaults);
+                last_sender = send.as_ref().map(|s| s.from.clone());
                 last_send = Some(LastSend {
                     list: send
                         .as_ref()
@@ -227,6 +232,7 @@ fn read_steps<'s>(
             }
             "send_raw" => {
                 let send = read_send_raw(doc, value, defaults);
+                last_sender = send.as_ref().map(|s| s.from.clone());
                 last_send = Some(LastSend {
                     list: send
                         .as_ref()
@@ -280,6 +286,10 @@ fn read_steps<'s>(
             "expect_archived" => {
                 let sent = require_send(doc, key, &key_span, last_send);
                 read_expect_archived(doc, &key_span, value, sent).map(StepKind::ExpectArchived)
+            }
+            "expect_private" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_private(doc, &key_span, value, sent, last_sender.as_deref()).map(StepKind::ExpectPrivate)
             }
             "expect_page" => {
                 read_expect_page(doc, suite, defaults, &key_span, value).map(StepKind::ExpectPage)
@@ -610,6 +620,38 @@ fn read_expect_archived(
         archive: archive?,
         within: within?,
     })
+}
+
+/// `expect_private = { member = "pia@probe.test", within = "60s" }`.
+fn read_expect_private(
+    doc: &mut Doc,
+    key_span: &Span,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+    sender: Option<&str>,
+) -> Option<PrivateExpectation> {
+    let table = doc.table("`expect_private`", value)?;
+    let mut reader = TableReader::new("expect_private", table, value.span(), PRIVATE_KEYS);
+    let member_value = reader.optional("member");
+    let member = match member_value {
+        Some(value) => doc.checked_string(&reader.field("member"), "address", check_address, value),
+        None => sender.map(str::to_string),
+    };
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    let list = sent_list(doc, "expect_private", key_span, sent)?;
+    let member = member?;
+    if !list.members.iter().any(|m| m.eq_ignore_ascii_case(&member)) {
+        let span = member_value.map(|v| v.span()).unwrap_or(key_span.clone());
+        doc.error(
+            span,
+            "not a member",
+            format!("`expect_private` needs a member of `{}` to look as: `{member}` is not in its `members` (give `member`)", list.name),
+        );
+        return None;
+    }
+    Some(PrivateExpectation { list: list.address(), member, within: within? })
 }
 
 fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<ArchiveKind> {

@@ -198,6 +198,8 @@ pub struct ContainersTarget {
     web: Option<Web>,
     /// The web server for `expect_http`; filled in once the container answers.
     http: Option<WebEndpoint>,
+    /// Members' web sessions made for `expect_private`, by address.
+    sessions: std::sync::Mutex<std::collections::HashMap<String, String>>,
     pub report: StartReport,
 }
 
@@ -273,6 +275,7 @@ impl ContainersTarget {
             sink,
             web: None,
             http: None,
+            sessions: Default::default(),
             report: StartReport {
                 images: vec![base, lists, dns],
                 container_start,
@@ -556,6 +559,57 @@ impl Target for ContainersTarget {
 
     fn http_endpoint(&self) -> Option<&WebEndpoint> {
         self.http.as_ref()
+    }
+
+    fn web_session<'a>(&'a self, address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
+        self.web.as_ref()?;
+        Some(Box::pin(async move { self.member_session(address).await }))
+    }
+}
+
+/// Creates (or finds) the Django account of a list member, with its address
+/// verified, and a session for it, as HyperKitty's login would; prints the
+/// session cookie. The address comes in the environment, never in the code.
+const SESSION_SCRIPT: &str = r#"
+import os
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+from allauth.account.models import EmailAddress
+a = os.environ["MAILFLOW_MEMBER"]
+u, _ = get_user_model().objects.get_or_create(username=a[:150], defaults={"email": a})
+u.email = a
+u.set_unusable_password()
+u.save()
+EmailAddress.objects.update_or_create(user=u, email=a, defaults={"verified": True, "primary": True})
+s = import_module(settings.SESSION_ENGINE).SessionStore()
+s[SESSION_KEY] = str(u.pk)
+s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+s[HASH_SESSION_KEY] = u.get_session_auth_hash()
+s.create()
+print("mailflow-session %s=%s" % (settings.SESSION_COOKIE_NAME, s.session_key))
+"#;
+
+impl ContainersTarget {
+    /// A member's web session (see [`SESSION_SCRIPT`]), made once per
+    /// address and kept for the run.
+    async fn member_session(&self, address: &str) -> Result<String, TargetError> {
+        if let Some(cookie) = self.sessions.lock().ok().and_then(|s| s.get(address).cloned()) {
+            return Ok(cookie);
+        }
+        let env = format!("MAILFLOW_MEMBER={address}");
+        let argv = ["env", env.as_str(), "runuser", "-u", "www-data", "--", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c", SESSION_SCRIPT];
+        let (code, out, err) = self.exec(&argv).await?;
+        let cookie = out.lines().find_map(|l| l.strip_prefix("mailflow-session ")).map(str::to_string);
+        match (code, cookie) {
+            (0, Some(cookie)) => {
+                if let Ok(mut s) = self.sessions.lock() {
+                    s.insert(address.to_string(), cookie.clone());
+                }
+                Ok(cookie)
+            }
+            _ => Err(TargetError::Exec(format!("creating the web account of {address} (Django shell): exit {code}: {}", err.trim()))),
+        }
     }
 }
 

@@ -222,6 +222,13 @@ pub trait Target: Send + Sync {
     fn may_moderate(&self) -> bool {
         true
     }
+    /// A logged-in web session for the account of `address` (a list
+    /// member), as a `Cookie` header value (`sessionid=...`): the container
+    /// target creates the account and its session in Django for the run.
+    /// `None`: this target cannot log in as a member.
+    fn web_session<'a>(&'a self, _address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
+        None
+    }
     /// Spaces probes to this host (hosts targets); `None` sends at once.
     fn pacer(&self) -> Option<&crate::smtp::Pacer> {
         None
