@@ -72,6 +72,7 @@ pub(super) async fn expect_private<T: Target + ?Sized>(target: &T, sent: &Sent, 
         ("list page", format!("/hyperkitty/list/{list}/")),
         ("message page", message_page.clone()),
         ("JSON API", api.clone()),
+        ("JSON API thread", format!("/hyperkitty/api/list/{list}/thread/{hash}/")),
         ("mbox export", format!("/hyperkitty/list/{list}/export/{name}.mbox.gz")),
         ("search", format!("/hyperkitty/search?mlist={list}&q={}", query_word(&probe.subject))),
     ];
@@ -114,13 +115,12 @@ fn judge(property: String, v: &Visit, hash: &str, message_id: &str, subject: &st
     Row::failed(property, REFUSED, format!("{} {what} to an anonymous visitor", v.url))
 }
 
-/// What of the probe a page shows: its Message-ID-Hash, its Message-ID or
-/// its subject.
-fn shows_probe(v: &Visit, hash: &str, message_id: &str, subject: &str) -> Option<&'static str> {
+/// What of the probe a page shows: its Message-ID or its subject. (Not
+/// its Message-ID-Hash: HyperKitty's refusal page links to the login with
+/// the page's own URL, which holds the hash.)
+fn shows_probe(v: &Visit, _hash: &str, message_id: &str, subject: &str) -> Option<&'static str> {
     let bare = message_id.trim_start_matches('<').trim_end_matches('>');
-    if v.body.contains(hash) {
-        Some("its Message-ID-Hash")
-    } else if !bare.is_empty() && v.body.contains(bare) {
+    if !bare.is_empty() && v.body.contains(bare) {
         Some("its Message-ID")
     } else if !subject.trim().is_empty() && v.body.contains(subject) {
         Some("its subject")
@@ -132,7 +132,7 @@ fn shows_probe(v: &Visit, hash: &str, message_id: &str, subject: &str) -> Option
 /// A link on Postorius' list page into HyperKitty's archive of the list.
 fn archive_link(body: &str, list: &str) -> Option<String> {
     let wanted = format!("/hyperkitty/list/{list}");
-    body.split("href=\"").skip(1).filter_map(|rest| rest.split('"').next()).find(|href| href.contains(&wanted)).map(|href| {
+    body.split("href=\"").skip(1).filter_map(|rest| rest.split('"').next()).map(|href| href.replace("%40", "@")).find(|href| href.contains(&wanted)).map(|href| {
         match href.find("/hyperkitty/") {
             Some(at) => href[at..].to_string(),
             None => href.to_string(),
@@ -166,8 +166,9 @@ mod tests {
         let leak = ok(&visit(200, "http://h/x", "<title>private probe</title>"));
         assert_eq!(leak.outcome, crate::check::Outcome::Failed);
         assert!(leak.observed.contains("http://h/x showed the probe (its subject"), "{}", leak.observed);
-        // A 403 page that still shows the probe is a leak.
-        assert_eq!(ok(&visit(403, "http://h/x", hash)).outcome, crate::check::Outcome::Failed);
+        // A 403 page that still shows the probe is a leak; its hash in a login link is not.
+        assert_eq!(ok(&visit(403, "http://h/x", "<a@b>")).outcome, crate::check::Outcome::Failed);
+        assert_eq!(ok(&visit(403, "http://h/x", &format!("/accounts/login/?next=/m/{hash}/"))).outcome, crate::check::Outcome::Passed);
         let open = ok(&visit(200, "http://h/x", "\u{1f}\u{8b}gz"));
         assert!(open.observed.contains("answered 200 with"), "{}", open.observed);
     }
@@ -177,6 +178,7 @@ mod tests {
         let body = r#"<a href="/postorius/lists/">x</a> <a href="http://h/hyperkitty/list/l@d.test/">Archives</a>"#;
         assert_eq!(archive_link(body, "l@d.test").as_deref(), Some("/hyperkitty/list/l@d.test/"));
         assert_eq!(archive_link("<a href=\"/other\">", "l@d.test"), None);
+        assert_eq!(archive_link("<a href=\"/hyperkitty/list/l%40d.test/\">", "l@d.test").as_deref(), Some("/hyperkitty/list/l@d.test/"));
         assert_eq!(query_word("[x] private probe"), "private");
     }
 }

@@ -353,6 +353,14 @@ impl ContainersTarget {
                 .buffer_unordered(AT_ONCE)
                 .try_collect::<Vec<()>>()
                 .await?;
+            // HyperKitty learns a list's archive policy from Mailman only
+            // when a task after its first archived post runs: until then a
+            // new private list's first post is public. Production HyperKitty
+            // has known its lists for long; make this one know them too.
+            let policies: Vec<String> = suite.lists.iter().filter(|l| l.settings.get("archive_policy").is_some()).map(|l| l.address()).collect();
+            if self.web.is_some() && !policies.is_empty() {
+                self.sync_hyperkitty(&policies).await?;
+            }
         }
         let parsed: serde_json::Value = serde_json::from_str(&versions).unwrap_or_default();
         let versions = parsed
@@ -590,7 +598,30 @@ s.create()
 print("mailflow-session %s=%s" % (settings.SESSION_COOKIE_NAME, s.session_key))
 "#;
 
+/// Creates HyperKitty's record of each list (in `MAILFLOW_LISTS`, by
+/// address, `:`-separated) and copies its settings (archive policy, ...) from
+/// Mailman, as HyperKitty's own task does after each archived post.
+const SYNC_SCRIPT: &str = r#"
+import os
+from hyperkitty.models import MailingList
+for name in os.environ["MAILFLOW_LISTS"].split(":"):
+    MailingList.objects.get_or_create(name=name)[0].update_from_mailman()
+print("mailflow-synced")
+"#;
+
 impl ContainersTarget {
+    /// Makes HyperKitty read the lists' settings from Mailman now (see
+    /// [`SYNC_SCRIPT`]), instead of after their next archived post.
+    pub async fn sync_hyperkitty(&self, list_addresses: &[String]) -> Result<(), TargetError> {
+        let env = format!("MAILFLOW_LISTS={}", list_addresses.join(":"));
+        let argv = ["env", env.as_str(), "runuser", "-u", "www-data", "--", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c", SYNC_SCRIPT];
+        let (code, out, err) = self.exec(&argv).await?;
+        if code != 0 || !out.contains("mailflow-synced") {
+            return Err(TargetError::Exec(format!("updating HyperKitty's lists from Mailman (Django shell): exit {code}: {}", err.trim())));
+        }
+        Ok(())
+    }
+
     /// A member's web session (see [`SESSION_SCRIPT`]), made once per
     /// address and kept for the run.
     async fn member_session(&self, address: &str) -> Result<String, TargetError> {
