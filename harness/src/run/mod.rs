@@ -3,6 +3,7 @@
 //! reporters consume.
 
 mod diagnose;
+mod digest;
 pub mod events;
 mod follow;
 mod moderation;

@@ -59,6 +59,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::ExpectBounced(exp) => with_probe(last(), |s| expect_bounced(target, s, exp)).await,
         StepKind::ExpectFate(exp) => with_probe(last(), |s| expect_fate(target, s, exp)).await,
         StepKind::ExpectPage(exp) => expect_page(target, exp).await,
+        StepKind::ExpectDigest(exp) => with_probe(last(), |s| super::digest::expect_digest(target, s, exp)).await,
         StepKind::ExpectPrivate(exp) => with_probe(last(), |s| super::private::expect_private(target, s, exp)).await,
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
@@ -316,6 +317,21 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
     }
     let copies = copies.messages;
     let mut rows = vec![Row::passed("delivered to", expected, observed).took(took)];
+    // Members with a digest or no mail must not get the post as sent: look
+    // again at what has arrived by now.
+    if !exp.not_to.is_empty() {
+        let now = follow::copies(mailbox, &sent.probe).await.map(|c| c.to()).unwrap_or_default();
+        for member in &exp.not_to {
+            let got = now.iter().any(|g| g.eq_ignore_ascii_case(member));
+            let property = format!("no copy to {member}");
+            let expected = "none (digest or no-mail member)";
+            rows.push(if got {
+                Row::failed(property, expected, format!("{member} got the post as sent, though their delivery is a digest or disabled"))
+            } else {
+                Row::passed(property, expected, "none arrived")
+            });
+        }
+    }
     // Every copy carries the headers the scenario asks for: one row per header.
     for (name, want) in &exp.headers {
         let expected = match want {
@@ -559,7 +575,7 @@ async fn expect_not_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, w: &W
 }
 
 /// The message's text, raw and with each part decoded, for "does it mention".
-fn texts(m: &Received) -> Vec<String> {
+pub(super) fn texts(m: &Received) -> Vec<String> {
     let mut out = vec![String::from_utf8_lossy(&m.data).into_owned()];
     if let Ok(parsed) = mailparse::parse_mail(&m.data) {
         let mut stack = vec![&parsed];

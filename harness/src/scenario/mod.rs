@@ -63,7 +63,7 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
+    ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation, DeliveryMode, DigestExpectation,
     DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location, Setting, SettingValue,
     ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
     PageKind, Plan, PortExpectation, PrivateExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,

@@ -63,6 +63,9 @@ pub struct ListDecl {
     /// Archivers switched on (`true`) or off for the list, by the name
     /// Mailman gives them (`hyperkitty`, `prototype`, `mail-archive`, ...).
     pub archivers: Vec<Setting>,
+    /// Members whose delivery is not regular (digests, or disabled), each
+    /// also in `members`; the others get every post as it is sent.
+    pub delivery: Vec<(String, DeliveryMode)>,
     /// Owners (role `owner`): at probe-domain addresses, their notices are
     /// observed in the mailbox.
     pub owners: Vec<String>,
@@ -218,7 +221,60 @@ impl ListSettings {
     }
 }
 
+/// How a member gets the list's posts (Mailman's `delivery_mode`, or
+/// delivery switched off: `delivery_status = by_user`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryMode {
+    Regular,
+    MimeDigests,
+    PlaintextDigests,
+    SummaryDigests,
+    /// No mail ("nomail"): delivery disabled by the member.
+    Disabled,
+}
+
+impl DeliveryMode {
+    pub const ALL: [DeliveryMode; 5] =
+        [DeliveryMode::Regular, DeliveryMode::MimeDigests, DeliveryMode::PlaintextDigests, DeliveryMode::SummaryDigests, DeliveryMode::Disabled];
+
+    /// The name in suite files; Mailman's `delivery_mode` value but for `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Regular => "regular",
+            DeliveryMode::MimeDigests => "mime_digests",
+            DeliveryMode::PlaintextDigests => "plaintext_digests",
+            DeliveryMode::SummaryDigests => "summary_digests",
+            DeliveryMode::Disabled => "disabled",
+        }
+    }
+
+    /// A digest mode: the member gets the post in the list's digest.
+    pub fn is_digest(self) -> bool {
+        matches!(self, DeliveryMode::MimeDigests | DeliveryMode::PlaintextDigests | DeliveryMode::SummaryDigests)
+    }
+}
+
 impl ListDecl {
+    /// How `address` gets posts: regular unless the suite says otherwise.
+    pub fn delivery_of(&self, address: &str) -> DeliveryMode {
+        self.delivery.iter().find(|(a, _)| a.eq_ignore_ascii_case(address)).map(|(_, m)| *m).unwrap_or(DeliveryMode::Regular)
+    }
+
+    /// The members who get each post as it is sent.
+    pub fn regular_members(&self) -> Vec<String> {
+        self.members.iter().filter(|m| self.delivery_of(m) == DeliveryMode::Regular).cloned().collect()
+    }
+
+    /// The members who must not get a post as it is sent (digest or no mail).
+    pub fn not_regular_members(&self) -> Vec<String> {
+        self.members.iter().filter(|m| self.delivery_of(m) != DeliveryMode::Regular).cloned().collect()
+    }
+
+    /// The members who get the list's digest.
+    pub fn digest_members(&self) -> Vec<String> {
+        self.members.iter().filter(|m| self.delivery_of(m).is_digest()).cloned().collect()
+    }
+
     /// The posting address, `name@domain`.
     pub fn address(&self) -> String {
         format!("{}@{}", self.name, self.domain)
@@ -275,6 +331,7 @@ pub enum StepKind {
     ExpectFate(FateExpectation),
     ExpectPage(PageExpectation),
     ExpectPrivate(PrivateExpectation),
+    ExpectDigest(DigestExpectation),
     ExpectPort(PortExpectation),
     ExpectHttp(HttpExpectation),
     ExpectDns(DnsExpectation),
@@ -299,6 +356,7 @@ impl StepKind {
             StepKind::ExpectFate(_) => "expect_fate",
             StepKind::ExpectPage(_) => "expect_page",
             StepKind::ExpectPrivate(_) => "expect_private",
+            StepKind::ExpectDigest(_) => "expect_digest",
             StepKind::ExpectPort(_) => "expect_port",
             StepKind::ExpectHttp(_) => "expect_http",
             StepKind::ExpectDns(_) => "expect_dns",
@@ -411,6 +469,9 @@ pub enum HeaderExpectation {
 pub struct DeliveryExpectation {
     /// Never empty.
     pub to: Vec<String>,
+    /// Members who must get no copy of the post as sent: those whose
+    /// delivery is disabled or a digest (unless named in `to`).
+    pub not_to: Vec<String>,
     pub headers: Vec<(String, HeaderExpectation)>,
     pub within: Duration,
 }
@@ -661,6 +722,18 @@ pub struct PrivateExpectation {
     /// sender); a member of the list in the suite.
     pub member: String,
     /// For the member to see it, counted from sending.
+    pub within: Duration,
+}
+
+/// The list's digest is sent now (through the target's shell) and reaches
+/// each of `to` with the most recent probe in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestExpectation {
+    /// The list's id, `name.domain`.
+    pub list_id: String,
+    /// Default: the list's digest members from the suite; never empty.
+    pub to: Vec<String>,
+    /// Counted from the step's start.
     pub within: Duration,
 }
 

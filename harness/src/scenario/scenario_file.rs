@@ -11,7 +11,7 @@ use super::fields::{self, Header};
 use super::model::{
     ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
     DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
-    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation, PrivateExpectation,
+    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation, PrivateExpectation, DigestExpectation,
     PortState, Protocol, RawSendSpec, Scenario, Scheme, SendSpec, SmtpExpectation, SmtpStage,
     Step, StepKind, Suite, Window, MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
     PROBE_HEADER_PLACEHOLDER,
@@ -36,6 +36,7 @@ const STEP_KEYS: &[&str] = &[
     "expect_fate",
     "expect_page",
     "expect_private",
+    "expect_digest",
     "expect_port",
     "expect_http",
     "expect_dns",
@@ -46,6 +47,7 @@ const MODERATE_KEYS: &[&str] = &["action", "comment", "within"];
 const WINDOW_KEYS: &[&str] = &["within"];
 const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
 const PRIVATE_KEYS: &[&str] = &["member", "within"];
+const DIGEST_KEYS: &[&str] = &["to", "within"];
 const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "body_contains", "within"];
 const BOUNCED_KEYS: &[&str] = &["status", "diagnostic_contains", "within"];
 const FATE_KEYS: &[&str] = &["fate", "within"];
@@ -290,6 +292,10 @@ fn read_steps<'s>(
             "expect_private" => {
                 let sent = require_send(doc, key, &key_span, last_send);
                 read_expect_private(doc, &key_span, value, sent, last_sender.as_deref()).map(StepKind::ExpectPrivate)
+            }
+            "expect_digest" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_digest(doc, &key_span, value, sent).map(StepKind::ExpectDigest)
             }
             "expect_page" => {
                 read_expect_page(doc, suite, defaults, &key_span, value).map(StepKind::ExpectPage)
@@ -546,8 +552,15 @@ fn read_expect_delivered(
     let within_value = reader.optional("within");
     let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
     reader.finish(doc);
+    let to = to?;
+    // Members whose delivery is a digest or off must not get the post as sent.
+    let not_to = sent
+        .and_then(|s| s.list)
+        .map(|list| list.not_regular_members().into_iter().filter(|m| !to.iter().any(|t| t.eq_ignore_ascii_case(m))).collect())
+        .unwrap_or_default();
     Some(DeliveryExpectation {
-        to: to?,
+        to,
+        not_to,
         headers: headers?,
         within: within?,
     })
@@ -570,19 +583,20 @@ fn default_recipients(
         );
         return None;
     };
-    if list.members.is_empty() {
+    let regular = list.regular_members();
+    if regular.is_empty() {
         // An empty expectation would pass without checking anything.
         doc.error(
             value.span(),
             "no recipients",
             format!(
-                "`expect_delivered` has no `to`, and list `{}` has no members in the suite: add `to` or members",
+                "`expect_delivered` has no `to`, and list `{}` has no members with regular delivery in the suite: add `to` or members",
                 list.name
             ),
         );
         return None;
     }
-    Some(list.members.clone())
+    Some(regular)
 }
 
 /// `"text"`: present and contains it; `true`: present; `false`: absent.
@@ -652,6 +666,33 @@ fn read_expect_private(
         return None;
     }
     Some(PrivateExpectation { list: list.address(), member, within: within? })
+}
+
+/// `expect_digest = { to = ["dig@probe.test"], within = "60s" }`.
+fn read_expect_digest(doc: &mut Doc, key_span: &Span, value: &Value<'_>, sent: Option<LastSend<'_>>) -> Option<DigestExpectation> {
+    let table = doc.table("`expect_digest`", value)?;
+    let mut reader = TableReader::new("expect_digest", table, value.span(), DIGEST_KEYS);
+    let to = reader.optional("to").map(|value| fields::addresses(doc, &reader.field("to"), value, false));
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    let list = sent_list(doc, "expect_digest", key_span, sent)?;
+    let to = match to {
+        Some(to) => to?,
+        None => {
+            let digest = list.digest_members();
+            if digest.is_empty() {
+                doc.error(
+                    key_span.clone(),
+                    "no digest members",
+                    format!("`expect_digest` has no `to`, and list `{}` has no digest members in the suite: give a member `delivery = \"mime_digests\"`", list.name),
+                );
+                return None;
+            }
+            digest
+        }
+    };
+    Some(DigestExpectation { list_id: list.list_id(), to, within: within? })
 }
 
 fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<ArchiveKind> {

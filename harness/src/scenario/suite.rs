@@ -4,11 +4,12 @@ use std::path::Path;
 
 use super::error::{FileError, LoadErrors};
 use super::fields;
-use super::model::{DmarcAction, ListDecl, ListSettings, PostAction, Setting, SettingValue, Suite};
+use super::model::{DeliveryMode, DmarcAction, ListDecl, ListSettings, PostAction, Setting, SettingValue, Suite};
 use super::reader::{entries_in_order, Doc, Span, TableReader, Value};
-use super::values::{check_domain, check_list_name};
+use super::values::{check_address, check_domain, check_list_name};
 
 const TOP_KEYS: &[&str] = &["probe_domain", "list"];
+const MEMBER_KEYS: &[&str] = &["address", "delivery"];
 const LIST_KEYS: &[&str] = &["name", "domain", "members", "moderated", "owners", "moderators", "settings", "archivers"];
 /// Mailman's `archive_policy` values.
 const ARCHIVE_POLICIES: [&str; 3] = ["public", "private", "never"];
@@ -94,10 +95,7 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
         let domain = reader
             .required(doc, "domain")
             .and_then(|value| doc.checked_string("`domain`", "domain", check_domain, value));
-        let members = reader
-            .optional("members")
-            .and_then(|value| fields::addresses(doc, "`members`", value, true))
-            .unwrap_or_default();
+        let (members, delivery) = reader.optional("members").and_then(|value| read_members(doc, value)).unwrap_or_default();
         let moderated = reader
             .optional("moderated")
             .and_then(|value| {
@@ -131,12 +129,47 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
                 moderated,
                 settings,
                 archivers,
+                delivery,
                 owners,
                 moderators,
             });
         }
     }
     lists
+}
+
+/// `members`: addresses, or `{ address = "...", delivery = "mime_digests" }`
+/// for a member whose delivery is not regular. Returns the addresses and
+/// the non-regular delivery modes.
+fn read_members(doc: &mut Doc, value: &Value<'_>) -> Option<(Vec<String>, Vec<(String, DeliveryMode)>)> {
+    let items = doc.array("`members`", value)?;
+    let mut members: Vec<String> = Vec::new();
+    let mut delivery = Vec::new();
+    for item in items {
+        let (address, mode) = if let Some(table) = item.get_ref().as_table() {
+            let mut reader = TableReader::new("members", table, item.span(), MEMBER_KEYS);
+            let address = reader
+                .required(doc, "address")
+                .and_then(|v| doc.checked_string(&reader.field("address"), "address", check_address, v));
+            let mode = reader.optional("delivery").and_then(|v| {
+                fields::one_of(doc, &reader.field("delivery"), "delivery mode", v, &DeliveryMode::ALL, DeliveryMode::as_str)
+            });
+            reader.finish(doc);
+            (address, mode)
+        } else {
+            (doc.checked_string("each entry of `members`", "address", check_address, item), None)
+        };
+        let Some(address) = address else { continue };
+        if members.iter().any(|seen| seen.eq_ignore_ascii_case(&address)) {
+            doc.error(item.span(), "repeated", format!("`members` lists `{address}` more than once"));
+            continue;
+        }
+        if let Some(mode) = mode.filter(|m| *m != DeliveryMode::Regular) {
+            delivery.push((address.clone(), mode));
+        }
+        members.push(address);
+    }
+    Some((members, delivery))
 }
 
 /// A moderated address must be subscribed: Mailman moderates members.

@@ -158,6 +158,7 @@ expect_delivered = { to = ["bob@probe.test"] }
                 location: location(9, 1),
                 kind: StepKind::ExpectDelivered(DeliveryExpectation {
                     to: vec!["alice@probe.test".into(), "bob@probe.test".into()],
+                    not_to: vec![],
                     headers: vec![
                         (
                             "List-Id".into(),
@@ -204,6 +205,7 @@ expect_delivered = { to = ["bob@probe.test"] }
                 location: location(17, 1),
                 kind: StepKind::ExpectDelivered(DeliveryExpectation {
                     to: vec!["bob@probe.test".into()],
+                    not_to: vec![],
                     headers: vec![],
                     within: Duration::from_secs(60),
                 }),
@@ -371,7 +373,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
-        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_port, expect_http, expect_dns",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_port, expect_http, expect_dns",
     ),
     (
         "unknown key in an inline table",
@@ -441,7 +443,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_port, expect_http, expect_dns",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_port, expect_http, expect_dns",
     ),
     (
         "no steps",
@@ -681,7 +683,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "delivery to a list without members",
         "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
-        "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
+        "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members with regular delivery in the suite: add `to` or members",
     ),
     (
         "held without a list",
@@ -979,7 +981,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers, attachments",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_port, expect_http, expect_dns",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_port, expect_http, expect_dns",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -1120,7 +1122,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_port, expect_http, expect_dns"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_port, expect_http, expect_dns"
     );
     let first = &errors.errors[0];
     assert_eq!(
@@ -1315,6 +1317,43 @@ bounce_score_threshold = 7
     assert_eq!(archivers, [("hyperkitty", &SettingValue::Bool(true)), ("prototype", &SettingValue::Bool(false))]);
     // Nothing declared: nothing is changed.
     assert!(ListSettings::default().rest_values().is_empty());
+}
+
+#[test]
+fn delivery_modes_shape_the_default_recipients() {
+    let suite = parse_suite(
+        Path::new("suite.toml"),
+        r#"
+[[list]]
+name = "modes"
+domain = "lists.example.test"
+members = ["reg@probe.test", { address = "dig@probe.test", delivery = "mime_digests" }, { address = "off@probe.test", delivery = "disabled" }, { address = "reg2@probe.test", delivery = "regular" }]
+"#,
+    )
+    .expect("parses");
+    let list = &suite.lists[0];
+    assert_eq!(list.members, ["reg@probe.test", "dig@probe.test", "off@probe.test", "reg2@probe.test"]);
+    assert_eq!(list.delivery, [("dig@probe.test".to_string(), DeliveryMode::MimeDigests), ("off@probe.test".to_string(), DeliveryMode::Disabled)]);
+    let scenario = parse_scenario(
+        Path::new("s.toml"),
+        "name = \"m\"\nlist = \"modes\"\n[[step]]\nsend = { from = \"reg@probe.test\", subject = \"s\" }\n[[step]]\nexpect_delivered = {}\n[[step]]\nexpect_digest = {}\n",
+        &suite,
+    )
+    .expect("parses");
+    match (&scenario.steps[1].kind, &scenario.steps[2].kind) {
+        (StepKind::ExpectDelivered(d), StepKind::ExpectDigest(g)) => {
+            assert_eq!(d.to, ["reg@probe.test", "reg2@probe.test"]);
+            assert_eq!(d.not_to, ["dig@probe.test", "off@probe.test"]);
+            assert_eq!(g.to, ["dig@probe.test"]);
+            assert_eq!(g.list_id, "modes.lists.example.test");
+        }
+        other => panic!("{other:?}"),
+    }
+    let errors = suite_errors("[[list]]\nname = \"a\"\ndomain = \"d.test\"\nmembers = [{ address = \"x@probe.test\", delivery = \"digest\" }]\n");
+    assert_eq!(
+        errors,
+        ["suite.toml:4:51: unknown delivery mode `digest` in `members.delivery`; expected one of regular, mime_digests, plaintext_digests, summary_digests, disabled"]
+    );
 }
 
 #[test]

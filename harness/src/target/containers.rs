@@ -569,6 +569,10 @@ impl Target for ContainersTarget {
         self.http.as_ref()
     }
 
+    fn may_send_digests(&self) -> bool {
+        true
+    }
+
     fn web_session<'a>(&'a self, address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
         self.web.as_ref()?;
         Some(Box::pin(async move { self.member_session(address).await }))

@@ -229,6 +229,11 @@ pub trait Target: Send + Sync {
     fn web_session<'a>(&'a self, _address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
         None
     }
+    /// Whether `expect_digest` may send a list's digest now (to every
+    /// digest member): the container target, never a read-only host.
+    fn may_send_digests(&self) -> bool {
+        false
+    }
     /// Spaces probes to this host (hosts targets); `None` sends at once.
     fn pacer(&self) -> Option<&crate::smtp::Pacer> {
         None
