@@ -2,7 +2,8 @@
 //! a list setting Mailman does not have, or a value it refuses, stops
 //! provisioning at the suite file's line; and the private-archive scenario,
 //! which passes as shipped, fails naming the URL that showed the probe once
-//! the list's archive is switched to public through Mailman's REST API.
+//! the list's archive is switched to public through Mailman's REST API,
+//! and the settings comparison then reports that one setting.
 //! Each test starts its own container(s), removed whatever happens.
 
 use std::path::Path;
@@ -77,6 +78,19 @@ fn a_private_archive_switched_to_public_fails_naming_the_url() {
             assert!(message.contains("anonymous message page"), "{message}");
             assert!(message.contains("/hyperkitty/list/probe-private@lists.example.test/message/"), "{message}");
             assert!(message.contains("showed the probe"), "{message}");
+
+            // The settings comparison (what a read-only hosts target runs)
+            // names the one setting that changed on the server.
+            let settings = support::shipped("scenarios/listconf/settings.toml");
+            let compared = run_scenario(&target, &settings.suite, &settings.scenarios[0], &run, &|_| {}).await;
+            eprintln!("{}", mailflow::report::human::scenario(&compared));
+            let (label, message) = support::first_failure(&compared);
+            assert!(label.starts_with("step 2 expect_settings"), "{label}: {message}");
+            assert!(message.contains("setting archive_policy of probe-private.lists.example.test"), "{message}");
+            assert!(message.contains("\"private\" (as at "), "{message}");
+            assert!(message.contains("\"public\" on the server"), "{message}");
+            let failed: Vec<_> = compared.steps.iter().flat_map(|s| s.rows.iter()).filter(|r| r.outcome == mailflow::check::Outcome::Failed).collect();
+            assert_eq!(failed.len(), 1, "one row per differing setting: {failed:?}");
         })
         .await;
     });

@@ -8,6 +8,7 @@ pub mod events;
 mod follow;
 mod moderation;
 mod private;
+mod settings;
 mod steps;
 mod verdict;
 

@@ -60,6 +60,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::ExpectFate(exp) => with_probe(last(), |s| expect_fate(target, s, exp)).await,
         StepKind::ExpectPage(exp) => expect_page(target, exp).await,
         StepKind::ExpectDigest(exp) => with_probe(last(), |s| super::digest::expect_digest(target, s, exp)).await,
+        StepKind::ExpectSettings(exp) => super::settings::expect_settings(target, suite, exp).await,
         StepKind::ExpectPrivate(exp) => with_probe(last(), |s| super::private::expect_private(target, s, exp)).await,
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,

@@ -67,7 +67,7 @@ pub use model::{
     DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location, Setting, SettingValue,
     ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
     PageKind, Plan, PortExpectation, PrivateExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
-    Scheme, SendSpec, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
+    Scheme, SendSpec, SettingsExpectation, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
     MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER, PROBE_HEADER_PLACEHOLDER,
 };
 pub use scenario_file::parse_scenario;

@@ -332,6 +332,7 @@ pub enum StepKind {
     ExpectPage(PageExpectation),
     ExpectPrivate(PrivateExpectation),
     ExpectDigest(DigestExpectation),
+    ExpectSettings(SettingsExpectation),
     ExpectPort(PortExpectation),
     ExpectHttp(HttpExpectation),
     ExpectDns(DnsExpectation),
@@ -357,6 +358,7 @@ impl StepKind {
             StepKind::ExpectPage(_) => "expect_page",
             StepKind::ExpectPrivate(_) => "expect_private",
             StepKind::ExpectDigest(_) => "expect_digest",
+            StepKind::ExpectSettings(_) => "expect_settings",
             StepKind::ExpectPort(_) => "expect_port",
             StepKind::ExpectHttp(_) => "expect_http",
             StepKind::ExpectDns(_) => "expect_dns",
@@ -735,6 +737,14 @@ pub struct DigestExpectation {
     pub to: Vec<String>,
     /// Counted from the step's start.
     pub within: Duration,
+}
+
+/// The list's settings and archivers on the server are those the suite
+/// declares for it (read through Mailman's REST API; changes nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsExpectation {
+    /// The list's full address.
+    pub list: String,
 }
 
 /// Everything a run needs: the suite and its scenarios, in file order.

@@ -11,7 +11,7 @@ use super::fields::{self, Header};
 use super::model::{
     ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
     DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
-    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation, PrivateExpectation, DigestExpectation,
+    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation, PrivateExpectation, DigestExpectation, SettingsExpectation,
     PortState, Protocol, RawSendSpec, Scenario, Scheme, SendSpec, SmtpExpectation, SmtpStage,
     Step, StepKind, Suite, Window, MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
     PROBE_HEADER_PLACEHOLDER,
@@ -37,6 +37,7 @@ const STEP_KEYS: &[&str] = &[
     "expect_page",
     "expect_private",
     "expect_digest",
+    "expect_settings",
     "expect_port",
     "expect_http",
     "expect_dns",
@@ -48,6 +49,7 @@ const WINDOW_KEYS: &[&str] = &["within"];
 const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
 const PRIVATE_KEYS: &[&str] = &["member", "within"];
 const DIGEST_KEYS: &[&str] = &["to", "within"];
+const SETTINGS_STEP_KEYS: &[&str] = &["list"];
 const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "body_contains", "within"];
 const BOUNCED_KEYS: &[&str] = &["status", "diagnostic_contains", "within"];
 const FATE_KEYS: &[&str] = &["fate", "within"];
@@ -297,6 +299,7 @@ fn read_steps<'s>(
                 let sent = require_send(doc, key, &key_span, last_send);
                 read_expect_digest(doc, &key_span, value, sent).map(StepKind::ExpectDigest)
             }
+            "expect_settings" => read_expect_settings(doc, suite, defaults, &key_span, value).map(StepKind::ExpectSettings),
             "expect_page" => {
                 read_expect_page(doc, suite, defaults, &key_span, value).map(StepKind::ExpectPage)
             }
@@ -693,6 +696,28 @@ fn read_expect_digest(doc: &mut Doc, key_span: &Span, value: &Value<'_>, sent: O
         }
     };
     Some(DigestExpectation { list_id: list.list_id(), to, within: within? })
+}
+
+/// `expect_settings = {}` (the scenario's list) or `{ list = "..." }`:
+/// about a list, not a probe, so it needs no `send` before it.
+fn read_expect_settings(doc: &mut Doc, suite: &Suite, defaults: Defaults<'_>, key_span: &Span, value: &Value<'_>) -> Option<SettingsExpectation> {
+    let table = doc.table("`expect_settings`", value)?;
+    let mut reader = TableReader::new("expect_settings", table, value.span(), SETTINGS_STEP_KEYS);
+    let list_value = reader.optional("list");
+    let list = match list_value {
+        Some(value) => resolve_list(doc, suite, value),
+        None => defaults.list,
+    };
+    reader.finish(doc);
+    if list.is_none() && list_value.is_none() && !defaults.list_written {
+        doc.error(key_span.clone(), "which list?", "`expect_settings` needs a list: give the scenario a `list`, or give the step one");
+    }
+    let list = list?;
+    if list.settings.values.is_empty() && list.archivers.is_empty() {
+        doc.error(key_span.clone(), "nothing to compare", format!("list `{}` declares no `settings` or `archivers` in the suite", list.name));
+        return None;
+    }
+    Some(SettingsExpectation { list: list.address() })
 }
 
 fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<ArchiveKind> {

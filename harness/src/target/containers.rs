@@ -573,6 +573,10 @@ impl Target for ContainersTarget {
         true
     }
 
+    fn mailman_rest(&self) -> Option<&dyn crate::mailman::RestTransport> {
+        Some(self)
+    }
+
     fn web_session<'a>(&'a self, address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
         self.web.as_ref()?;
         Some(Box::pin(async move { self.member_session(address).await }))

@@ -229,6 +229,10 @@ pub trait Target: Send + Sync {
     fn web_session<'a>(&'a self, _address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
         None
     }
+    /// Mailman's REST API, for reading list settings (`expect_settings`).
+    fn mailman_rest(&self) -> Option<&dyn crate::mailman::RestTransport> {
+        None
+    }
     /// Whether `expect_digest` may send a list's digest now (to every
     /// digest member): the container target, never a read-only host.
     fn may_send_digests(&self) -> bool {

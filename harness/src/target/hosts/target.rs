@@ -169,6 +169,11 @@ impl Target for HostsTarget {
     fn held_queue(&self) -> Option<&dyn HeldQueue> {
         self.rest.as_ref().map(|_| self as &dyn HeldQueue)
     }
+    /// Read by `expect_settings` (GETs only: the suite's settings are
+    /// compared on a real host, never applied).
+    fn mailman_rest(&self) -> Option<&dyn crate::mailman::RestTransport> {
+        self.rest.as_ref().map(|r| r as &dyn crate::mailman::RestTransport)
+    }
     fn reachability(&self) -> Option<&dyn Reachability> {
         Some(self)
     }
