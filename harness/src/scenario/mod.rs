@@ -21,7 +21,7 @@
 //! # attachments = [{ name = "big.bin", size = "64KB" }]       # content_type; size in bytes, or KB/MB of 1024
 //! expect_smtp = 250                    # or { code, text_contains, at }
 //! [[step]]
-//! expect_delivered = { within = "30s" }                     # to, headers
+//! expect_delivered = { within = "30s" }                     # to, headers (default to: regular members)
 //! expect_archived = { within = "30s" }                      # archive: prototype | hyperkitty
 //! [[step]]
 //! expect_not_archived = { within = "5s" }                   # archive (default: every kind)
