@@ -138,10 +138,13 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
     lists
 }
 
+/// Members whose delivery is not regular, with their mode.
+type Delivery = Vec<(String, DeliveryMode)>;
+
 /// `members`: addresses, or `{ address = "...", delivery = "mime_digests" }`
 /// for a member whose delivery is not regular. Returns the addresses and
 /// the non-regular delivery modes.
-fn read_members(doc: &mut Doc, value: &Value<'_>) -> Option<(Vec<String>, Vec<(String, DeliveryMode)>)> {
+fn read_members(doc: &mut Doc, value: &Value<'_>) -> Option<(Vec<String>, Delivery)> {
     let items = doc.array("`members`", value)?;
     let mut members: Vec<String> = Vec::new();
     let mut delivery = Vec::new();
