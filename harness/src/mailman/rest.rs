@@ -95,9 +95,16 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
 
     /// Subscribes an address without confirmation or welcome message.
     pub async fn ensure_member(&self, list_id: &str, subscriber: &str) -> Result<(), RestError> {
+        self.ensure_role(list_id, subscriber, "member").await
+    }
+
+    /// Gives an address a role on the list (`member`, `owner`,
+    /// `moderator`), without confirmation or welcome message.
+    pub async fn ensure_role(&self, list_id: &str, subscriber: &str, role: &str) -> Result<(), RestError> {
         let form = [
             ("list_id", list_id.to_string()),
             ("subscriber", subscriber.to_string()),
+            ("role", role.to_string()),
             ("pre_verified", "true".into()),
             ("pre_confirmed", "true".into()),
             ("pre_approved", "true".into()),
@@ -112,20 +119,39 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
         self.expect("PATCH", &path, values, &[204], &[]).await.map(|_| ())
     }
 
-    /// Applies a declared list's settings and member moderation.
-    pub async fn apply_list_settings(&self, list: &ListDecl) -> Result<(), RestError> {
-        let values = list.settings.rest_values();
-        if !values.is_empty() {
-            self.patch_config(&list.list_id(), &values).await?;
-        }
+    /// Applies a declared list's member moderation and delivery modes (its settings:
+    /// [`super::settings::apply`]).
+    pub async fn apply_member_moderation(&self, list: &ListDecl) -> Result<(), RestError> {
         for address in &list.moderated {
             self.set_member_moderation(&list.list_id(), address, "hold").await?;
+        }
+        for (address, mode) in &list.delivery {
+            self.set_member_delivery(&list.list_id(), address, *mode).await?;
         }
         Ok(())
     }
 
+    /// Sets a member's delivery: `PATCH /3.1/members/<id>/preferences` with
+    /// `delivery_mode`, or `delivery_status = by_user` for no mail.
+    pub async fn set_member_delivery(&self, list_id: &str, address: &str, mode: crate::scenario::DeliveryMode) -> Result<(), RestError> {
+        let id = self.member_id(list_id, address).await?;
+        let form = match mode {
+            crate::scenario::DeliveryMode::Disabled => [("delivery_status", "by_user".to_string())],
+            other => [("delivery_mode", other.as_str().to_string())],
+        };
+        self.expect("PATCH", &format!("/3.1/members/{id}/preferences"), &form, &[204], &[]).await.map(|_| ())
+    }
+
     /// Sets a member's `moderation_action` (`hold`, `accept`, ...).
     pub async fn set_member_moderation(&self, list_id: &str, address: &str, action: &str) -> Result<(), RestError> {
+        let id = self.member_id(list_id, address).await?;
+        let member_path = format!("/3.1/members/{id}");
+        let form = [("moderation_action", action.to_string())];
+        self.expect("PATCH", &member_path, &form, &[204], &[]).await.map(|_| ())
+    }
+
+    /// The member id of `address` on the list.
+    async fn member_id(&self, list_id: &str, address: &str) -> Result<String, RestError> {
         let path = format!("/3.1/lists/{list_id}/member/{address}");
         let r = self.expect("GET", &path, &[], &[200], &[]).await?;
         let member: serde_json::Value = serde_json::from_str(&r.body).map_err(|e| RestError {
@@ -133,16 +159,11 @@ impl<'a, T: RestTransport + ?Sized> MailmanRest<'a, T> {
             path: path.clone(),
             message: format!("unexpected JSON: {e}"),
         })?;
-        let id = match member.get("member_id") {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Number(n)) => n.to_string(),
-            _ => {
-                return Err(RestError { method: "GET".into(), path, message: "the member has no member_id".into() });
-            }
-        };
-        let member_path = format!("/3.1/members/{id}");
-        let form = [("moderation_action", action.to_string())];
-        self.expect("PATCH", &member_path, &form, &[204], &[]).await.map(|_| ())
+        match member.get("member_id") {
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(RestError { method: "GET".into(), path, message: "the member has no member_id".into() }),
+        }
     }
 
     /// `GET /3.1/lists/<list_id>/held/count`: how many messages the list holds.

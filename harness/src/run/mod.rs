@@ -3,9 +3,12 @@
 //! reporters consume.
 
 mod diagnose;
+mod digest;
 pub mod events;
 mod follow;
 mod moderation;
+mod private;
+mod settings;
 mod steps;
 mod verdict;
 

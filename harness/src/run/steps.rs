@@ -60,6 +60,9 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::ExpectBounced(exp) => with_probe(last(), |s| expect_bounced(target, s, exp)).await,
         StepKind::ExpectFate(exp) => with_probe(last(), |s| expect_fate(target, s, exp)).await,
         StepKind::ExpectPage(exp) => expect_page(target, exp).await,
+        StepKind::ExpectDigest(exp) => with_probe(last(), |s| super::digest::expect_digest(target, s, exp)).await,
+        StepKind::ExpectSettings(exp) => super::settings::expect_settings(target, suite, exp).await,
+        StepKind::ExpectPrivate(exp) => with_probe(last(), |s| super::private::expect_private(target, s, exp)).await,
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
         StepKind::ExpectDns(exp) => expect_dns(target, exp).await,
@@ -333,6 +336,21 @@ async fn expect_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Del
     }
     let copies = copies.messages;
     let mut rows = vec![Row::passed("delivered to", expected, observed).took(took)];
+    // Members with a digest or no mail must not get the post as sent: look
+    // again at what has arrived by now.
+    if !exp.not_to.is_empty() {
+        let now = follow::copies(mailbox, &sent.probe).await.map(|c| c.to()).unwrap_or_default();
+        for member in &exp.not_to {
+            let got = now.iter().any(|g| g.eq_ignore_ascii_case(member));
+            let property = format!("no copy to {member}");
+            let expected = "none (digest or no-mail member)";
+            rows.push(if got {
+                Row::failed(property, expected, format!("{member} got the post as sent, though their delivery is a digest or disabled"))
+            } else {
+                Row::passed(property, expected, "none arrived")
+            });
+        }
+    }
     // Every copy carries the headers the scenario asks for: one row per header.
     for (name, want) in &exp.headers {
         let expected = match want {
@@ -625,7 +643,7 @@ async fn expect_not_delivered<T: Target + ?Sized>(target: &T, sent: &Sent, w: &W
 }
 
 /// The message's text, raw and with each part decoded, for "does it mention".
-fn texts(m: &Received) -> Vec<String> {
+pub(super) fn texts(m: &Received) -> Vec<String> {
     let mut out = vec![String::from_utf8_lossy(&m.data).into_owned()];
     if let Ok(parsed) = mailparse::parse_mail(&m.data) {
         let mut stack = vec![&parsed];
@@ -639,14 +657,39 @@ fn texts(m: &Received) -> Vec<String> {
     out
 }
 
-/// A notice about the probe: sent to `to` after the probe, not the probe
-/// itself, and mentioning the probe's subject or Message-ID.
+/// A notice about the probe: sent to each of `to` (the sender by default;
+/// a role's addresses from the suite) after the probe, not the probe
+/// itself, and mentioning the probe's subject or Message-ID. One row per
+/// recipient.
 async fn expect_notice<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &NoticeExpectation) -> Verdict {
-    let to = exp.to.clone().unwrap_or_else(|| sent.probe.from.clone());
-    let property = format!("notice to {to}");
-    let expected = match &exp.subject_contains {
-        Some(s) => format!("subject containing {s:?} within {}", secs(exp.within)),
-        None => format!("within {}", secs(exp.within)),
+    let recipients = if exp.to.is_empty() { vec![sent.probe.from.clone()] } else { exp.to.clone() };
+    let mut verdict = Verdict::default();
+    for to in &recipients {
+        let one = notice_to(target, sent, exp, to).await;
+        verdict.rows.extend(one.rows);
+        if verdict.stop.is_none() {
+            verdict.stop = one.stop;
+            verdict.evidence = one.evidence;
+        }
+    }
+    verdict
+}
+
+async fn notice_to<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &NoticeExpectation, to: &str) -> Verdict {
+    let property = match &exp.role {
+        Some(role) => format!("notice to {role} {to}"),
+        None => format!("notice to {to}"),
+    };
+    let mut wanted = Vec::new();
+    if let Some(s) = &exp.subject_contains {
+        wanted.push(format!("subject containing {s:?}"));
+    }
+    if let Some(b) = &exp.body_contains {
+        wanted.push(format!("text containing {b:?}"));
+    }
+    let expected = match wanted.is_empty() {
+        true => format!("within {}", secs(exp.within)),
+        false => format!("{} within {}", wanted.join(" and "), secs(exp.within)),
     };
     let Some(mailbox) = target.mailbox() else {
         return unsupported(&property, expected, Capability::Mailbox);
@@ -654,20 +697,22 @@ async fn expect_notice<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Notice
     let probe = &sent.probe;
     let bare_id = probe.message_id.trim_start_matches('<').trim_end_matches('>').to_string();
     let is_notice = |m: &Received| {
-        m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&to))
+        let texts = texts(m);
+        m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(to))
             && !follow::is_copy(m, probe)
             && m.received_at >= sent.wall
             && exp.subject_contains.as_ref().is_none_or(|s| m.header("Subject").is_some_and(|v| v.contains(s.as_str())))
-            && texts(m).iter().any(|t| t.contains(&bare_id) || (!probe.subject.is_empty() && t.contains(probe.subject.as_str())))
+            && exp.body_contains.as_ref().is_none_or(|b| texts.iter().skip(1).any(|t| t.contains(b.as_str())))
+            && texts.iter().any(|t| t.contains(&bare_id) || (!probe.subject.is_empty() && t.contains(probe.subject.as_str())))
     };
-    let query = Query::To(&to, sent.wall);
+    let query = Query::To(to, sent.wall);
     match wait_in_mailbox(mailbox, sent.at, exp.within, query, |ms| ms.into_iter().find(|m| is_notice(m.as_ref()))).await {
         Waited::Ready { value: m, after } => Verdict::row(
             Row::passed(property, expected, format!("from {}: {:?}", m.mail_from, m.header("Subject").unwrap_or(""))).took(after),
         ),
         Waited::TimedOut { .. } => {
             let others: Vec<String> = mailbox
-                .received_by(&to, sent.wall)
+                .received_by(to, sent.wall)
                 .await
                 .unwrap_or_default()
                 .iter()
@@ -676,7 +721,7 @@ async fn expect_notice<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Notice
             let observed = if others.is_empty() {
                 format!("nothing reached {to} after the probe was sent")
             } else {
-                format!("{to} got only {} (none about this probe with the expected subject)", others.join(", "))
+                format!("{to} got only {} (none about this probe with the expected subject and text)", others.join(", "))
             };
             let d = where_it_stopped(target, sent).await;
             Verdict::row(Row::failed(property, expected, observed)).stopped(d)

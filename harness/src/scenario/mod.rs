@@ -21,7 +21,7 @@
 //! # attachments = [{ name = "big.bin", size = "64KB" }]       # content_type; size in bytes, or KB/MB of 1024
 //! expect_smtp = 250                    # or { code, text_contains, at }
 //! [[step]]
-//! expect_delivered = { within = "30s" }                     # to, headers
+//! expect_delivered = { within = "30s" }                     # to, headers (default to: regular members)
 //! expect_archived = { within = "30s" }                      # archive: prototype | hyperkitty
 //! [[step]]
 //! expect_not_archived = { within = "5s" }                   # archive (default: every kind)
@@ -63,11 +63,11 @@ mod tests;
 pub use error::{FileError, LoadErrors};
 pub use load::{discover, load};
 pub use model::{
-    ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
-    DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location,
+    ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation, DeliveryMode, DigestExpectation,
+    DmarcAction, DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, ListSettings, Location, Setting, SettingValue,
     ModerationAction, Moderation, NotArchivedExpectation, NoticeExpectation, PageExpectation,
-    PageKind, Plan, PortExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
-    Scheme, SendSpec, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
+    PageKind, Plan, PortExpectation, PrivateExpectation, PortState, PostAction, Protocol, RawSendSpec, Scenario,
+    Scheme, SendSpec, SettingsExpectation, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
     MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER, PROBE_HEADER_PLACEHOLDER,
 };
 pub use scenario_file::parse_scenario;

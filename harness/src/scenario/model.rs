@@ -58,8 +58,19 @@ pub struct ListDecl {
     /// also in `members`.
     pub moderated: Vec<String>,
     /// Configuration applied through Mailman's REST API when the target is
-    /// prepared; `None` leaves Mailman's default.
+    /// prepared; a key not written keeps Mailman's default.
     pub settings: ListSettings,
+    /// Archivers switched on (`true`) or off for the list, by the name
+    /// Mailman gives them (`hyperkitty`, `prototype`, `mail-archive`, ...).
+    pub archivers: Vec<Setting>,
+    /// Members whose delivery is not regular (digests, or disabled), each
+    /// also in `members`; the others get every post as it is sent.
+    pub delivery: Vec<(String, DeliveryMode)>,
+    /// Owners (role `owner`): at probe-domain addresses, their notices are
+    /// observed in the mailbox.
+    pub owners: Vec<String>,
+    /// Moderators (role `moderator`).
+    pub moderators: Vec<String>,
 }
 
 /// What Mailman does with a post (`default_member_action`, ...).
@@ -122,46 +133,148 @@ impl DmarcAction {
     }
 }
 
-/// List settings from `[list.settings]`.
+/// List settings from `[list.settings]`: every key written, in file order.
+/// Keys mailflow knows (`default_member_action`, `archive_policy`,
+/// `max_num_recipients`, ...) were checked for type and value when the
+/// suite was read; any other key of Mailman's list configuration is checked
+/// by the server when the target applies it (or compares it, on real hosts).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListSettings {
-    pub default_member_action: Option<PostAction>,
-    pub default_nonmember_action: Option<PostAction>,
-    /// In KB, as Mailman counts it; 0 means no limit.
-    pub max_message_size: Option<u64>,
-    /// Emergency moderation: every post is held.
-    pub emergency: Option<bool>,
-    pub subject_prefix: Option<String>,
-    pub dmarc_mitigate_action: Option<DmarcAction>,
+    pub values: Vec<Setting>,
+}
+
+/// One list setting: a key of Mailman 3's list configuration
+/// (`/3.1/lists/<id>/config`), or of its archivers (`/3.1/lists/<id>/archivers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub key: String,
+    pub value: SettingValue,
+    /// Where the value is written, for errors the server gives about it.
+    pub at: Location,
+}
+
+/// A setting's value as written in the suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    Bool(bool),
+    Integer(i64),
+    Text(String),
+    /// A list of strings (e.g. `acceptable_aliases`); sent as the key repeated.
+    List(Vec<String>),
+}
+
+impl SettingValue {
+    /// The value as form values of a REST call: one per item of a list.
+    pub fn form_values(&self) -> Vec<String> {
+        match self {
+            SettingValue::Bool(b) => vec![if *b { "true" } else { "false" }.to_string()],
+            SettingValue::Integer(n) => vec![n.to_string()],
+            SettingValue::Text(t) => vec![t.clone()],
+            SettingValue::List(items) => items.clone(),
+        }
+    }
+
+    /// Whether Mailman's JSON value for the key (from `GET .../config`)
+    /// says the same. Strings compare exactly; numbers as numbers; Mailman
+    /// answers booleans as JSON booleans and lists as arrays.
+    pub fn matches(&self, json: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (self, json) {
+            (SettingValue::Bool(b), J::Bool(j)) => b == j,
+            (SettingValue::Integer(n), J::Number(j)) => j.as_i64() == Some(*n),
+            (SettingValue::Integer(n), J::String(j)) => j.trim() == n.to_string(),
+            (SettingValue::Text(t), J::String(j)) => t == j,
+            (SettingValue::Text(t), J::Null) => t.is_empty(),
+            (SettingValue::List(items), J::Array(js)) => {
+                items.len() == js.len() && items.iter().zip(js).all(|(i, j)| j.as_str() == Some(i.as_str()))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for SettingValue {
+    /// As a suite file writes it: `true`, `3`, `"private"`, `["a", "b"]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingValue::Bool(b) => write!(f, "{b}"),
+            SettingValue::Integer(n) => write!(f, "{n}"),
+            SettingValue::Text(t) => write!(f, "{t:?}"),
+            SettingValue::List(items) => write!(f, "{items:?}"),
+        }
+    }
 }
 
 impl ListSettings {
-    /// The settings as `PATCH /3.1/lists/<id>/config` form values.
-    pub fn rest_values(&self) -> Vec<(&'static str, String)> {
-        let mut values = Vec::new();
-        if let Some(a) = self.default_member_action {
-            values.push(("default_member_action", a.as_str().to_string()));
+    /// The settings as `PATCH /3.1/lists/<id>/config` form values, in file
+    /// order; a list value repeats its key.
+    pub fn rest_values(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .flat_map(|s| s.value.form_values().into_iter().map(|v| (s.key.clone(), v)))
+            .collect()
+    }
+
+    /// The setting written for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&Setting> {
+        self.values.iter().find(|s| s.key == key)
+    }
+}
+
+/// How a member gets the list's posts (Mailman's `delivery_mode`, or
+/// delivery switched off: `delivery_status = by_user`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryMode {
+    Regular,
+    MimeDigests,
+    PlaintextDigests,
+    SummaryDigests,
+    /// No mail ("nomail"): delivery disabled by the member.
+    Disabled,
+}
+
+impl DeliveryMode {
+    pub const ALL: [DeliveryMode; 5] =
+        [DeliveryMode::Regular, DeliveryMode::MimeDigests, DeliveryMode::PlaintextDigests, DeliveryMode::SummaryDigests, DeliveryMode::Disabled];
+
+    /// The name in suite files; Mailman's `delivery_mode` value but for `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Regular => "regular",
+            DeliveryMode::MimeDigests => "mime_digests",
+            DeliveryMode::PlaintextDigests => "plaintext_digests",
+            DeliveryMode::SummaryDigests => "summary_digests",
+            DeliveryMode::Disabled => "disabled",
         }
-        if let Some(a) = self.default_nonmember_action {
-            values.push(("default_nonmember_action", a.as_str().to_string()));
-        }
-        if let Some(kb) = self.max_message_size {
-            values.push(("max_message_size", kb.to_string()));
-        }
-        if let Some(on) = self.emergency {
-            values.push(("emergency", if on { "true" } else { "false" }.to_string()));
-        }
-        if let Some(prefix) = &self.subject_prefix {
-            values.push(("subject_prefix", prefix.clone()));
-        }
-        if let Some(action) = self.dmarc_mitigate_action {
-            values.push(("dmarc_mitigate_action", action.as_str().to_string()));
-        }
-        values
+    }
+
+    /// A digest mode: the member gets the post in the list's digest.
+    pub fn is_digest(self) -> bool {
+        matches!(self, DeliveryMode::MimeDigests | DeliveryMode::PlaintextDigests | DeliveryMode::SummaryDigests)
     }
 }
 
 impl ListDecl {
+    /// How `address` gets posts: regular unless the suite says otherwise.
+    pub fn delivery_of(&self, address: &str) -> DeliveryMode {
+        self.delivery.iter().find(|(a, _)| a.eq_ignore_ascii_case(address)).map(|(_, m)| *m).unwrap_or(DeliveryMode::Regular)
+    }
+
+    /// The members who get each post as it is sent.
+    pub fn regular_members(&self) -> Vec<String> {
+        self.members.iter().filter(|m| self.delivery_of(m) == DeliveryMode::Regular).cloned().collect()
+    }
+
+    /// The members who must not get a post as it is sent (digest or no mail).
+    pub fn not_regular_members(&self) -> Vec<String> {
+        self.members.iter().filter(|m| self.delivery_of(m) != DeliveryMode::Regular).cloned().collect()
+    }
+
+    /// The members who get the list's digest.
+    pub fn digest_members(&self) -> Vec<String> {
+        self.members.iter().filter(|m| self.delivery_of(m).is_digest()).cloned().collect()
+    }
+
     /// The posting address, `name@domain`.
     pub fn address(&self) -> String {
         format!("{}@{}", self.name, self.domain)
@@ -217,6 +330,9 @@ pub enum StepKind {
     ExpectBounced(BounceExpectation),
     ExpectFate(FateExpectation),
     ExpectPage(PageExpectation),
+    ExpectPrivate(PrivateExpectation),
+    ExpectDigest(DigestExpectation),
+    ExpectSettings(SettingsExpectation),
     ExpectPort(PortExpectation),
     ExpectHttp(HttpExpectation),
     ExpectDns(DnsExpectation),
@@ -240,6 +356,9 @@ impl StepKind {
             StepKind::ExpectBounced(_) => "expect_bounced",
             StepKind::ExpectFate(_) => "expect_fate",
             StepKind::ExpectPage(_) => "expect_page",
+            StepKind::ExpectPrivate(_) => "expect_private",
+            StepKind::ExpectDigest(_) => "expect_digest",
+            StepKind::ExpectSettings(_) => "expect_settings",
             StepKind::ExpectPort(_) => "expect_port",
             StepKind::ExpectHttp(_) => "expect_http",
             StepKind::ExpectDns(_) => "expect_dns",
@@ -352,6 +471,9 @@ pub enum HeaderExpectation {
 pub struct DeliveryExpectation {
     /// Never empty.
     pub to: Vec<String>,
+    /// Members who must get no copy of the post as sent: those whose
+    /// delivery is disabled or a digest (unless named in `to`).
+    pub not_to: Vec<String>,
     pub headers: Vec<(String, HeaderExpectation)>,
     pub within: Duration,
 }
@@ -583,10 +705,50 @@ pub struct Window {
 /// notice) reaches the sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoticeExpectation {
-    /// Default: the probe's sender.
-    pub to: Option<String>,
+    /// Each must get one; empty: the probe's sender.
+    pub to: Vec<String>,
+    /// `owner` or `moderator` when `to` was written as a role: `to` then
+    /// holds the list's owners or moderators from the suite.
+    pub role: Option<String>,
     pub subject_contains: Option<String>,
+    /// A substring of the notice's text (any text part).
+    pub body_contains: Option<String>,
     pub within: Duration,
+}
+
+/// The most recent probe is in the list's private HyperKitty archive, seen
+/// there by a member who is logged in, and by no anonymous visitor through
+/// any way in (list page, message page, JSON API, mbox export, search,
+/// Postorius' list page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateExpectation {
+    /// The list's full address.
+    pub list: String,
+    /// The member whose web account sees the probe (default: the probe's
+    /// sender); a member of the list in the suite.
+    pub member: String,
+    /// For the member to see it, counted from sending.
+    pub within: Duration,
+}
+
+/// The list's digest is sent now (through the target's shell) and reaches
+/// each of `to` with the most recent probe in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestExpectation {
+    /// The list's id, `name.domain`.
+    pub list_id: String,
+    /// Default: the list's digest members from the suite; never empty.
+    pub to: Vec<String>,
+    /// Counted from the step's start.
+    pub within: Duration,
+}
+
+/// The list's settings and archivers on the server are those the suite
+/// declares for it (read through Mailman's REST API; changes nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsExpectation {
+    /// The list's full address.
+    pub list: String,
 }
 
 /// Everything a run needs: the suite and its scenarios, in file order.

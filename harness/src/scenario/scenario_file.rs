@@ -11,7 +11,7 @@ use super::fields::{self, Header};
 use super::model::{
     ArchiveExpectation, ArchiveKind, Attachment, BounceExpectation, DeliveryExpectation,
     DnsExpectation, DnsType, Fate, FateExpectation, HeaderExpectation, HeldExpectation, HttpExpectation, ListDecl, Moderation, ModerationAction,
-    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation,
+    NotArchivedExpectation, NoticeExpectation, PageExpectation, PageKind, PortExpectation, PrivateExpectation, DigestExpectation, SettingsExpectation,
     PortState, Protocol, RawSendSpec, Scenario, Scheme, SendSpec, SmtpExpectation, SmtpStage,
     Step, StepKind, Suite, Window, MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER,
     PROBE_HEADER_PLACEHOLDER,
@@ -35,6 +35,9 @@ const STEP_KEYS: &[&str] = &[
     "expect_bounced",
     "expect_fate",
     "expect_page",
+    "expect_private",
+    "expect_digest",
+    "expect_settings",
     "expect_port",
     "expect_http",
     "expect_dns",
@@ -44,7 +47,10 @@ const HELD_KEYS: &[&str] = &["reason_contains", "within"];
 const MODERATE_KEYS: &[&str] = &["action", "comment", "within"];
 const WINDOW_KEYS: &[&str] = &["within"];
 const NOT_ARCHIVED_KEYS: &[&str] = &["within", "archive"];
-const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "within"];
+const PRIVATE_KEYS: &[&str] = &["member", "within"];
+const DIGEST_KEYS: &[&str] = &["to", "within"];
+const SETTINGS_STEP_KEYS: &[&str] = &["list"];
+const NOTICE_KEYS: &[&str] = &["to", "subject_contains", "body_contains", "within"];
 const BOUNCED_KEYS: &[&str] = &["status", "diagnostic_contains", "within"];
 const FATE_KEYS: &[&str] = &["fate", "within"];
 /// How long an "it does not happen" step watches by default.
@@ -212,10 +218,13 @@ fn read_steps<'s>(
 
     let mut steps = Vec::new();
     let mut last_send: Option<LastSend<'s>> = None;
+    // The most recent probe's sender: `expect_private`'s default member.
+    let mut last_sender: Option<String> = None;
     for (group, key, key_span, value) in items {
         let kind = match key {
             "send" => {
                 let send = read_send(doc, value, defaults);
+                last_sender = send.as_ref().map(|s| s.from.clone());
                 last_send = Some(LastSend {
                     list: send
                         .as_ref()
@@ -227,6 +236,7 @@ fn read_steps<'s>(
             }
             "send_raw" => {
                 let send = read_send_raw(doc, value, defaults);
+                last_sender = send.as_ref().map(|s| s.from.clone());
                 last_send = Some(LastSend {
                     list: send
                         .as_ref()
@@ -254,8 +264,8 @@ fn read_steps<'s>(
                     .map(StepKind::ExpectNotArchived)
             }
             "expect_notice" => {
-                require_send(doc, key, &key_span, last_send);
-                read_expect_notice(doc, value).map(StepKind::ExpectNotice)
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_notice(doc, value, sent).map(StepKind::ExpectNotice)
             }
             "expect_shunted" => {
                 require_send(doc, key, &key_span, last_send);
@@ -281,6 +291,15 @@ fn read_steps<'s>(
                 let sent = require_send(doc, key, &key_span, last_send);
                 read_expect_archived(doc, &key_span, value, sent).map(StepKind::ExpectArchived)
             }
+            "expect_private" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_private(doc, &key_span, value, sent, last_sender.as_deref()).map(StepKind::ExpectPrivate)
+            }
+            "expect_digest" => {
+                let sent = require_send(doc, key, &key_span, last_send);
+                read_expect_digest(doc, &key_span, value, sent).map(StepKind::ExpectDigest)
+            }
+            "expect_settings" => read_expect_settings(doc, suite, defaults, &key_span, value).map(StepKind::ExpectSettings),
             "expect_page" => {
                 read_expect_page(doc, suite, defaults, &key_span, value).map(StepKind::ExpectPage)
             }
@@ -536,8 +555,15 @@ fn read_expect_delivered(
     let within_value = reader.optional("within");
     let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
     reader.finish(doc);
+    let to = to?;
+    // Members whose delivery is a digest or off must not get the post as sent.
+    let not_to = sent
+        .and_then(|s| s.list)
+        .map(|list| list.not_regular_members().into_iter().filter(|m| !to.iter().any(|t| t.eq_ignore_ascii_case(m))).collect())
+        .unwrap_or_default();
     Some(DeliveryExpectation {
-        to: to?,
+        to,
+        not_to,
         headers: headers?,
         within: within?,
     })
@@ -560,19 +586,20 @@ fn default_recipients(
         );
         return None;
     };
-    if list.members.is_empty() {
+    let regular = list.regular_members();
+    if regular.is_empty() {
         // An empty expectation would pass without checking anything.
         doc.error(
             value.span(),
             "no recipients",
             format!(
-                "`expect_delivered` has no `to`, and list `{}` has no members in the suite: add `to` or members",
+                "`expect_delivered` has no `to`, and list `{}` has no members with regular delivery in the suite: add `to` or members",
                 list.name
             ),
         );
         return None;
     }
-    Some(list.members.clone())
+    Some(regular)
 }
 
 /// `"text"`: present and contains it; `true`: present; `false`: absent.
@@ -610,6 +637,87 @@ fn read_expect_archived(
         archive: archive?,
         within: within?,
     })
+}
+
+/// `expect_private = { member = "pia@probe.test", within = "60s" }`.
+fn read_expect_private(
+    doc: &mut Doc,
+    key_span: &Span,
+    value: &Value<'_>,
+    sent: Option<LastSend<'_>>,
+    sender: Option<&str>,
+) -> Option<PrivateExpectation> {
+    let table = doc.table("`expect_private`", value)?;
+    let mut reader = TableReader::new("expect_private", table, value.span(), PRIVATE_KEYS);
+    let member_value = reader.optional("member");
+    let member = match member_value {
+        Some(value) => doc.checked_string(&reader.field("member"), "address", check_address, value),
+        None => sender.map(str::to_string),
+    };
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    let list = sent_list(doc, "expect_private", key_span, sent)?;
+    let member = member?;
+    if !list.members.iter().any(|m| m.eq_ignore_ascii_case(&member)) {
+        let span = member_value.map(|v| v.span()).unwrap_or(key_span.clone());
+        doc.error(
+            span,
+            "not a member",
+            format!("`expect_private` needs a member of `{}` to look as: `{member}` is not in its `members` (give `member`)", list.name),
+        );
+        return None;
+    }
+    Some(PrivateExpectation { list: list.address(), member, within: within? })
+}
+
+/// `expect_digest = { to = ["dig@probe.test"], within = "60s" }`.
+fn read_expect_digest(doc: &mut Doc, key_span: &Span, value: &Value<'_>, sent: Option<LastSend<'_>>) -> Option<DigestExpectation> {
+    let table = doc.table("`expect_digest`", value)?;
+    let mut reader = TableReader::new("expect_digest", table, value.span(), DIGEST_KEYS);
+    let to = reader.optional("to").map(|value| fields::addresses(doc, &reader.field("to"), value, false));
+    let within_value = reader.optional("within");
+    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
+    reader.finish(doc);
+    let list = sent_list(doc, "expect_digest", key_span, sent)?;
+    let to = match to {
+        Some(to) => to?,
+        None => {
+            let digest = list.digest_members();
+            if digest.is_empty() {
+                doc.error(
+                    key_span.clone(),
+                    "no digest members",
+                    format!("`expect_digest` has no `to`, and list `{}` has no digest members in the suite: give a member `delivery = \"mime_digests\"`", list.name),
+                );
+                return None;
+            }
+            digest
+        }
+    };
+    Some(DigestExpectation { list_id: list.list_id(), to, within: within? })
+}
+
+/// `expect_settings = {}` (the scenario's list) or `{ list = "..." }`:
+/// about a list, not a probe, so it needs no `send` before it.
+fn read_expect_settings(doc: &mut Doc, suite: &Suite, defaults: Defaults<'_>, key_span: &Span, value: &Value<'_>) -> Option<SettingsExpectation> {
+    let table = doc.table("`expect_settings`", value)?;
+    let mut reader = TableReader::new("expect_settings", table, value.span(), SETTINGS_STEP_KEYS);
+    let list_value = reader.optional("list");
+    let list = match list_value {
+        Some(value) => resolve_list(doc, suite, value),
+        None => defaults.list,
+    };
+    reader.finish(doc);
+    if list.is_none() && list_value.is_none() && !defaults.list_written {
+        doc.error(key_span.clone(), "which list?", "`expect_settings` needs a list: give the scenario a `list`, or give the step one");
+    }
+    let list = list?;
+    if list.settings.values.is_empty() && list.archivers.is_empty() {
+        doc.error(key_span.clone(), "nothing to compare", format!("list `{}` declares no `settings` or `archivers` in the suite", list.name));
+        return None;
+    }
+    Some(SettingsExpectation { list: list.address() })
 }
 
 fn read_archive_kind(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<ArchiveKind> {
@@ -891,31 +999,58 @@ fn read_expect_not_archived(
     })
 }
 
-fn read_expect_notice(doc: &mut Doc, value: &Value<'_>) -> Option<NoticeExpectation> {
+/// `to` is an address, or `"owner"` / `"moderator"`: every owner (or
+/// moderator) the suite declares for the list the probe went to.
+fn read_expect_notice(doc: &mut Doc, value: &Value<'_>, sent: Option<LastSend<'_>>) -> Option<NoticeExpectation> {
     let table = doc.table("`expect_notice`", value)?;
     let mut reader = TableReader::new("expect_notice", table, value.span(), NOTICE_KEYS);
-    // `Some(None)`: written, but not a valid address (reported).
-    let to = reader
-        .optional("to")
-        .map(|value| doc.checked_string(&reader.field("to"), "address", check_address, value));
+    // `Some(None)`: written, but not usable (reported).
+    let to = reader.optional("to").map(|value| -> Option<(Vec<String>, Option<String>)> {
+        let what = reader.field("to");
+        let text = doc.string(&what, value)?;
+        let role = match text {
+            "owner" => "owners",
+            "moderator" => "moderators",
+            _ => return doc.checked_string(&what, "address", check_address, value).map(|a| (vec![a], None)),
+        };
+        // The send's own errors were reported already.
+        let sent = sent.filter(|s| s.valid)?;
+        let Some(list) = sent.list else {
+            doc.error(value.span(), "no list", format!("{what} is `{text}`, but the probe was not sent to a declared list whose {role} could be expected"));
+            return None;
+        };
+        let addresses = if text == "owner" { &list.owners } else { &list.moderators };
+        if addresses.is_empty() {
+            doc.error(value.span(), format!("no {role}"), format!("{what} is `{text}`, but list `{}` declares no {role} in the suite: add `{role}`", list.name));
+            return None;
+        }
+        Some((addresses.clone(), Some(text.to_string())))
+    });
     let subject_contains = reader
         .optional("subject_contains")
         .and_then(|value| doc.string(&reader.field("subject_contains"), value))
         .map(str::to_string);
+    let body_contains = reader
+        .optional("body_contains")
+        .and_then(|value| doc.string(&reader.field("body_contains"), value))
+        .map(str::to_string);
     let within_value = reader.optional("within");
     let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
     reader.finish(doc);
-    let to = match to {
+    let (to, role) = match to {
         Some(None) => return None,
-        Some(Some(to)) => Some(to),
-        None => None,
+        Some(Some(found)) => found,
+        None => (Vec::new(), None),
     };
     Some(NoticeExpectation {
         to,
+        role,
         subject_contains,
+        body_contains,
         within: within?,
     })
 }
+
 /// `expect_page = { page = "list-info", body_contains = "...", status = 200 }`:
 /// about a list, not a probe, so it needs no `send` before it.
 fn read_expect_page(

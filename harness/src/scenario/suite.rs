@@ -4,20 +4,17 @@ use std::path::Path;
 
 use super::error::{FileError, LoadErrors};
 use super::fields;
-use super::model::{DmarcAction, ListDecl, ListSettings, PostAction, Suite};
-use super::reader::{Doc, Span, TableReader, Value};
-use super::values::{check_domain, check_list_name};
+use super::model::{DeliveryMode, DmarcAction, ListDecl, ListSettings, PostAction, Setting, SettingValue, Suite};
+use super::reader::{entries_in_order, Doc, Span, TableReader, Value};
+use super::values::{check_address, check_domain, check_list_name};
 
 const TOP_KEYS: &[&str] = &["probe_domain", "list"];
-const LIST_KEYS: &[&str] = &["name", "domain", "members", "moderated", "settings"];
-const SETTINGS_KEYS: &[&str] = &[
-    "default_member_action",
-    "default_nonmember_action",
-    "max_message_size",
-    "emergency",
-    "subject_prefix",
-    "dmarc_mitigate_action",
-];
+const MEMBER_KEYS: &[&str] = &["address", "delivery"];
+const LIST_KEYS: &[&str] = &["name", "domain", "members", "moderated", "owners", "moderators", "settings", "archivers"];
+/// Mailman's `archive_policy` values.
+const ARCHIVE_POLICIES: [&str; 3] = ["public", "private", "never"];
+/// `max_num_recipients`: 0 is "no limit"; a million is surely a mistake.
+const MAX_RECIPIENTS: std::ops::RangeInclusive<i64> = 0..=1_000_000;
 /// Mailman counts `max_message_size` in KB; 0 is "no limit". A limit above
 /// 1 GB is surely a unit mistake.
 const MAX_MESSAGE_KB: std::ops::RangeInclusive<i64> = 0..=1_048_576;
@@ -98,10 +95,7 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
         let domain = reader
             .required(doc, "domain")
             .and_then(|value| doc.checked_string("`domain`", "domain", check_domain, value));
-        let members = reader
-            .optional("members")
-            .and_then(|value| fields::addresses(doc, "`members`", value, true))
-            .unwrap_or_default();
+        let (members, delivery) = reader.optional("members").and_then(|value| read_members(doc, value)).unwrap_or_default();
         let moderated = reader
             .optional("moderated")
             .and_then(|value| {
@@ -110,9 +104,21 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
                 Some(found)
             })
             .unwrap_or_default();
+        let owners = reader
+            .optional("owners")
+            .and_then(|value| fields::addresses(doc, "`owners`", value, true))
+            .unwrap_or_default();
+        let moderators = reader
+            .optional("moderators")
+            .and_then(|value| fields::addresses(doc, "`moderators`", value, true))
+            .unwrap_or_default();
         let settings = reader
             .optional("settings")
             .and_then(|value| read_settings(doc, value))
+            .unwrap_or_default();
+        let archivers = reader
+            .optional("archivers")
+            .and_then(|value| read_archivers(doc, value))
             .unwrap_or_default();
         reader.finish(doc);
         if let (Some(name), Some(domain)) = (name, domain) {
@@ -122,10 +128,51 @@ fn read_lists(doc: &mut Doc, value: &Value<'_>) -> Vec<ListDecl> {
                 members,
                 moderated,
                 settings,
+                archivers,
+                delivery,
+                owners,
+                moderators,
             });
         }
     }
     lists
+}
+
+/// Members whose delivery is not regular, with their mode.
+type Delivery = Vec<(String, DeliveryMode)>;
+
+/// `members`: addresses, or `{ address = "...", delivery = "mime_digests" }`
+/// for a member whose delivery is not regular. Returns the addresses and
+/// the non-regular delivery modes.
+fn read_members(doc: &mut Doc, value: &Value<'_>) -> Option<(Vec<String>, Delivery)> {
+    let items = doc.array("`members`", value)?;
+    let mut members: Vec<String> = Vec::new();
+    let mut delivery = Vec::new();
+    for item in items {
+        let (address, mode) = if let Some(table) = item.get_ref().as_table() {
+            let mut reader = TableReader::new("members", table, item.span(), MEMBER_KEYS);
+            let address = reader
+                .required(doc, "address")
+                .and_then(|v| doc.checked_string(&reader.field("address"), "address", check_address, v));
+            let mode = reader.optional("delivery").and_then(|v| {
+                fields::one_of(doc, &reader.field("delivery"), "delivery mode", v, &DeliveryMode::ALL, DeliveryMode::as_str)
+            });
+            reader.finish(doc);
+            (address, mode)
+        } else {
+            (doc.checked_string("each entry of `members`", "address", check_address, item), None)
+        };
+        let Some(address) = address else { continue };
+        if members.iter().any(|seen| seen.eq_ignore_ascii_case(&address)) {
+            doc.error(item.span(), "repeated", format!("`members` lists `{address}` more than once"));
+            continue;
+        }
+        if let Some(mode) = mode.filter(|m| *m != DeliveryMode::Regular) {
+            delivery.push((address.clone(), mode));
+        }
+        members.push(address);
+    }
+    Some((members, delivery))
 }
 
 /// A moderated address must be subscribed: Mailman moderates members.
@@ -147,46 +194,88 @@ fn check_moderated_are_members(
 }
 
 /// `[list.settings]`: list configuration the target applies through REST.
+/// Every key is accepted: the keys mailflow knows are checked here for type
+/// and value; any other must be a key of Mailman's list configuration, which
+/// the server checks when the target applies it.
 fn read_settings(doc: &mut Doc, value: &Value<'_>) -> Option<ListSettings> {
     let table = doc.table("`settings`", value)?;
-    let mut reader = TableReader::new("settings", table, value.span(), SETTINGS_KEYS);
-    let default_member_action = read_action(doc, &mut reader, "default_member_action");
-    let default_nonmember_action = read_action(doc, &mut reader, "default_nonmember_action");
-    let max_message_size = reader
-        .optional("max_message_size")
-        .and_then(|value| doc.integer_in(&reader.field("max_message_size"), MAX_MESSAGE_KB, value))
-        .map(|kb| kb as u64);
-    let emergency = reader
-        .optional("emergency")
-        .and_then(|value| doc.boolean(&reader.field("emergency"), value));
-    let subject_prefix = reader
-        .optional("subject_prefix")
-        .and_then(|value| doc.string(&reader.field("subject_prefix"), value))
-        .map(str::to_string);
-    let dmarc_mitigate_action = reader.optional("dmarc_mitigate_action").and_then(|value| {
-        let what = reader.field("dmarc_mitigate_action");
-        fields::one_of(doc, &what, "DMARC action", value, &DmarcAction::ALL, DmarcAction::as_str)
-    });
-    reader.finish(doc);
-    Some(ListSettings {
-        default_member_action,
-        default_nonmember_action,
-        max_message_size,
-        emergency,
-        subject_prefix,
-        dmarc_mitigate_action,
-    })
+    let mut settings = ListSettings::default();
+    for (key, key_span, value) in entries_in_order(table) {
+        let what = format!("`settings.{key}`");
+        let read = match key {
+            "default_member_action" | "default_nonmember_action" => {
+                fields::one_of(doc, &what, "action", value, &PostAction::ALL, PostAction::as_str).map(|a| SettingValue::Text(a.as_str().into()))
+            }
+            "dmarc_mitigate_action" => fields::one_of(doc, &what, "DMARC action", value, &DmarcAction::ALL, DmarcAction::as_str)
+                .map(|a| SettingValue::Text(a.as_str().into())),
+            "archive_policy" => {
+                fields::one_of(doc, &what, "archive policy", value, &ARCHIVE_POLICIES, |p| p).map(|p| SettingValue::Text(p.into()))
+            }
+            "max_message_size" => doc.integer_in(&what, MAX_MESSAGE_KB, value).map(SettingValue::Integer),
+            "max_num_recipients" => doc.integer_in(&what, MAX_RECIPIENTS, value).map(SettingValue::Integer),
+            "emergency" | "require_explicit_destination" => doc.boolean(&what, value).map(SettingValue::Bool),
+            "subject_prefix" => doc.string(&what, value).map(|t| SettingValue::Text(t.into())),
+            _ => {
+                if let Err(reason) = check_setting_name(key) {
+                    doc.error(key_span.clone(), "invalid setting name", format!("invalid list setting name `{key}` in `settings`: {reason}"));
+                    continue;
+                }
+                any_setting_value(doc, &what, value)
+            }
+        };
+        if let Some(value) = read {
+            settings.values.push(Setting { key: key.to_string(), value, at: doc.location(&key_span) });
+        }
+    }
+    Some(settings)
 }
 
-fn read_action(doc: &mut Doc, reader: &mut TableReader<'_, '_>, key: &str) -> Option<PostAction> {
-    let what = reader.field(key);
-    let value = reader.optional(key)?;
-    fields::one_of(
-        doc,
-        &what,
-        "action",
-        value,
-        &PostAction::ALL,
-        PostAction::as_str,
-    )
+/// `archivers = { hyperkitty = true, prototype = false }`: each archiver the
+/// list should have on or off, by Mailman's name for it.
+fn read_archivers(doc: &mut Doc, value: &Value<'_>) -> Option<Vec<Setting>> {
+    let table = doc.table("`archivers`", value)?;
+    let mut archivers = Vec::new();
+    for (name, name_span, value) in entries_in_order(table) {
+        if let Err(reason) = check_setting_name(name) {
+            doc.error(name_span.clone(), "invalid archiver name", format!("invalid archiver name `{name}` in `archivers`: {reason}"));
+            continue;
+        }
+        if let Some(on) = doc.boolean(&format!("`archivers.{name}`"), value) {
+            archivers.push(Setting { key: name.to_string(), value: SettingValue::Bool(on), at: doc.location(&name_span) });
+        }
+    }
+    Some(archivers)
+}
+
+/// A value for a setting mailflow does not know: a boolean, an integer, a
+/// string or an array of strings, as Mailman's REST API takes them.
+fn any_setting_value(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<SettingValue> {
+    use toml::de::DeValue;
+    match value.get_ref() {
+        DeValue::Boolean(b) => Some(SettingValue::Bool(*b)),
+        DeValue::String(t) => Some(SettingValue::Text(t.to_string())),
+        DeValue::Integer(_) => doc.integer_in(what, i64::MIN..=i64::MAX, value).map(SettingValue::Integer),
+        DeValue::Array(items) => {
+            let mut texts = Vec::new();
+            for item in items {
+                texts.push(doc.string(&format!("each entry of {what}"), item)?.to_string());
+            }
+            Some(SettingValue::List(texts))
+        }
+        _ => {
+            doc.wrong_type(what, "a boolean, an integer, a string or an array of strings", value);
+            None
+        }
+    }
+}
+
+/// Mailman's configuration keys are Python attribute names.
+fn check_setting_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if first_ok && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+        Ok(())
+    } else {
+        Err("must be lowercase letters, digits, `_` or `-`, as Mailman names its settings".into())
+    }
 }

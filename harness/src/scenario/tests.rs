@@ -17,6 +17,8 @@ members = ["alice@probe.test", "bob@probe.test"]
 [[list]]
 name = "quiet"
 domain = "lists.example.test"
+owners = ["olga@probe.test", "otto@probe.test"]
+moderators = ["mona@probe.test"]
 "#;
 
 fn suite() -> Suite {
@@ -76,6 +78,8 @@ fn valid_suite() {
                     name: "quiet".into(),
                     domain: "lists.example.test".into(),
                     members: vec![],
+                    owners: vec!["olga@probe.test".into(), "otto@probe.test".into()],
+                    moderators: vec!["mona@probe.test".into()],
                     ..ListDecl::default()
                 },
             ],
@@ -154,6 +158,7 @@ expect_delivered = { to = ["bob@probe.test"] }
                 location: location(9, 1),
                 kind: StepKind::ExpectDelivered(DeliveryExpectation {
                     to: vec!["alice@probe.test".into(), "bob@probe.test".into()],
+                    not_to: vec![],
                     headers: vec![
                         (
                             "List-Id".into(),
@@ -200,6 +205,7 @@ expect_delivered = { to = ["bob@probe.test"] }
                 location: location(17, 1),
                 kind: StepKind::ExpectDelivered(DeliveryExpectation {
                     to: vec!["bob@probe.test".into()],
+                    not_to: vec![],
                     headers: vec![],
                     within: Duration::from_secs(60),
                 }),
@@ -367,7 +373,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
-        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_http, expect_dns",
     ),
     (
         "unknown key in an inline table",
@@ -437,7 +443,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_http, expect_dns",
     ),
     (
         "no steps",
@@ -677,7 +683,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "delivery to a list without members",
         "name = \"x\"\nlist = \"quiet\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_delivered = {}\n",
-        "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members in the suite: add `to` or members",
+        "s.toml:5:20: `expect_delivered` has no `to`, and list `quiet` has no members with regular delivery in the suite: add `to` or members",
     ),
     (
         "held without a list",
@@ -721,8 +727,13 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     ),
     (
         "notice to a bad address",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_notice = { to = \"owners\" }\n",
+        "s.toml:5:24: invalid address `owners` in `expect_notice.to`: must contain exactly one `@`",
+    ),
+    (
+        "notice to the owner of a list without owners",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"o@probe.test\", subject = \"s\" }\nexpect_notice = { to = \"owner\" }\n",
-        "s.toml:5:24: invalid address `owner` in `expect_notice.to`: must contain exactly one `@`",
+        "s.toml:5:24: `expect_notice.to` is `owner`, but list `probe-test` declares no owners in the suite: add `owners`",
     ),
     (
         "raw message without the placeholder",
@@ -970,7 +981,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers, attachments",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_http, expect_dns",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -991,7 +1002,7 @@ const SUITE_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a list",
         "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nowner = \"x@y.test\"\n",
-        "suite.toml:4:1: unknown key `owner` in `[[list]]`; accepted keys: name, domain, members, moderated, settings",
+        "suite.toml:4:1: unknown key `owner` in `[[list]]`; accepted keys: name, domain, members, moderated, owners, moderators, settings, archivers",
     ),
     (
         "missing domain",
@@ -1029,9 +1040,34 @@ const SUITE_ERRORS: &[(&str, &str, &str)] = &[
         "suite.toml:1:8: `list` must be an array of tables (`[[list]]`), found a string",
     ),
     (
-        "unknown setting",
-        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\n[list.settings]\narchive = true\n",
-        "suite.toml:5:1: unknown key `archive` in `settings`; accepted keys: default_member_action, default_nonmember_action, max_message_size, emergency, subject_prefix, dmarc_mitigate_action",
+        "setting name Mailman could not have",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\n[list.settings]\nArchive = true\n",
+        "suite.toml:5:1: invalid list setting name `Archive` in `settings`: must be lowercase letters, digits, `_` or `-`, as Mailman names its settings",
+    ),
+    (
+        "setting value of no REST type",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\n[list.settings]\nbounce_score_threshold = 2.5\n",
+        "suite.toml:5:26: `settings.bounce_score_threshold` must be a boolean, an integer, a string or an array of strings, found a float",
+    ),
+    (
+        "bad archive policy",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nsettings = { archive_policy = \"hidden\" }\n",
+        "suite.toml:4:31: unknown archive policy `hidden` in `settings.archive_policy`; expected one of public, private, never",
+    ),
+    (
+        "recipients not an integer",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nsettings = { max_num_recipients = \"3\" }\n",
+        "suite.toml:4:35: `settings.max_num_recipients` must be an integer, found a string",
+    ),
+    (
+        "archiver not a boolean",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\narchivers = { hyperkitty = \"on\" }\n",
+        "suite.toml:4:28: `archivers.hyperkitty` must be true or false, found a string",
+    ),
+    (
+        "bad owner address",
+        "[[list]]\nname = \"a\"\ndomain = \"lists.example.test\"\nowners = [\"olga\"]\n",
+        "suite.toml:4:11: invalid address `olga` in each entry of `owners`: must contain exactly one `@`",
     ),
     (
         "unknown DMARC action",
@@ -1086,7 +1122,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_port, expect_http, expect_dns"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_http, expect_dns"
     );
     let first = &errors.errors[0];
     assert_eq!(
@@ -1230,6 +1266,9 @@ name = "probe-small"
 domain = "lists.example.test"
 members = ["alice@probe.test", "carol@probe.test"]
 moderated = ["carol@probe.test"]
+owners = ["olga@probe.test"]
+moderators = ["mona@probe.test"]
+archivers = { hyperkitty = true, prototype = false }
 
 [list.settings]
 default_member_action = "accept"
@@ -1238,35 +1277,116 @@ max_message_size = 1
 emergency = true
 subject_prefix = "[small] "
 dmarc_mitigate_action = "munge_from"
+archive_policy = "private"
+require_explicit_destination = false
+max_num_recipients = 3
+description = "any key Mailman has"
+acceptable_aliases = ["a@probe.test", "b@probe.test"]
+bounce_score_threshold = 7
 "#,
     )
     .expect("parses");
     let list = &suite.lists[0];
     assert_eq!(list.moderated, ["carol@probe.test"]);
-    assert_eq!(
-        list.settings,
-        ListSettings {
-            default_member_action: Some(PostAction::Accept),
-            default_nonmember_action: Some(PostAction::Hold),
-            max_message_size: Some(1),
-            emergency: Some(true),
-            subject_prefix: Some("[small] ".into()),
-            dmarc_mitigate_action: Some(DmarcAction::MungeFrom),
-        }
-    );
-    assert_eq!(
-        list.settings.rest_values(),
-        [
-            ("default_member_action", "accept".to_string()),
-            ("default_nonmember_action", "hold".to_string()),
-            ("max_message_size", "1".to_string()),
-            ("emergency", "true".to_string()),
-            ("subject_prefix", "[small] ".to_string()),
-            ("dmarc_mitigate_action", "munge_from".to_string()),
-        ]
-    );
+    let values: Vec<(String, String)> = [
+        ("default_member_action", "accept"),
+        ("default_nonmember_action", "hold"),
+        ("max_message_size", "1"),
+        ("emergency", "true"),
+        ("subject_prefix", "[small] "),
+        ("dmarc_mitigate_action", "munge_from"),
+        ("archive_policy", "private"),
+        ("require_explicit_destination", "false"),
+        ("max_num_recipients", "3"),
+        ("description", "any key Mailman has"),
+        ("acceptable_aliases", "a@probe.test"),
+        ("acceptable_aliases", "b@probe.test"),
+        ("bounce_score_threshold", "7"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(list.settings.rest_values(), values);
+    // Each setting knows its line, for errors the server gives.
+    let policy = list.settings.get("archive_policy").unwrap();
+    assert_eq!((policy.at.line, policy.at.column), (18, 1));
+    assert_eq!(policy.value, SettingValue::Text("private".into()));
+    assert_eq!(list.owners, ["olga@probe.test"]);
+    assert_eq!(list.moderators, ["mona@probe.test"]);
+    let archivers: Vec<(&str, &SettingValue)> = list.archivers.iter().map(|a| (a.key.as_str(), &a.value)).collect();
+    assert_eq!(archivers, [("hyperkitty", &SettingValue::Bool(true)), ("prototype", &SettingValue::Bool(false))]);
     // Nothing declared: nothing is changed.
     assert!(ListSettings::default().rest_values().is_empty());
+}
+
+#[test]
+fn delivery_modes_shape_the_default_recipients() {
+    let suite = parse_suite(
+        Path::new("suite.toml"),
+        r#"
+[[list]]
+name = "modes"
+domain = "lists.example.test"
+members = ["reg@probe.test", { address = "dig@probe.test", delivery = "mime_digests" }, { address = "off@probe.test", delivery = "disabled" }, { address = "reg2@probe.test", delivery = "regular" }]
+"#,
+    )
+    .expect("parses");
+    let list = &suite.lists[0];
+    assert_eq!(list.members, ["reg@probe.test", "dig@probe.test", "off@probe.test", "reg2@probe.test"]);
+    assert_eq!(list.delivery, [("dig@probe.test".to_string(), DeliveryMode::MimeDigests), ("off@probe.test".to_string(), DeliveryMode::Disabled)]);
+    let scenario = parse_scenario(
+        Path::new("s.toml"),
+        "name = \"m\"\nlist = \"modes\"\n[[step]]\nsend = { from = \"reg@probe.test\", subject = \"s\" }\n[[step]]\nexpect_delivered = {}\n[[step]]\nexpect_digest = {}\n",
+        &suite,
+    )
+    .expect("parses");
+    match (&scenario.steps[1].kind, &scenario.steps[2].kind) {
+        (StepKind::ExpectDelivered(d), StepKind::ExpectDigest(g)) => {
+            assert_eq!(d.to, ["reg@probe.test", "reg2@probe.test"]);
+            assert_eq!(d.not_to, ["dig@probe.test", "off@probe.test"]);
+            assert_eq!(g.to, ["dig@probe.test"]);
+            assert_eq!(g.list_id, "modes.lists.example.test");
+        }
+        other => panic!("{other:?}"),
+    }
+    let errors = suite_errors("[[list]]\nname = \"a\"\ndomain = \"d.test\"\nmembers = [{ address = \"x@probe.test\", delivery = \"digest\" }]\n");
+    assert_eq!(
+        errors,
+        ["suite.toml:4:51: unknown delivery mode `digest` in `members.delivery`; expected one of regular, mime_digests, plaintext_digests, summary_digests, disabled"]
+    );
+}
+
+#[test]
+fn notices_to_a_role_go_to_the_suites_addresses_for_it() {
+    let scenario = scenario(
+        r#"name = "owners told"
+list = "quiet"
+[[step]]
+send = { from = "x@probe.test", subject = "s" }
+expect_notice = { to = "owner", subject_contains = "approval", body_contains = "s", within = "20s" }
+[[step]]
+expect_notice = { to = "moderator" }
+[[step]]
+expect_notice = { to = "someone@probe.test" }
+"#,
+    );
+    let notices: Vec<(Vec<String>, Option<String>)> = scenario
+        .steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::ExpectNotice(n) => Some((n.to.clone(), n.role.clone())),
+            _ => None,
+        })
+        .collect();
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        notices,
+        [
+            (owned(&["olga@probe.test", "otto@probe.test"]), Some("owner".to_string())),
+            (owned(&["mona@probe.test"]), Some("moderator".to_string())),
+            (owned(&["someone@probe.test"]), None),
+        ]
+    );
 }
 
 #[test]
@@ -1306,8 +1426,10 @@ expect_shunted = { within = "20s" }
                 within: Duration::from_secs(60),
             }),
             StepKind::ExpectNotice(NoticeExpectation {
-                to: None,
+                to: Vec::new(),
+                role: None,
                 subject_contains: Some("rejected".into()),
+                body_contains: None,
                 within: Duration::from_secs(20),
             }),
             StepKind::ExpectNotDelivered(Window {

@@ -40,7 +40,7 @@ use super::{
 use crate::exim;
 use super::rest_relay::{RelayError, RestRelay};
 use crate::http::{TlsTrust, WebEndpoint};
-use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
+use crate::mailman::{settings, Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
 use crate::probe::ProbeKeys;
 use crate::reach;
 use crate::scenario::Protocol;
@@ -251,6 +251,8 @@ pub struct ContainersTarget {
     ssh: Option<RunSsh>,
     /// The Dovecot mailbox, when started for a target file.
     imap: Option<ImapContainer>,
+    /// Members' web sessions made for `expect_private`, by address.
+    sessions: std::sync::Mutex<std::collections::HashMap<String, String>>,
     pub report: StartReport,
 }
 
@@ -375,6 +377,7 @@ impl ContainersTarget {
             rest_exposed: for_hosts.expose_rest,
             ssh: ssh.map(|(keys, _)| keys),
             imap,
+            sessions: Default::default(),
             report: StartReport {
                 images,
                 container_start,
@@ -447,6 +450,24 @@ impl ContainersTarget {
             .buffer_unordered(AT_ONCE)
             .try_collect::<Vec<()>>()
             .await?;
+        // Which configuration keys exist is asked once, of any list: every
+        // list has the same ones.
+        if let Some(first) = suite.lists.iter().find(|l| !l.settings.values.is_empty() || !l.archivers.is_empty()) {
+            let known = settings::config(self, &first.list_id()).await?;
+            let jobs: Vec<_> = suite.lists.iter().map(|list| apply_settings(self, list, &known)).collect();
+            futures::stream::iter(jobs)
+                .buffer_unordered(AT_ONCE)
+                .try_collect::<Vec<()>>()
+                .await?;
+            // HyperKitty learns a list's archive policy from Mailman only
+            // when a task after its first archived post runs: until then a
+            // new private list's first post is public. Production HyperKitty
+            // has known its lists for long; make this one know them too.
+            let policies: Vec<String> = suite.lists.iter().filter(|l| l.settings.get("archive_policy").is_some()).map(|l| l.address()).collect();
+            if self.web.is_some() && !policies.is_empty() {
+                self.sync_hyperkitty(&policies).await?;
+            }
+        }
         let parsed: serde_json::Value = serde_json::from_str(&versions).unwrap_or_default();
         let versions = parsed
             .as_object()
@@ -597,7 +618,21 @@ async fn provision_list(rest: &MailmanRest<'_, ContainersTarget>, list: &crate::
     for m in &list.members {
         rest.ensure_member(&list.list_id(), m).await?;
     }
-    Ok(rest.apply_list_settings(list).await?)
+    for (role, addresses) in [("owner", &list.owners), ("moderator", &list.moderators)] {
+        for address in addresses {
+            rest.ensure_role(&list.list_id(), address, role).await?;
+        }
+    }
+    Ok(rest.apply_member_moderation(list).await?)
+}
+
+/// A list's `[list.settings]` and `archivers`; a key or value Mailman
+/// refuses is an error at the suite file's line.
+async fn apply_settings(target: &ContainersTarget, list: &crate::scenario::ListDecl, known: &settings::Config) -> Result<(), TargetError> {
+    settings::apply(target, list, known).await.map_err(|e| match e {
+        settings::SettingsError::Rest(e) => TargetError::Rest(e),
+        refused => TargetError::Suite(refused.to_string()),
+    })
 }
 
 impl RestTransport for ContainersTarget {
@@ -689,6 +724,88 @@ impl Target for ContainersTarget {
 
     fn http_endpoint(&self) -> Option<&WebEndpoint> {
         self.http.as_ref()
+    }
+
+    fn may_send_digests(&self) -> bool {
+        true
+    }
+
+    fn mailman_rest(&self) -> Option<&dyn crate::mailman::RestTransport> {
+        Some(self)
+    }
+
+    fn web_session<'a>(&'a self, address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
+        self.web.as_ref()?;
+        Some(Box::pin(async move { self.member_session(address).await }))
+    }
+}
+
+/// Creates (or finds) the Django account of a list member, with its address
+/// verified, and a session for it, as HyperKitty's login would; prints the
+/// session cookie. The address comes in the environment, never in the code.
+const SESSION_SCRIPT: &str = r#"
+import os
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+from allauth.account.models import EmailAddress
+a = os.environ["MAILFLOW_MEMBER"]
+u, _ = get_user_model().objects.get_or_create(username=a[:150], defaults={"email": a})
+u.email = a
+u.set_unusable_password()
+u.save()
+EmailAddress.objects.update_or_create(user=u, email=a, defaults={"verified": True, "primary": True})
+s = import_module(settings.SESSION_ENGINE).SessionStore()
+s[SESSION_KEY] = str(u.pk)
+s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+s[HASH_SESSION_KEY] = u.get_session_auth_hash()
+s.create()
+print("mailflow-session %s=%s" % (settings.SESSION_COOKIE_NAME, s.session_key))
+"#;
+
+/// Creates HyperKitty's record of each list (in `MAILFLOW_LISTS`, by
+/// address, `:`-separated) and copies its settings (archive policy, ...) from
+/// Mailman, as HyperKitty's own task does after each archived post.
+const SYNC_SCRIPT: &str = r#"
+import os
+from hyperkitty.models import MailingList
+for name in os.environ["MAILFLOW_LISTS"].split(":"):
+    MailingList.objects.get_or_create(name=name)[0].update_from_mailman()
+print("mailflow-synced")
+"#;
+
+impl ContainersTarget {
+    /// Makes HyperKitty read the lists' settings from Mailman now (see
+    /// [`SYNC_SCRIPT`]), instead of after their next archived post.
+    pub async fn sync_hyperkitty(&self, list_addresses: &[String]) -> Result<(), TargetError> {
+        let env = format!("MAILFLOW_LISTS={}", list_addresses.join(":"));
+        let argv = ["env", env.as_str(), "runuser", "-u", "www-data", "--", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c", SYNC_SCRIPT];
+        let (code, out, err) = self.exec(&argv).await?;
+        if code != 0 || !out.contains("mailflow-synced") {
+            return Err(TargetError::Exec(format!("updating HyperKitty's lists from Mailman (Django shell): exit {code}: {}", err.trim())));
+        }
+        Ok(())
+    }
+
+    /// A member's web session (see [`SESSION_SCRIPT`]), made once per
+    /// address and kept for the run.
+    async fn member_session(&self, address: &str) -> Result<String, TargetError> {
+        if let Some(cookie) = self.sessions.lock().ok().and_then(|s| s.get(address).cloned()) {
+            return Ok(cookie);
+        }
+        let env = format!("MAILFLOW_MEMBER={address}");
+        let argv = ["env", env.as_str(), "runuser", "-u", "www-data", "--", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c", SESSION_SCRIPT];
+        let (code, out, err) = self.exec(&argv).await?;
+        let cookie = out.lines().find_map(|l| l.strip_prefix("mailflow-session ")).map(str::to_string);
+        match (code, cookie) {
+            (0, Some(cookie)) => {
+                if let Ok(mut s) = self.sessions.lock() {
+                    s.insert(address.to_string(), cookie.clone());
+                }
+                Ok(cookie)
+            }
+            _ => Err(TargetError::Exec(format!("creating the web account of {address} (Django shell): exit {code}: {}", err.trim()))),
+        }
     }
 }
 

@@ -100,6 +100,10 @@ pub enum TargetError {
     Rest(#[from] crate::mailman::RestError),
     #[error("Mailman 2.1: {0}")]
     Mailman21(#[from] crate::mailman21::Mm21Error),
+    /// The suite asks for something the server refuses (a list setting):
+    /// `file:line:col: ...` of the suite file.
+    #[error("{0}")]
+    Suite(String),
     #[error("{what} did not answer within {after:?}")]
     Timeout { what: String, after: Duration },
     #[error("this target offers no vantage point `{wanted}` (it offers {offered})")]
@@ -251,6 +255,22 @@ pub trait Target: Send + Sync {
     /// always). Containers: yes. Hosts: only when the target file allows it.
     fn may_moderate(&self) -> bool {
         true
+    }
+    /// A logged-in web session for the account of `address` (a list
+    /// member), as a `Cookie` header value (`sessionid=...`): the container
+    /// target creates the account and its session in Django for the run.
+    /// `None`: this target cannot log in as a member.
+    fn web_session<'a>(&'a self, _address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
+        None
+    }
+    /// Mailman's REST API, for reading list settings (`expect_settings`).
+    fn mailman_rest(&self) -> Option<&dyn crate::mailman::RestTransport> {
+        None
+    }
+    /// Whether `expect_digest` may send a list's digest now (to every
+    /// digest member): the container target, never a read-only host.
+    fn may_send_digests(&self) -> bool {
+        false
     }
     /// Spaces probes to this host (hosts targets); `None` sends at once.
     fn pacer(&self) -> Option<&crate::smtp::Pacer> {

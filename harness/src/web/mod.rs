@@ -22,6 +22,33 @@ pub struct Page {
     pub body: String,
 }
 
+/// What one visit ([`Web::visit`]) saw.
+#[derive(Debug, Clone)]
+pub struct Visit {
+    /// The URL asked for.
+    pub url: String,
+    /// Where redirects ended.
+    pub final_url: String,
+    pub status: u16,
+    /// The body as text (lossy for binary answers such as an mbox.gz).
+    pub body: String,
+    /// The body's length in bytes.
+    pub len: usize,
+}
+
+impl Visit {
+    /// A login page: Django's (allauth's) `/accounts/login/`, or a form
+    /// asking for a password.
+    pub fn is_login_page(&self) -> bool {
+        self.final_url.contains("/accounts/login") || self.body.contains("type=\"password\"")
+    }
+
+    /// Refused to an anonymous visitor: 401, 403, or a login page.
+    pub fn is_refused(&self) -> bool {
+        matches!(self.status, 401 | 403) || (self.status == 200 && self.is_login_page())
+    }
+}
+
 /// A message as HyperKitty's JSON API describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArchivedEmail {
@@ -120,6 +147,22 @@ impl Web {
         let status = resp.status().as_u16();
         let body = resp.text().await.map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
         Ok(Page { url, status, body })
+    }
+
+    /// One GET as a visitor: anonymous, or with a session cookie
+    /// (`name=value`); redirects are followed and the page they end at is
+    /// kept, so a login page is recognised wherever it lives.
+    pub async fn visit(&self, path: &str, cookie: Option<&str>) -> Result<Visit, WebError> {
+        let url = self.url(path);
+        let mut request = self.client.get(&url);
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        let resp = request.send().await.map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+        let status = resp.status().as_u16();
+        let final_url = resp.url().to_string();
+        let bytes = resp.bytes().await.map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+        Ok(Visit { url, final_url, status, body: String::from_utf8_lossy(&bytes).into_owned(), len: bytes.len() })
     }
 
     /// The path of a list's named page on this host; `None` when this

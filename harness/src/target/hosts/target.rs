@@ -335,6 +335,11 @@ impl Target for HostsTarget {
     fn shell(&self) -> Option<&dyn Shell> {
         self.shell.as_deref()
     }
+    /// Read by `expect_settings` (GETs only: the suite's settings are
+    /// compared on a real host, never applied).
+    fn mailman_rest(&self) -> Option<&dyn crate::mailman::RestTransport> {
+        self.rest.as_ref().map(|r| r as &dyn crate::mailman::RestTransport)
+    }
     fn reachability(&self) -> Option<&dyn Reachability> {
         Some(self)
     }
