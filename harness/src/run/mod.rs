@@ -6,6 +6,7 @@ mod diagnose;
 pub mod events;
 mod follow;
 mod moderation;
+mod ports;
 mod steps;
 mod verdict;
 
@@ -58,12 +59,24 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
     let mut state = steps::State::default();
     let mut results = Vec::new();
     let mut failed_at: Option<String> = None;
-    for step in &scenario.steps {
+    // Verdicts of steps that already ran together with an earlier one.
+    let mut ahead = std::collections::VecDeque::new();
+    for (index, step) in scenario.steps.iter().enumerate() {
+        if ahead.is_empty() && failed_at.is_none() && !options.dry_run {
+            // Consecutive `expect_ports` steps depend on nothing before them: run them at once.
+            ahead = ports::run_together(target, &scenario.steps[index..]).await;
+        }
         let t0 = Instant::now();
-        let verdict = match &failed_at {
-            Some(label) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
-            None if options.dry_run => steps::dry_run(target, suite, scenario, step),
-            None => steps::execute(target, suite, scenario, step, run, &mut state).await,
+        let (verdict, duration) = match ahead.pop_front() {
+            Some(done) => done,
+            None => {
+                let verdict = match &failed_at {
+                    Some(label) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
+                    None if options.dry_run => steps::dry_run(target, suite, scenario, step),
+                    None => steps::execute(target, suite, scenario, step, run, &mut state).await,
+                };
+                (verdict, t0.elapsed())
+            }
         };
         let result = StepResult {
             key: step.kind.key(),
@@ -73,7 +86,7 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
             stop: verdict.stop,
             evidence: verdict.evidence,
             hops: verdict.hops,
-            duration: t0.elapsed(),
+            duration,
         };
         if result.failed() && failed_at.is_none() {
             failed_at = Some(step.label());

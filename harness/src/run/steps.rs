@@ -60,6 +60,9 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::ExpectFate(exp) => with_probe(last(), |s| expect_fate(target, s, exp)).await,
         StepKind::ExpectPage(exp) => expect_page(target, exp).await,
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
+        StepKind::ExpectPorts(exp) => {
+            super::ports::expect_ports(target, exp, &tokio::sync::Semaphore::new(super::ports::ATTEMPTS_AT_ONCE)).await
+        }
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
         StepKind::ExpectDns(exp) => expect_dns(target, exp).await,
     }

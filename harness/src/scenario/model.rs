@@ -218,6 +218,7 @@ pub enum StepKind {
     ExpectFate(FateExpectation),
     ExpectPage(PageExpectation),
     ExpectPort(PortExpectation),
+    ExpectPorts(super::ports::PortsExpectation),
     ExpectHttp(HttpExpectation),
     ExpectDns(DnsExpectation),
 }
@@ -241,6 +242,7 @@ impl StepKind {
             StepKind::ExpectFate(_) => "expect_fate",
             StepKind::ExpectPage(_) => "expect_page",
             StepKind::ExpectPort(_) => "expect_port",
+            StepKind::ExpectPorts(_) => "expect_ports",
             StepKind::ExpectHttp(_) => "expect_http",
             StepKind::ExpectDns(_) => "expect_dns",
         }
