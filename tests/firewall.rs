@@ -54,7 +54,7 @@ fn opened_loopback_ports_fail_the_port_policy_naming_port_vantage_and_verdicts()
             // One row per port, and the ports tried at once: 13 filtered
             // ports at 2 s each would take 26 s one after the other.
             let rows: usize = healthy.steps.iter().map(|s| s.rows.len()).sum();
-            assert_eq!(rows, 29, "{}", human::scenario(&healthy));
+            assert_eq!(rows, 28, "{}", human::scenario(&healthy));
             assert!(healthy.duration < Duration::from_secs(8), "the port policy took {:?}", healthy.duration);
 
             // A filtered port is reported filtered, within its deadline and

@@ -3,6 +3,7 @@
 //! reporters consume.
 
 mod diagnose;
+mod faults;
 pub mod events;
 mod follow;
 mod moderation;
@@ -96,17 +97,20 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
     }
     let t0 = Instant::now();
     let cleaned = moderation::cleanup(target, run, &state.list_ids, &state.probe_ids).await;
-    let row = match cleaned {
+    let mut rows: Vec<Row> = match cleaned {
         Ok(None) => None,
         Ok(Some(done)) => Some(Row::passed("held probes", "none left held", done)),
         Err(message) => Some(Row::failed("held probes", "none left held", message)),
-    };
-    if let Some(row) = row {
+    }
+    .into_iter()
+    .collect();
+    rows.extend(faults::undo(target, &state.undo).await);
+    if !rows.is_empty() {
         let result = StepResult {
             key: "cleanup",
             label: "cleanup".into(),
             location: crate::scenario::Location { file: scenario.path.clone(), line: 1, column: 1 },
-            rows: vec![row],
+            rows,
             stop: None,
             evidence: Vec::new(),
             hops: Vec::new(),
@@ -146,11 +150,18 @@ pub async fn run_all_with<T: Target + ?Sized>(
     emit: &(dyn Fn(Event) + Send + Sync),
 ) -> Vec<ScenarioResult> {
     use futures::stream::{self, StreamExt};
-    let mut indexed: Vec<(usize, ScenarioResult)> = stream::iter(scenarios.iter().enumerate())
+    // A scenario with fault steps (Mailman stopped, the sink refusing)
+    // would break the others' probes: it runs alone, after them.
+    let (alone, together): (Vec<_>, Vec<_>) =
+        scenarios.iter().enumerate().partition(|(_, s)| s.steps.iter().any(|step| step.kind.is_fault()));
+    let mut indexed: Vec<(usize, ScenarioResult)> = stream::iter(together)
         .map(|(i, s)| async move { (i, run_scenario_with(target, suite, s, run, options, emit).await) })
         .buffer_unordered(PARALLEL_SCENARIOS)
         .collect()
         .await;
+    for (i, s) in alone {
+        indexed.push((i, run_scenario_with(target, suite, s, run, options, emit).await));
+    }
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, r)| r).collect()
 }

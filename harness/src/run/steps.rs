@@ -32,6 +32,8 @@ pub(super) struct State {
     pub probe_ids: Vec<String>,
     /// The list ids those probes were sent to, for the cleanup.
     pub list_ids: Vec<String>,
+    /// What fault steps changed, to repair at the end.
+    pub undo: super::faults::Undo,
 }
 
 pub(super) async fn execute<T: Target + ?Sized>(
@@ -65,6 +67,11 @@ pub(super) async fn execute<T: Target + ?Sized>(
         }
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
         StepKind::ExpectDns(exp) => expect_dns(target, exp).await,
+        StepKind::Stop(service) => super::faults::stop_or_start(target, *service, false, &mut state.undo).await,
+        StepKind::Start(service) => super::faults::stop_or_start(target, *service, true, &mut state.undo).await,
+        StepKind::MtaQueueRun(q) => super::faults::queue_run(target, q).await,
+        StepKind::SinkFault(f) => super::faults::sink_fault(target, f, &mut state.undo),
+        StepKind::ExpectQueued(exp) => with_probe(state.last.as_ref(), |s| super::faults::expect_queued(target, s, exp)).await,
     }
 }
 
@@ -89,6 +96,9 @@ pub(super) fn dry_run<T: Target + ?Sized>(target: &T, suite: &Suite, scenario: &
             suite.probe_domain
         ),
         StepKind::Moderate(m) => format!("would {} this run's probe on {} if held", m.action, m.list),
+        StepKind::Stop(s) => format!("would stop {s}"),
+        StepKind::Start(s) => format!("would start {s}"),
+        StepKind::MtaQueueRun(_) => "would run exim's queue by force (exim -qff)".into(),
         other => format!("would check {}", other.key()),
     };
     Verdict::row(Row::skipped(step.kind.key(), "", format!("dry run: {would}")))

@@ -50,6 +50,7 @@
 pub(crate) mod error;
 pub(crate) mod fields;
 mod load;
+mod faults;
 mod model;
 mod ports;
 pub(crate) mod reader;
@@ -71,6 +72,7 @@ pub use model::{
     Scheme, SendSpec, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
     MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER, PROBE_HEADER_PLACEHOLDER,
 };
+pub use faults::{QueueRun, QueuedExpectation, Service, SinkFault};
 pub use ports::PortsExpectation;
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

@@ -39,6 +39,11 @@ const STEP_KEYS: &[&str] = &[
     "expect_ports",
     "expect_http",
     "expect_dns",
+    "stop",
+    "start",
+    "mta_queue_run",
+    "expect_queued",
+    "sink_fault",
 ];
 const SEND_RAW_KEYS: &[&str] = &["from", "to", "data"];
 const HELD_KEYS: &[&str] = &["reason_contains", "within"];
@@ -291,6 +296,15 @@ fn read_steps<'s>(
             "expect_ports" => super::ports::read_expect_ports(doc, value).map(StepKind::ExpectPorts),
             "expect_http" => read_expect_http(doc, value).map(StepKind::ExpectHttp),
             "expect_dns" => read_expect_dns(doc, value).map(StepKind::ExpectDns),
+
+            "stop" => super::faults::read_service(doc, key, value).map(StepKind::Stop),
+            "start" => super::faults::read_service(doc, key, value).map(StepKind::Start),
+            "mta_queue_run" => super::faults::read_queue_run(doc, value).map(StepKind::MtaQueueRun),
+            "sink_fault" => super::faults::read_sink_fault(doc, value).map(StepKind::SinkFault),
+            "expect_queued" => {
+                require_send(doc, key, &key_span, last_send);
+                super::faults::read_expect_queued(doc, value).map(StepKind::ExpectQueued)
+            }
 
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };

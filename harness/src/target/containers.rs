@@ -533,6 +533,14 @@ impl Target for ContainersTarget {
     fn http_endpoint(&self) -> Option<&WebEndpoint> {
         self.http.as_ref()
     }
+
+    fn faults(&self) -> Option<&dyn super::Faults> {
+        Some(self)
+    }
+
+    fn mta_queue(&self) -> Option<&dyn super::MtaQueue> {
+        Some(self)
+    }
 }
 
 impl PrototypeArchive for ContainersTarget {

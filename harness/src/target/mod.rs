@@ -14,12 +14,13 @@ pub mod hosts;
 pub mod images;
 
 mod capability;
+mod container_faults;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use capability::{HeldQueue, Mailbox, MailmanQueues, MtaLog, PrototypeArchive, Reachability, Shell};
+pub use capability::{Faults, HeldQueue, Mailbox, MailmanQueues, MtaLog, MtaQueue, PrototypeArchive, Reachability, Shell};
 pub use crate::BoxFuture;
 
 use crate::http::WebEndpoint;
@@ -45,6 +46,10 @@ pub enum Capability {
     Reachability,
     /// The list server's web side over HTTP: HyperKitty's archive and Postorius' pages.
     Web,
+    /// Fault steps: stop and start services, force a queue run.
+    Faults,
+    /// The MTA's queue, read on the server.
+    MtaQueue,
 }
 
 impl fmt::Display for Capability {
@@ -57,6 +62,8 @@ impl fmt::Display for Capability {
             Capability::MailmanQueues => "read access to Mailman's queues and log",
             Capability::Shell => "a shell on the list server",
             Capability::Reachability => "reachability checks from vantage points",
+            Capability::Faults => "fault steps (stopping services, forcing a queue run)",
+            Capability::MtaQueue => "read access to the MTA's queue",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
         })
     }
@@ -217,6 +224,19 @@ pub trait Target: Send + Sync {
     /// always). Containers: yes. Hosts: only when the target file allows it.
     fn may_moderate(&self) -> bool {
         true
+    }
+    /// Fault steps: stopping services, forcing a queue run, the sink's answers.
+    fn faults(&self) -> Option<&dyn Faults> {
+        None
+    }
+    /// Whether fault steps may run here. Containers: yes. Hosts: only when
+    /// the target file says `[allow] faults = true`.
+    fn may_fault(&self) -> bool {
+        true
+    }
+    /// The MTA's queue, read on the server.
+    fn mta_queue(&self) -> Option<&dyn MtaQueue> {
+        None
     }
     /// Spaces probes to this host (hosts targets); `None` sends at once.
     fn pacer(&self) -> Option<&crate::smtp::Pacer> {
