@@ -176,3 +176,54 @@ fn describe(m: &QueuedMessage) -> String {
         None => format!("{} (queued {}{frozen}), not tried yet", m.queue_id, m.age),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::check::Outcome;
+
+    /// A target with no fault operations; `allowed` as a target file's `[allow] faults`.
+    struct NoFaults {
+        allowed: bool,
+    }
+
+    impl Target for NoFaults {
+        fn describe(&self) -> String {
+            "no faults".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> SocketAddr {
+            "127.0.0.1:25".parse().unwrap()
+        }
+        fn may_fault(&self) -> bool {
+            self.allowed
+        }
+    }
+
+    fn outcome(v: &Verdict) -> Outcome {
+        v.rows[0].outcome.clone()
+    }
+
+    #[tokio::test]
+    async fn fault_steps_are_skipped_unless_allowed_and_offered() {
+        let mut undo = Undo::default();
+        let forbidden = NoFaults { allowed: false };
+        let v = stop_or_start(&forbidden, Service::Mailman, false, &mut undo).await;
+        assert_eq!(outcome(&v), Outcome::Skipped("the target file does not allow fault steps (`[allow] faults = true`)".into()));
+        let v = queue_run(&forbidden, &QueueRun { within: Duration::from_secs(1) }).await;
+        assert!(matches!(outcome(&v), Outcome::Skipped(_)));
+
+        let allowed = NoFaults { allowed: true };
+        let v = stop_or_start(&allowed, Service::Mailman, false, &mut undo).await;
+        assert_eq!(outcome(&v), Outcome::Skipped(format!("needs {}", Capability::Faults)));
+        let fault = SinkFault { to: "bob@probe.test".into(), code: 451, text: "4.3.0 later".into(), times: Some(1) };
+        assert!(matches!(outcome(&sink_fault(&allowed, &fault, &mut undo)), Outcome::Skipped(_)));
+        assert!(undo.stopped.is_empty() && !undo.sink_faults, "nothing was changed: {undo:?}");
+        assert!(super::undo(&allowed, &undo).await.is_empty());
+    }
+}

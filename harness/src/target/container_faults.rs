@@ -48,7 +48,7 @@ echo "HyperKitty did not answer within 120s" >&2; exit 1"#;
 /// Counts the queue, runs it by force, counts again.
 const QUEUE_RUN: &str = r#"before=$(exim -bpc); timeout "$1" exim -qff; status=$?; after=$(exim -bpc)
 [ "$status" = 124 ] && { echo "exim -qff did not end within $1 s" >&2; exit 1; }
-echo "exim -qff: $before message(s) in the queue before, $after after""#;
+echo "$before message(s) in the queue before, $after after""#;
 
 impl ContainersTarget {
     async fn script(&self, what: &str, script: &str, args: &[&str]) -> Result<String, TargetError> {
