@@ -68,9 +68,9 @@ pub fn parse_queue(text: &str, keys: &ProbeKeys) -> Vec<QueuedMessage> {
         }
         let deferrals = || log.iter().filter_map(|l| deferral_of(l));
         let deferral = deferrals()
-            .filter(|d| !d.contains("retry time not reached"))
-            .last()
-            .or_else(|| deferrals().last())
+            .rev()
+            .find(|d| !d.contains("retry time not reached"))
+            .or_else(|| deferrals().next_back())
             .map(str::to_string);
         found.push(QueuedMessage { queue_id: queue_id.to_string(), age: age.to_string(), frozen: listing.contains("*** frozen ***"), deferral });
     }

@@ -22,15 +22,15 @@ pub(super) struct Undo {
 
 /// The target's fault operations, or the verdict that skips the step: not
 /// allowed by the target file, or not offered.
-fn faults<'t, T: Target + ?Sized>(target: &'t T, property: &str, expected: &str) -> Result<&'t dyn Faults, Verdict> {
+fn faults<'t, T: Target + ?Sized>(target: &'t T, property: &str, expected: &str) -> Result<&'t dyn Faults, Box<Verdict>> {
     if !target.may_fault() {
-        return Err(Verdict::row(Row::skipped(
+        return Err(Box::new(Verdict::row(Row::skipped(
             property,
             expected,
             "the target file does not allow fault steps (`[allow] faults = true`)",
-        )));
+        ))));
     }
-    target.faults().ok_or_else(|| unsupported(property, expected.to_string(), Capability::Faults))
+    target.faults().ok_or_else(|| Box::new(unsupported(property, expected.to_string(), Capability::Faults)))
 }
 
 /// `stop = "mailman"` (`start` when `start` is true): done, and waited for.
@@ -38,7 +38,7 @@ pub(super) async fn stop_or_start<T: Target + ?Sized>(target: &T, service: Servi
     let (property, expected) = if start { (format!("start {service}"), "answering") } else { (format!("stop {service}"), "stopped") };
     let f = match faults(target, &property, expected) {
         Ok(f) => f,
-        Err(skipped) => return skipped,
+        Err(skipped) => return *skipped,
     };
     let t0 = tokio::time::Instant::now();
     let done = if start { f.start(service).await } else { f.stop(service).await };
@@ -67,7 +67,7 @@ pub(super) async fn queue_run<T: Target + ?Sized>(target: &T, run: &QueueRun) ->
     let expected = format!("a forced queue run, ended within {}", secs(run.within));
     let f = match faults(target, property, &expected) {
         Ok(f) => f,
-        Err(skipped) => return skipped,
+        Err(skipped) => return *skipped,
     };
     let t0 = tokio::time::Instant::now();
     match f.queue_run(run.within).await {
@@ -88,7 +88,7 @@ pub(super) fn sink_fault<T: Target + ?Sized>(target: &T, fault: &SinkFault, undo
     };
     let f = match faults(target, &property, &expected) {
         Ok(f) => f,
-        Err(skipped) => return skipped,
+        Err(skipped) => return *skipped,
     };
     let Some(policy) = f.sink_faults() else {
         return Verdict::row(Row::skipped(property, expected, "this target delivers to a real mailbox, not to a sink of its own"));

@@ -96,6 +96,9 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
         results.push(result);
     }
     let t0 = Instant::now();
+    // Services a fault step left stopped come back first: the held-queue
+    // clean-up below needs Mailman.
+    let repaired = faults::undo(target, &state.undo).await;
     let cleaned = moderation::cleanup(target, run, &state.list_ids, &state.probe_ids).await;
     let mut rows: Vec<Row> = match cleaned {
         Ok(None) => None,
@@ -104,7 +107,7 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
     }
     .into_iter()
     .collect();
-    rows.extend(faults::undo(target, &state.undo).await);
+    rows.splice(0..0, repaired);
     if !rows.is_empty() {
         let result = StepResult {
             key: "cleanup",

@@ -24,7 +24,7 @@ const MAINLOG: &str = "/var/log/exim4/mainlog";
 /// Stops Mailman's master (`mailflow-mailman stop` waits until it exited).
 const STOP_MAILMAN: &str = "mkdir -p /run/mailflow && touch /run/mailflow/maintenance && mailflow-mailman stop";
 /// Starts it (`mailflow-mailman start` waits until REST and LMTP answer).
-const START_MAILMAN: &str = "mailflow-mailman start && { [ -e /run/mailflow/web-restarted ] || rm -f /run/mailflow/maintenance; }";
+const START_MAILMAN: &str = "MAILFLOW_MAILMAN_TIMEOUT=240 mailflow-mailman start && { [ -e /run/mailflow/web-restarted ] || rm -f /run/mailflow/maintenance; }";
 /// uwsgi's master (the oldest process of that command line) shuts down on
 /// SIGINT (SIGTERM only reloads it); waits until every worker is gone.
 const STOP_WEB: &str = r#"mkdir -p /run/mailflow && touch /run/mailflow/maintenance /run/mailflow/web-restarted
@@ -50,11 +50,15 @@ const QUEUE_RUN: &str = r#"before=$(exim -bpc); timeout "$1" exim -qff; status=$
 [ "$status" = 124 ] && { echo "exim -qff did not end within $1 s" >&2; exit 1; }
 echo "$before message(s) in the queue before, $after after""#;
 
+/// How long stopping or starting a service may take, all waits included:
+/// on a busy 2-core machine Mailman took 35 s to stop and over 60 s to start.
+const SERVICE_DEADLINE: Duration = Duration::from_secs(300);
+
 impl ContainersTarget {
     async fn script(&self, what: &str, script: &str, args: &[&str]) -> Result<String, TargetError> {
         let mut argv = vec!["sh", "-c", script, "sh"];
         argv.extend_from_slice(args);
-        let (code, out, err) = self.exec(&argv).await?;
+        let (code, out, err) = self.exec_within(&argv, SERVICE_DEADLINE).await?;
         if code != 0 {
             return Err(TargetError::Exec(format!("{what} failed (exit status {code}): {}", err.trim())));
         }
