@@ -7,6 +7,7 @@ mod faults;
 pub mod events;
 mod follow;
 mod moderation;
+pub mod load;
 mod ports;
 mod steps;
 mod verdict;
