@@ -510,11 +510,12 @@ async fn run_against(
         // The latency table after the probes' own reports: on stdout for
         // people and as one more JSON line; beside the other formats, on stderr.
         let summary = run::load::LoadSummary::of(&results);
-        match format {
-            Format::Human => print!("{}", report::load::human(&summary)),
-            Format::Json => println!("{}", report::load::json(&summary)),
-            _ => eprint!("{}", report::load::human(&summary)),
-        }
+        let placement = match format {
+            Format::Human => report::load::Placement::Stdout,
+            Format::Json => report::load::Placement::JsonLine,
+            _ => report::load::Placement::Stderr,
+        };
+        report::load::print(&summary, placement);
     }
     let mut totals = Totals::over(&results);
     totals.not_run = plan.scenarios.len() - results.len();

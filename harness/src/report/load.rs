@@ -50,6 +50,26 @@ pub fn json(summary: &LoadSummary) -> String {
     .to_string()
 }
 
+/// Where the summary goes, by the run's stdout format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// The human table on stdout, after the human report.
+    Stdout,
+    /// One more JSON line on stdout, after the JSON report's lines.
+    JsonLine,
+    /// The human table on stderr, beside a format that has no place for it.
+    Stderr,
+}
+
+/// Writes the summary where `placement` says.
+pub fn print(summary: &LoadSummary, placement: Placement) {
+    match placement {
+        Placement::Stdout => print!("{}", human(summary)),
+        Placement::JsonLine => println!("{}", json(summary)),
+        Placement::Stderr => eprint!("{}", human(summary)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
