@@ -50,7 +50,7 @@ fn fates_against_the_container() {
     let run = RunId::new();
     let (plan, _) = pitfall("doubled-brackets.toml");
     rt.block_on(async {
-        let target = ContainersTarget::start_with(&plan.suite, StartOptions { web: true }).await.expect("container target starts");
+        let target = ContainersTarget::start_with(&plan.suite, StartOptions { web: true, ..StartOptions::default() }).await.expect("container target starts");
         support::then_remove(&target, async {
             let report = |r: &ScenarioResult| eprintln!("{}", mailflow::report::human::scenario(r));
 

@@ -26,7 +26,7 @@ fn refusals_pass_and_what_the_file_lacks_is_skipped() {
         .collect();
     assert_eq!(chosen.len(), 2);
     rt.block_on(async {
-        let containers = ContainersTarget::start_with(&plan.suite, StartOptions { web: false })
+        let containers = ContainersTarget::start_with(&plan.suite, StartOptions { web: false, ssh: false })
             .await
             .expect("container target starts");
         support::then_remove(&containers, async {

@@ -38,7 +38,7 @@ fn disabled_hyperkitty_archiver_fails_expect_archived() {
     let scenario = impatient(&plan.scenarios[0]);
     let run = RunId::new();
     rt.block_on(async {
-        let target = ContainersTarget::start_with(&plan.suite, StartOptions { web: true }).await.expect("container target starts");
+        let target = ContainersTarget::start_with(&plan.suite, StartOptions { web: true, ssh: false }).await.expect("container target starts");
         support::then_remove(&target, async {
             // Healthy first, so that the failure below is the breakage's doing.
             let healthy = run_scenario(&target, &plan.suite, &scenario, &run, &|_| {}).await;

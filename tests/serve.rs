@@ -83,7 +83,7 @@ async fn serves_each_interval_and_survives_a_failed_run() {
         every: Duration::from_secs(5),
         run: RunOptions::default(),
     };
-    let launcher = Containers(StartOptions { web: false });
+    let launcher = Containers(StartOptions { web: false, ssh: false });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("address");
     let status = Arc::new(Mutex::new(Status::new(SystemTime::now())));

@@ -6,18 +6,22 @@
 #    (about 1.7 CPU-seconds each, a dozen of them, mostly Python imports),
 # 2. meanwhile render exim4.conf, load the ferm firewall (fails the container
 #    if it cannot), start exim (daemon + queue runner every 5 s), nginx and
-#    the stub listeners for ssh/spamd/rsync; with MAILFLOW_WEB=1 also the
+#    the stub listeners for ssh/spamd/rsync (sshd instead of the ssh stub
+#    when MAILFLOW_SSH_AUTHORIZED_KEY is set); with MAILFLOW_WEB=1 also the
 #    web side (mailman3-web under uwsgi, behind nginx), all in parallel,
-# 3. lower the priority (nice 10) of what the first probe does not need:
-#    Mailman's bounces, command, digest, retry and task runners and the web
-#    side's qcluster, so that on a busy machine the REST, LMTP, in, pipeline,
-#    out, archive and virgin runners and Django come up first,
+# 3. lower the priority (nice 10, until ready and started; needs
+#    CAP_SYS_NICE) of what the first probe does not need: Mailman's
+#    bounces, command, digest, retry and task runners and the web side's
+#    qcluster, so that on a busy machine the REST, LMTP, in, pipeline, out,
+#    archive and virgin runners and Django come up first (the archive
+#    runner at nice 10 missed a first probe's archive window),
 # 4. print "mailflow-lists phases: ..." (seconds from this script's start
-#    until exim, Mailman's REST API and its LMTP server first answered, the
+#    until exim answered, Mailman's master had initialised (its pid file;
+#    it starts the runners then), its REST API and LMTP server answered, the
 #    in, pipeline, out, archive and virgin runners had started, and, with the web side,
 #    HyperKitty answered) and "mailflow-lists ready" once all that is so,
 # 5. watch exim's daemon and Mailman's master (and uwsgi and nginx with the
-#    web side): if one dies the container exits non-zero, unless
+#    web side, sshd with a key): if one dies the container exits non-zero, unless
 #    /run/mailflow/maintenance exists (a test stopped one on purpose).
 #
 # Never print MAILFLOW_REST_PASSWORD; this script must not run with `set -x`.
@@ -30,6 +34,7 @@ MAILMAN_PID_FILE=/run/mailman3/master.pid
 MAILMAN_CFG=/etc/mailman3/mailman.cfg
 NGINX_PID_FILE=/run/nginx.pid
 UWSGI_PID=
+SSHD_PID=
 
 # Seconds since this script started, for the phases line.
 START_TIME=$EPOCHREALTIME
@@ -60,9 +65,13 @@ if [[ -z "${MAILFLOW_SINK_HOST:-}" ]]; then
 fi
 export MAILFLOW_SINK_HOST
 export MAILFLOW_SINK_PROTOCOL="${MAILFLOW_SINK_PROTOCOL:-smtp}"
+MAILFLOW_MAILBOX_HOST="${MAILFLOW_MAILBOX_HOST:-}"
+MAILFLOW_MAILBOX_PORT="${MAILFLOW_MAILBOX_PORT:-24}"
+MAILFLOW_REST_EXPOSE_TO="${MAILFLOW_REST_EXPOSE_TO:-}"
 MAILFLOW_OLD_HOST_ADDR="${MAILFLOW_OLD_HOST_ADDR:-172.31.250.10}"
 MAILFLOW_BASTION_ADDR="${MAILFLOW_BASTION_ADDR:-172.31.250.11}"
 MAILFLOW_WEB="${MAILFLOW_WEB:-0}"
+MAILFLOW_SSH_AUTHORIZED_KEY="${MAILFLOW_SSH_AUTHORIZED_KEY:-}"
 [[ "$MAILFLOW_WEB" == 0 || "$MAILFLOW_WEB" == 1 ]] || die "MAILFLOW_WEB must be 0 or 1, got '$MAILFLOW_WEB'"
 if [[ "$MAILFLOW_WEB" == 1 ]]; then
     READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-180}"
@@ -88,11 +97,22 @@ domain_re='[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?'
     || die "MAILFLOW_SINK_PORT must be a TCP port, got '$MAILFLOW_SINK_PORT'"
 [[ "$MAILFLOW_SINK_PROTOCOL" == smtp || "$MAILFLOW_SINK_PROTOCOL" == lmtp ]] \
     || die "MAILFLOW_SINK_PROTOCOL must be smtp or lmtp, got '$MAILFLOW_SINK_PROTOCOL'"
+ipv4_re='^[0-9]{1,3}(\.[0-9]{1,3}){3}$'
+[[ -z "$MAILFLOW_MAILBOX_HOST" || "$MAILFLOW_MAILBOX_HOST" =~ $ipv4_re ]] \
+    || die "MAILFLOW_MAILBOX_HOST must be an IPv4 address, got '$MAILFLOW_MAILBOX_HOST'"
+[[ "$MAILFLOW_MAILBOX_PORT" =~ ^[0-9]{1,5}$ ]] && (( MAILFLOW_MAILBOX_PORT > 0 && MAILFLOW_MAILBOX_PORT < 65536 )) \
+    || die "MAILFLOW_MAILBOX_PORT must be a TCP port, got '$MAILFLOW_MAILBOX_PORT'"
+[[ -z "$MAILFLOW_REST_EXPOSE_TO" || "$MAILFLOW_REST_EXPOSE_TO" =~ $ipv4_re ]] \
+    || die "MAILFLOW_REST_EXPOSE_TO must be an IPv4 address, got '$MAILFLOW_REST_EXPOSE_TO'"
 addr_list_re='^[0-9./]+( +[0-9./]+)*$'
 [[ "$MAILFLOW_OLD_HOST_ADDR" =~ $addr_list_re ]] \
     || die "MAILFLOW_OLD_HOST_ADDR must be IPv4 addresses (space-separated), got '$MAILFLOW_OLD_HOST_ADDR'"
 [[ "$MAILFLOW_BASTION_ADDR" =~ $addr_list_re ]] \
     || die "MAILFLOW_BASTION_ADDR must be IPv4 addresses (space-separated), got '$MAILFLOW_BASTION_ADDR'"
+# One public key in authorized_keys form (`TYPE BASE64 [comment]`), nothing else.
+key_re='^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*( [^[:cntrl:]]*)?$'
+[[ -z "$MAILFLOW_SSH_AUTHORIZED_KEY" || "$MAILFLOW_SSH_AUTHORIZED_KEY" =~ $key_re ]] \
+    || die "MAILFLOW_SSH_AUTHORIZED_KEY must be one public key (TYPE BASE64 [comment]) on one line"
 
 # render TEMPLATE DEST MODE OWNER:GROUP PLACEHOLDER=VALUE...
 # Replaces @PLACEHOLDER@ in TEMPLATE and writes DEST; a VALUE of <stdin> is
@@ -172,6 +192,17 @@ write(hk_cfg, hk, 0o640, 0, grp.getgrnam("list").gr_gid)
 else
     install -m 0644 "$SHARE/nginx-plain.conf" /etc/nginx/sites-enabled/mailflow
 fi
+# Mailman's REST API through nginx at /mailman-rest/, for one address only
+# (the harness's machine, with `mailflow up --write-target`): a REST URL an
+# operator exposes, reached directly. Mailman itself stays on loopback, and
+# ferm's policy (8001 loopback only) is unchanged.
+mkdir -p /etc/nginx/mailflow.d
+rm -f /etc/nginx/mailflow.d/rest.conf
+if [[ -n "$MAILFLOW_REST_EXPOSE_TO" ]]; then
+    log "exposing Mailman's REST API at /mailman-rest/ on 80 and 443 to $MAILFLOW_REST_EXPOSE_TO only"
+    printf '%s\n' 'location /mailman-rest/ {' "    allow $MAILFLOW_REST_EXPOSE_TO;" '    deny all;' \
+        '    proxy_pass http://127.0.0.1:8001/;' '}' >/etc/nginx/mailflow.d/rest.conf
+fi
 
 # Runtime folders (a restarted container may hold stale pid files).
 mkdir -p /run/mailflow /run/exim4 /run/mailman3 /run/mailman3-web /var/log/mailman3/web
@@ -210,10 +241,11 @@ if [[ "$MAILFLOW_WEB" == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- the rest, meanwhile
-log "rendering /etc/exim4/exim4.conf (list domains $MAILFLOW_LIST_DOMAINS, probe domain $MAILFLOW_PROBE_DOMAIN, sink $MAILFLOW_SINK_PROTOCOL to $MAILFLOW_SINK_HOST:$MAILFLOW_SINK_PORT)"
+log "rendering /etc/exim4/exim4.conf (list domains $MAILFLOW_LIST_DOMAINS, probe domain $MAILFLOW_PROBE_DOMAIN, sink $MAILFLOW_SINK_PROTOCOL to $MAILFLOW_SINK_HOST:$MAILFLOW_SINK_PORT${MAILFLOW_MAILBOX_HOST:+, a copy over LMTP to the mailbox at $MAILFLOW_MAILBOX_HOST:$MAILFLOW_MAILBOX_PORT})"
 render "$SHARE/exim4.conf" /etc/exim4/exim4.conf 0644 root:root \
     "LIST_DOMAINS=$MAILFLOW_LIST_DOMAINS" "PROBE_DOMAIN=$MAILFLOW_PROBE_DOMAIN" \
-    "SINK_HOST=$MAILFLOW_SINK_HOST" "SINK_PORT=$MAILFLOW_SINK_PORT" "SINK_PROTOCOL=$MAILFLOW_SINK_PROTOCOL" </dev/null \
+    "SINK_HOST=$MAILFLOW_SINK_HOST" "SINK_PORT=$MAILFLOW_SINK_PORT" "SINK_PROTOCOL=$MAILFLOW_SINK_PROTOCOL" \
+    "MAILBOX_HOST=$MAILFLOW_MAILBOX_HOST" "MAILBOX_PORT=$MAILFLOW_MAILBOX_PORT" </dev/null \
     || die "could not render /etc/exim4/exim4.conf"
 exim4 -bV >/dev/null || die "exim rejects /etc/exim4/exim4.conf (see exim4 -bV)"
 
@@ -233,32 +265,69 @@ else
 fi
 nginx || die "nginx did not start"
 
-log "starting stub listeners (22, 783, 873)"
-python3 /usr/local/lib/mailflow/listeners.py \
-    "22=SSH-2.0-mailflow-stub" "783=SPAMD/1.5 0 EX_OK mailflow-stub" "873=@RSYNCD: 31.0 mailflow-stub" &
+# sshd for the user mailflow, with the one key the harness made for this
+# run, and a host key made now (none is baked into the image); without a key
+# a stub holds 22, as for 783 and 873.
+STUBS=("783=SPAMD/1.5 0 EX_OK mailflow-stub" "873=@RSYNCD: 31.0 mailflow-stub")
+if [[ -n "$MAILFLOW_SSH_AUTHORIZED_KEY" ]]; then
+    log "starting sshd on 22 (user mailflow, one authorized key; ferm lets only the bastion in)"
+    mkdir -p /run/sshd /etc/ssh/authorized_keys
+    printf '%s\n' "$MAILFLOW_SSH_AUTHORIZED_KEY" >/etc/ssh/authorized_keys/mailflow
+    chmod 0644 /etc/ssh/authorized_keys/mailflow
+    [[ -e /etc/ssh/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C '' -f /etc/ssh/ssh_host_ed25519_key
+    /usr/sbin/sshd -t || die "sshd rejects its configuration (see /usr/sbin/sshd -t)"
+    /usr/sbin/sshd -D -e </dev/null >>/var/log/sshd.log 2>&1 &
+    SSHD_PID=$!
+else
+    STUBS=("22=SSH-2.0-mailflow-stub" "${STUBS[@]}")
+fi
+log "starting stub listeners (${STUBS[*]%%=*})"
+python3 /usr/local/lib/mailflow/listeners.py "${STUBS[@]}" &
 
-# What the first probe does not need runs at nice 10 (see 3. above), so
-# that on a busy machine the runners and the web app it does need come up
-# first. Runners appear as the master forks them; qcluster's workers are
-# forked from it and inherit its priority. Without CAP_SYS_NICE even root
-# cannot renice another user's process, so each owner renices its own.
+# What the first probe does not need runs at nice 10 until the container is
+# ready and those runners have started (at most 20 s more), then at 0 again:
+# on a busy machine the runners and the web app the first probe needs come
+# up first, the others' start does not compete with the harness's first
+# REST calls, and nothing stays starved afterwards. Runners appear as the
+# master forks them; qcluster's workers are forked from it and inherit its
+# priority. Giving a process its priority back takes CAP_SYS_NICE (docker
+# run --cap-add SYS_NICE, as the harness does); without it nothing is
+# lowered in the first place.
+DEPRIORITIZED='--runner=(bounces|command|digest|retry|task):|manage\.py qcluster'
+READY_FLAG=/run/mailflow/ready
+rm -f "$READY_FLAG"
+can_renice() { ( renice -n -1 -p "$BASHPID" >/dev/null 2>&1 ); }
+deferred_runners_started() {
+    local started
+    started=$(tail -c "+$(( MAILMAN_LOG_OFFSET + 1 ))" /var/log/mailman3/mailman.log 2>/dev/null \
+        | grep -c -E '\) (bounces|command|digest|retry|task) runner started\.' || true)
+    (( started >= 5 ))
+}
 deprioritize() {
-    local runners='--runner=(bounces|command|digest|retry|task):' pids pid i user_pattern
+    local pid pids i ready_at=
     local -A reniced=()
-    for (( i = 0; i < 150; i++ )); do
-        for user_pattern in "list $runners" "www-data manage\.py qcluster"; do
-            pids=()
-            for pid in $(pgrep -u "${user_pattern%% *}" -f -- "${user_pattern#* }" 2>/dev/null || true); do
-                [[ -n "${reniced[$pid]:-}" ]] || pids+=("$pid")
-            done
-            (( ${#pids[@]} )) || continue
-            runuser -u "${user_pattern%% *}" -- renice -n 10 -p "${pids[@]}" >/dev/null 2>&1 || true
-            for pid in "${pids[@]}"; do reniced[$pid]=1; done
+    for (( i = 0; i < 900; i++ )); do
+        if [[ -e "$READY_FLAG" ]]; then
+            [[ -n "$ready_at" ]] || ready_at=$i
+            if (( i - ready_at >= 100 )) || deferred_runners_started; then
+                break
+            fi
+        fi
+        for pid in $(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true); do
+            [[ -n "${reniced[$pid]:-}" ]] && continue
+            renice -n 10 -p "$pid" >/dev/null 2>&1 || true
+            reniced[$pid]=1
         done
         sleep 0.2
     done
+    pids=$(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true)
+    [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
 }
-deprioritize &
+if can_renice; then
+    deprioritize &
+else
+    log "no CAP_SYS_NICE: every service starts at the same priority (--cap-add SYS_NICE lets what the first probe needs go first)"
+fi
 
 if [[ "${MAILFLOW_TAIL_LOGS:-0}" == 1 ]]; then
     tail -n 0 -F /var/log/exim4/mainlog /var/log/mailman3/mailman.log 2>/dev/null &
@@ -292,6 +361,14 @@ greets() {
         IFS= read -r -t 3 line <&3 || exit 1
         printf 'QUIT\r\n' >&3 || true
         [[ "$line" == 220* ]]
+    ) 2>/dev/null
+}
+# sshd answers with its banner (only asked when it was started).
+ssh_answers() {
+    (
+        exec 3<>/dev/tcp/127.0.0.1/22 || exit 1
+        IFS= read -r -t 3 line <&3 || exit 1
+        [[ "$line" == SSH-* ]]
     ) 2>/dev/null
 }
 rest_answers() {
@@ -345,7 +422,23 @@ check_alive() {
             die "nginx (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/nginx/error.log"
         fi
     fi
+    if [[ -n "$SSHD_PID" ]] && ! alive "$SSHD_PID"; then
+        tail -n 20 /var/log/sshd.log 2>/dev/null || true
+        die "sshd (pid $SSHD_PID) is not running; see /var/log/sshd.log"
+    fi
 }
+
+# HyperKitty's first request can take seconds (nginx holds it until uwsgi's
+# worker has loaded Django), so it is polled on its own, beside the loop
+# below, which must not wait on it: it writes when it first answered.
+WEB_ANSWERED=/run/mailflow/web-answered
+rm -f "$WEB_ANSWERED"
+if [[ "$MAILFLOW_WEB" == 1 ]]; then
+    (
+        until web_answers; do sleep 0.2; done
+        since_start >"$WEB_ANSWERED.tmp" && mv "$WEB_ANSWERED.tmp" "$WEB_ANSWERED"
+    ) &
+fi
 
 # During start-up the launcher's own liveness is checked on every pass
 # (below); the pid files are only required after this grace. 5 s without the
@@ -353,15 +446,17 @@ check_alive() {
 # written its pid file yet and a healthy start was killed.
 if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=60; else STARTUP_GRACE=45; fi
 # When each first answered, in seconds since this script started.
-EXIM_AT= REST_AT= LMTP_AT= RUNNERS_AT= WEB_AT=
+EXIM_AT= MASTER_AT= REST_AT= LMTP_AT= RUNNERS_AT= WEB_AT=
 started=$SECONDS
 for (( ; ; )); do
     if [[ -z "$EXIM_AT" ]] && greets 25; then EXIM_AT=$(since_start); fi
+    if [[ -z "$MASTER_AT" ]] && alive "$(pid_from "$MAILMAN_PID_FILE")"; then MASTER_AT=$(since_start); fi
     if [[ -z "$REST_AT" ]] && rest_answers; then REST_AT=$(since_start); fi
     if [[ -z "$LMTP_AT" ]] && greets 8024; then LMTP_AT=$(since_start); fi
     if [[ -z "$RUNNERS_AT" ]] && runners_started; then RUNNERS_AT=$(since_start); fi
-    if [[ "$MAILFLOW_WEB" == 1 && -z "$WEB_AT" ]] && web_answers; then WEB_AT=$(since_start); fi
-    if [[ -n "$EXIM_AT" && -n "$REST_AT" && -n "$LMTP_AT" && -n "$RUNNERS_AT" ]] && [[ "$MAILFLOW_WEB" == 0 || -n "$WEB_AT" ]]; then
+    if [[ -z "$WEB_AT" && -s "$WEB_ANSWERED" ]]; then WEB_AT=$(<"$WEB_ANSWERED"); fi
+    if [[ -n "$EXIM_AT" && -n "$REST_AT" && -n "$LMTP_AT" && -n "$RUNNERS_AT" ]] && [[ "$MAILFLOW_WEB" == 0 || -n "$WEB_AT" ]] \
+        && { [[ -z "$SSHD_PID" ]] || ssh_answers; }; then
         break
     fi
     if (( SECONDS - started >= READY_TIMEOUT )); then
@@ -380,7 +475,8 @@ for (( ; ; )); do
 done
 # One line for the harness's start-up report: seconds from this script's
 # start until each service first answered.
-echo "mailflow-lists phases: exim=${EXIM_AT}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
+echo "mailflow-lists phases: exim=${EXIM_AT}s master=${MASTER_AT:-?}s rest=${REST_AT}s lmtp=${LMTP_AT}s runners=${RUNNERS_AT}s${WEB_AT:+ web=${WEB_AT}s}"
+touch "$READY_FLAG"
 echo "mailflow-lists ready"
 
 # ---------------------------------------------------------------- watchdog

@@ -26,6 +26,7 @@ pub mod exim;
 pub mod http;
 pub mod mailbox;
 pub mod mailman;
+pub mod mailman21;
 pub mod probe;
 /// Properties for the fuzz targets (`fuzz/`) and their in-tree runs.
 #[cfg(any(test, fuzzing))]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use std::io::Write as _;
 
+#[cfg(feature = "containers")]
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
@@ -21,6 +22,7 @@ use mailflow::run::{self, display_path, Event, Signal, Totals};
 use mailflow::scenario::select::{self, Partition, PlanError, Selection};
 use mailflow::scenario::Plan;
 use mailflow::serve;
+#[cfg(feature = "containers")]
 use mailflow::target::containers::{ContainersTarget, StartOptions};
 use mailflow::target::hosts;
 use mailflow::target::Target;
@@ -82,6 +84,11 @@ enum Command {
     Up {
         /// A scenario directory or file whose suite.toml declares the lists; default `scenarios/`.
         paths: Vec<PathBuf>,
+        /// Also start a Dovecot mailbox and expose Mailman's REST API to this
+        /// machine, and write a target file for `run --target FILE` (secrets
+        /// in files beside it); all removed with the containers.
+        #[arg(long, value_name = "FILE")]
+        write_target: Option<PathBuf>,
     },
     /// List the scenarios that `run` would execute, with the same selection.
     List {
@@ -206,6 +213,11 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// What `up`, `serve` and `run` without `--target` say in a build without the container target.
+#[cfg(not(feature = "containers"))]
+const NO_CONTAINERS: &str =
+    "this build of mailflow has no container target (built without the `containers` feature); run against real hosts with --target FILE";
+
 const EXIT_FAILED: u8 = 1;
 const EXIT_SETUP: u8 = 2;
 /// Nagios' UNKNOWN: what bad input and set-up failures exit with in `--format nagios`.
@@ -244,7 +256,7 @@ fn main() -> ExitCode {
             let spec = run::load::LoadSpec { list, from, count, rate, concurrency: usize::from(concurrency), within };
             rt.block_on(cmd_run(default_paths(paths), Selection::default(), output, target, Some(spec)))
         }
-        Command::Up { paths } => rt.block_on(cmd_up(default_paths(paths))),
+        Command::Up { paths, write_target } => rt.block_on(cmd_up(default_paths(paths), write_target)),
         Command::List { paths, select } => cmd_list(default_paths(paths), select.selection()),
         Command::Serve { paths, select, every, listen } => rt.block_on(cmd_serve(default_paths(paths), select.selection(), every, listen)),
     };
@@ -454,6 +466,28 @@ async fn cmd_run(
         }
         return Ok(exit(finish(&fanout, totals, interrupted, started)));
     }
+    #[cfg(not(feature = "containers"))]
+    return setup_failed("target", NO_CONTAINERS.into());
+    #[cfg(feature = "containers")]
+    run_on_containers(&plan, &run_id, options, &fanout, started, exit, load_out).await
+}
+
+/// `run` without `--target`: starts the container target, runs, removes it.
+#[cfg(feature = "containers")]
+async fn run_on_containers(
+    plan: &Plan,
+    run_id: &RunId,
+    options: run::RunOptions,
+    fanout: &Fanout,
+    started: std::time::Instant,
+    exit: impl Fn(u8) -> ExitCode,
+    load_out: Option<(&run::load::LoadSpec, Format)>,
+) -> anyhow::Result<ExitCode> {
+    let setup_failed = |stage: &str, error: String| {
+        fanout.emit(&Event::SetupFailed { stage: stage.into(), error });
+        fanout.finish();
+        Ok(exit(EXIT_SETUP))
+    };
     let start = ContainersTarget::start_with(&plan.suite, StartOptions::from_env());
     let target = tokio::select! {
         t = start => t,
@@ -473,11 +507,11 @@ async fn cmd_run(
         versions: target.report.versions.clone(),
         phases: target.report.ready_phases(),
     });
-    let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout, load_out).await;
+    let (totals, interrupted) = run_against(&target, plan, run_id, options, fanout, load_out).await;
     if let Err(e) = target.shutdown().await {
         report::log::error(&e.to_string());
     }
-    Ok(exit(finish(&fanout, totals, interrupted, started)))
+    Ok(exit(finish(fanout, totals, interrupted, started)))
 }
 
 /// Runs the plan against a ready target until done or signalled, then the
@@ -535,14 +569,39 @@ fn finish(fanout: &Fanout, totals: Totals, interrupted: Option<Signal>, started:
     }
 }
 
-async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+#[cfg(not(feature = "containers"))]
+async fn cmd_up(_paths: Vec<PathBuf>, _write_target: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("{NO_CONTAINERS}")
+}
+
+#[cfg(feature = "containers")]
+async fn cmd_up(paths: Vec<PathBuf>, write_target: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let Ok(plan) = load(&paths, &Selection::default()) else {
         return Ok(ExitCode::from(EXIT_SETUP));
     };
-    let target = ContainersTarget::start_with(&plan.suite, StartOptions::from_env())
-        .await
-        .context("starting the container target")?;
-    report::up::endpoints(&target, &plan.suite, &mut std::io::stdout())?;
+    // A folder that does not exist fails before anything starts.
+    if let Some(file) = &write_target {
+        let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !folder.is_dir() {
+            anyhow::bail!("cannot write the target file {}: {} is not a folder", file.display(), folder.display());
+        }
+    }
+    let start = match write_target {
+        Some(_) => ContainersTarget::start_for_target_file(&plan.suite, StartOptions::from_env()).await,
+        None => ContainersTarget::start_with(&plan.suite, StartOptions::from_env()).await,
+    };
+    let target = start.context("starting the container target")?;
+    let written = match &write_target {
+        Some(file) => match mailflow::target::target_file::write_target_file(&target, file) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                let _ = target.shutdown().await;
+                return Err(e).context("writing the target file");
+            }
+        },
+        None => None,
+    };
+    report::up::endpoints(&target, &plan.suite, written.as_ref(), &mut std::io::stdout())?;
     // One line per arrival at the sink until a signal.
     let mut stdout = std::io::stdout();
     let arrivals = report::arrivals::follow(target.sink(), &mut stdout);
@@ -551,6 +610,9 @@ async fn cmd_up(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
         _ = arrivals => signalled().await,
     };
     let _ = target.shutdown().await;
+    if let Some(w) = &written {
+        w.remove();
+    }
     Ok(ExitCode::from(exit_status(signal)))
 }
 
@@ -565,6 +627,12 @@ fn cmd_list(paths: Vec<PathBuf>, selection: Selection) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(not(feature = "containers"))]
+async fn cmd_serve(_paths: Vec<PathBuf>, _selection: Selection, _every: Duration, _listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("{NO_CONTAINERS}")
+}
+
+#[cfg(feature = "containers")]
 async fn cmd_serve(paths: Vec<PathBuf>, selection: Selection, every: Duration, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     // Bad files or a selection of nothing stop here; later runs read them again.
     let Ok(plan) = load(&paths, &selection) else {

@@ -46,6 +46,7 @@ use crate::report::{json, log, prometheus};
 use crate::run::{self, Event, RunOptions, Signal, Totals};
 use crate::scenario::select::{self, Selection};
 use crate::scenario::Suite;
+#[cfg(feature = "containers")]
 use crate::target::containers::{ContainersTarget, StartOptions};
 use crate::target::Target;
 use crate::BoxFuture;
@@ -81,9 +82,11 @@ pub trait Launcher: Send + Sync {
 }
 
 /// The container target, started with these options.
+#[cfg(feature = "containers")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Containers(pub StartOptions);
 
+#[cfg(feature = "containers")]
 impl Launcher for Containers {
     type Target = ContainersTarget;
     fn name(&self) -> String {

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod prometheus;
 pub(crate) mod summary;
 pub mod tap;
+#[cfg(feature = "containers")]
 pub mod up;
 
 use std::io;

@@ -384,6 +384,8 @@ struct Found {
     /// Found in HyperKitty under this Message-ID: its page and record still
     /// need comparing with the probe.
     over_http: Option<String>,
+    /// Found in pipermail: what its text file and message page show.
+    pipermail: Option<crate::mailman21::pipermail::ArchivedMessage>,
 }
 
 /// Why looking in an archive could not give an answer.
@@ -403,12 +405,12 @@ async fn look_in_archive<T: Target + ?Sized>(target: &T, kind: ArchiveKind, list
             };
             let keys = follow::keys(target, sent).await;
             match archive.find(list, &keys).await {
-                Ok(copy) => Ok(copy.map(|c| Found { location: c.location, over_http: None })),
+                Ok(copy) => Ok(copy.map(|c| Found { location: c.location, over_http: None, pipermail: None })),
                 Err(e) => Err(LookError::Failed(format!("could not read the prototype archive: {e}"))),
             }
         }
         ArchiveKind::HyperKitty => {
-            let Some(web) = target.web() else {
+            let Some(web) = target.web().filter(|w| w.has_hyperkitty()) else {
                 return Err(LookError::Unsupported(format!("needs {}", Capability::Web)));
             };
             let keys = follow::keys(target, sent).await;
@@ -416,7 +418,7 @@ async fn look_in_archive<T: Target + ?Sized>(target: &T, kind: ArchiveKind, list
                 match web.hyperkitty_email(list, id).await {
                     Ok(Some(_)) => {
                         let page = Web::message_page_path(list, id);
-                        return Ok(Some(Found { location: web.url(&page), over_http: Some(id.clone()) }));
+                        return Ok(Some(Found { location: web.url(&page), over_http: Some(id.clone()), pipermail: None }));
                     }
                     Ok(None) => {}
                     Err(e) => return Err(LookError::Failed(format!("could not read HyperKitty: {e}"))),
@@ -424,7 +426,51 @@ async fn look_in_archive<T: Target + ?Sized>(target: &T, kind: ArchiveKind, list
             }
             Ok(None)
         }
+        ArchiveKind::Pipermail => {
+            let Some(archive) = target.pipermail() else {
+                return Err(LookError::Unsupported(format!("needs {}", Capability::Pipermail)));
+            };
+            let keys = follow::keys(target, sent).await;
+            match archive.find(list, &keys).await {
+                Ok(found) => Ok(found.map(|m| Found {
+                    location: m.page.as_ref().map_or_else(|| m.text_url.clone(), |(url, _)| url.clone()),
+                    over_http: None,
+                    pipermail: Some(m),
+                })),
+                Err(e) => Err(LookError::Failed(format!("could not read the pipermail archive: {e}"))),
+            }
+        }
     }
+}
+
+/// Once pipermail has the probe: its message page exists, and its subject
+/// (with the list's prefix), obscured sender and body match what was sent.
+fn check_pipermail(sent: &Sent, found: &crate::mailman21::pipermail::ArchivedMessage) -> Vec<Row> {
+    let probe = &sent.probe;
+    let Some((url, page)) = &found.page else {
+        let why = format!("in {}, but no message page of its month links to {}", found.text_url, found.message_id);
+        return vec![Row::failed("message page", "a page of the probe", why)];
+    };
+    let page_row = Row::passed("message page", "a page of the probe", url);
+    let subject_expected = format!("contains {:?}", probe.subject);
+    let subject = if page.subject.contains(probe.subject.as_str()) {
+        Row::passed("archived subject", subject_expected, format!("{:?}", page.subject))
+    } else {
+        Row::failed("archived subject", subject_expected, format!("{:?}", page.subject))
+    };
+    let sender = if web::same_address(&page.address, &probe.from) {
+        Row::passed("archived sender", &probe.from, &page.address)
+    } else {
+        Row::failed("archived sender", &probe.from, &page.address)
+    };
+    let excerpt = body_excerpt(&probe.body);
+    let body_expected = format!("contains {excerpt:?}");
+    let body = if page.body.contains(excerpt.as_str()) {
+        Row::passed("archived body", body_expected, "contains it")
+    } else {
+        Row::failed("archived body", body_expected, format!("{:?}", web::excerpt(&page.body)))
+    };
+    vec![page_row, subject, sender, body]
 }
 
 /// Once HyperKitty has the probe: its message page answers, and subject,
@@ -488,6 +534,9 @@ async fn expect_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &Arch
             if let Some(id) = &found.over_http {
                 let web = target.web().expect("found over HTTP");
                 rows.extend(check_hyperkitty(web, &exp.list, sent, id).await);
+            }
+            if let Some(archived) = &found.pipermail {
+                rows.extend(check_pipermail(sent, archived));
             }
             let hops = vec![Hop { kind: HopKind::Archived { archive: exp.archive.as_str().into() }, after }];
             Verdict { rows, hops, ..Verdict::default() }
@@ -799,7 +848,9 @@ async fn expect_page<T: Target + ?Sized>(target: &T, exp: &PageExpectation) -> V
     let Some(web) = target.web() else {
         return unsupported(&property, expected, Capability::Web);
     };
-    let path = Web::page_path(exp.page, &exp.list);
+    let Some(path) = web.page_path(exp.page, &exp.list) else {
+        return Verdict::row(Row::skipped(property, expected, format!("this target's Mailman has no {} page", exp.page)));
+    };
     let last = std::cell::RefCell::new(String::new());
     let waited = within(Instant::now(), exp.within, None::<tokio::sync::watch::Receiver<()>>, || {
         let last = &last;

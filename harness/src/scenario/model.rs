@@ -381,16 +381,20 @@ pub enum ArchiveKind {
     Prototype,
     /// HyperKitty, read over HTTP (JSON API and message page).
     HyperKitty,
+    /// Mailman 2.1's pipermail, read over HTTP (the month's text file and
+    /// the message page).
+    Pipermail,
 }
 
 impl ArchiveKind {
-    pub const ALL: [ArchiveKind; 2] = [ArchiveKind::Prototype, ArchiveKind::HyperKitty];
+    pub const ALL: [ArchiveKind; 3] = [ArchiveKind::Prototype, ArchiveKind::HyperKitty, ArchiveKind::Pipermail];
 
     /// The name used in scenario files.
     pub fn as_str(self) -> &'static str {
         match self {
             ArchiveKind::Prototype => "prototype",
             ArchiveKind::HyperKitty => "hyperkitty",
+            ArchiveKind::Pipermail => "pipermail",
         }
     }
 }
@@ -629,16 +633,22 @@ pub enum PageKind {
     ListInfo,
     /// HyperKitty's archive index of the list.
     ArchiveIndex,
+    /// Mailman 2.1's list information page (`/mailman/listinfo/<list>`).
+    Mailman21Listinfo,
+    /// Mailman 2.1's public archive index (`/pipermail/<list>/`).
+    PipermailIndex,
 }
 
 impl PageKind {
-    pub const ALL: [PageKind; 2] = [PageKind::ListInfo, PageKind::ArchiveIndex];
+    pub const ALL: [PageKind; 4] = [PageKind::ListInfo, PageKind::ArchiveIndex, PageKind::Mailman21Listinfo, PageKind::PipermailIndex];
 
     /// The name used in scenario files.
     pub fn as_str(self) -> &'static str {
         match self {
             PageKind::ListInfo => "list-info",
             PageKind::ArchiveIndex => "archive-index",
+            PageKind::Mailman21Listinfo => "listinfo",
+            PageKind::PipermailIndex => "pipermail-index",
         }
     }
 }

@@ -561,13 +561,13 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     ),
     (
         "unknown archive",
-        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_archived = { archive = \"pipermail\" }\n",
-        "s.toml:5:31: unknown archive `pipermail` in `expect_archived.archive`; expected one of prototype, hyperkitty",
+        "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_archived = { archive = \"mhonarc\" }\n",
+        "s.toml:5:31: unknown archive `mhonarc` in `expect_archived.archive`; expected one of prototype, hyperkitty, pipermail",
     ),
     (
         "unknown archive in expect_not_archived",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_not_archived = { archive = \"HyperKitty\" }\n",
-        "s.toml:5:35: unknown archive `HyperKitty` in `expect_not_archived.archive`; expected one of prototype, hyperkitty",
+        "s.toml:5:35: unknown archive `HyperKitty` in `expect_not_archived.archive`; expected one of prototype, hyperkitty, pipermail",
     ),
     (
         "unknown key in expect_not_archived",
@@ -582,7 +582,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown page",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nexpect_page = { page = \"admin\" }\n",
-        "s.toml:4:24: unknown page `admin` in `expect_page.page`; expected one of list-info, archive-index",
+        "s.toml:4:24: unknown page `admin` in `expect_page.page`; expected one of list-info, archive-index, listinfo, pipermail-index",
     ),
     (
         "page without its name",

@@ -68,12 +68,12 @@ struct DataState {
     too_big: bool,
 }
 
-/// One client's session.
+/// One client's session. Lenient where exim never tests it (MAIL before
+/// EHLO is accepted); strict where a mistake would lose or invent mail.
 #[derive(Debug)]
 pub struct Session {
     policy: std::sync::Arc<Policy>,
     state: State,
-    greeted: bool,
     from: Option<String>,
     rcpts: Vec<String>,
     data: Vec<u8>,
@@ -83,7 +83,7 @@ pub const GREETING: &[u8] = b"220 mailflow-sink ESMTP ready\r\n";
 
 impl Session {
     pub fn new(policy: std::sync::Arc<Policy>) -> Session {
-        Session { policy, state: State::Command, greeted: false, from: None, rcpts: Vec::new(), data: Vec::new() }
+        Session { policy, state: State::Command, from: None, rcpts: Vec::new(), data: Vec::new() }
     }
 
     /// Consumes complete commands and DATA from `input`, appends replies to
@@ -143,7 +143,6 @@ impl Session {
     fn command(&mut self, line: &[u8], out: &mut Vec<u8>) -> Flow {
         let reply: &[u8] = match Request::parse(&mut line.iter()) {
             Ok(Request::Ehlo { .. }) => {
-                self.greeted = true;
                 self.reset();
                 out.extend_from_slice(b"250-mailflow-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE ");
                 out.extend_from_slice(self.policy.max_message.to_string().as_bytes());
@@ -151,7 +150,6 @@ impl Session {
                 return Flow::More;
             }
             Ok(Request::Helo { .. }) | Ok(Request::Lhlo { .. }) => {
-                self.greeted = true;
                 self.reset();
                 b"250 mailflow-sink\r\n"
             }

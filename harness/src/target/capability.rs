@@ -44,6 +44,13 @@ pub trait PrototypeArchive: Send + Sync {
     fn find<'a>(&'a self, list_address: &'a str, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>>;
 }
 
+/// Mailman 2.1's pipermail archive, read over HTTP.
+pub trait PipermailArchive: Send + Sync {
+    /// Looks once for the probe, by its Message-IDs, in the newest months
+    /// of the list's archive; with its message page when one links back to it.
+    fn find<'a>(&'a self, list_address: &'a str, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Option<crate::mailman21::pipermail::ArchivedMessage>, TargetError>>;
+}
+
 /// Mailman's held queue (moderation).
 pub trait HeldQueue: Send + Sync {
     /// The held messages of a list (by list id, `name.domain`).

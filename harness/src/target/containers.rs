@@ -30,28 +30,38 @@ use super::docker::{
     OWNER_LABEL,
 };
 use super::images::{ensure_base_image, ensure_image, ImageReport};
+use super::hosts::SshConfig;
+use super::run_ssh::{self, RunSsh};
+use super::through_shell::{self, ServerPaths};
 use super::{
     ArchivedCopy, ArchiverFacts, BoxFuture, HeldQueue, ListArchiving, Mailbox, MailmanQueueFacts, MailmanQueues, MtaLog,
     PortAttempt, PrototypeArchive, Reachability, Shell, Target, TargetError, OUTSIDE,
 };
 use crate::exim;
+use super::rest_relay::{RelayError, RestRelay};
 use crate::http::{TlsTrust, WebEndpoint};
-use crate::mailman::{archiver, Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
-use crate::probe::{same_probe_header, ProbeKeys, PROBE_HEADER};
+use crate::mailman::{Decision, HeldMessage, MailmanRest, OwnHeld, RestError, RestResponse, RestTransport};
+use crate::probe::ProbeKeys;
 use crate::reach;
 use crate::scenario::Protocol;
+use crate::secret::Secret;
 use crate::scenario::Suite;
 use crate::sink::{Sink, SinkOptions};
 use crate::web::Web;
 
 /// The line the image's start script prints once exim and Mailman answer.
 const READY_LINE: &str = "mailflow-lists ready";
-const MAILMAN_VAR: &str = "/var/lib/mailman3";
+/// The lists image is Debian's layout.
+static LISTS_PATHS: std::sync::LazyLock<ServerPaths> = std::sync::LazyLock::new(ServerPaths::debian);
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
 /// The lists image's own CA, which signed nginx's certificate.
 const WEB_CA: &str = "/etc/ssl/mailflow/ca.pem";
 /// The name nginx's certificate is for.
-const WEB_HOST: &str = "lists.example.test";
+pub const WEB_HOST: &str = "lists.example.test";
+/// Where nginx serves Mailman's REST API when it is exposed (start.sh).
+const REST_PATH: &str = "/mailman-rest";
+/// Dovecot's CA in the IMAP container (containers/imap/start.sh).
+const IMAP_CA: &str = "/etc/dovecot/mailflow/ca.pem";
 
 /// The vantage point inside the lists host: a command run in its container,
 /// connecting to its loopback address.
@@ -159,20 +169,52 @@ pub struct StartOptions {
     /// uwsgi behind nginx; `MAILFLOW_WEB=1`). It adds start-up time, so tests
     /// that do not read archives over HTTP leave it off.
     pub web: bool,
+    /// Also open ssh into the lists container through a bastion container
+    /// (sshd in both, a key pair made for the run, known_hosts written from
+    /// their host keys): [`ContainersTarget::ssh_table`] then describes it
+    /// as a hosts target's `[ssh]` table. Builds the bastion image once.
+    pub ssh: bool,
 }
 
 impl StartOptions {
     /// Everything on, as `mailflow run` and the scenario trials use it.
     pub fn full() -> StartOptions {
-        StartOptions { web: true }
+        StartOptions { web: true, ssh: false }
     }
 
     /// [`StartOptions::full`], except that `MAILFLOW_WEB=0` in the harness's
     /// environment leaves the web side off (faster; HyperKitty and page steps
     /// are then skipped with the reason).
     pub fn from_env() -> StartOptions {
-        StartOptions { web: std::env::var("MAILFLOW_WEB").map(|v| v.trim() != "0").unwrap_or(true) }
+        StartOptions { web: std::env::var("MAILFLOW_WEB").map(|v| v.trim() != "0").unwrap_or(true), ssh: false }
     }
+}
+
+/// The Dovecot container (containers/imap) a target started for a target
+/// file delivers the probe domain's mail into (see
+/// [`ContainersTarget::start_for_target_file`]).
+#[derive(Debug, Clone)]
+pub struct ImapContainer {
+    pub id: String,
+    /// Its address on the run's network: IMAPS on 993, LMTP on 24.
+    pub addr: IpAddr,
+    /// Dovecot's throwaway CA (PEM), which signed its certificate for `addr`.
+    pub ca_pem: String,
+}
+
+impl ImapContainer {
+    /// The one login of the image's passwd-file (containers/imap/users).
+    pub const USER: &'static str = "probe@probe.test";
+    /// Its fixed password: a throwaway container on a test network.
+    pub const PASSWORD: &'static str = "mailflow-imap-test";
+}
+
+/// What a target started for a target file adds: the IMAP mailbox and
+/// Mailman's REST API exposed to this machine.
+#[derive(Debug, Clone, Copy, Default)]
+struct ForHosts {
+    imap: bool,
+    expose_rest: bool,
 }
 
 /// A container of the run that reachability is checked from.
@@ -198,6 +240,17 @@ pub struct ContainersTarget {
     web: Option<Web>,
     /// The web server for `expect_http`; filled in once the container answers.
     http: Option<WebEndpoint>,
+    /// Mailman's REST API through one long-lived `docker exec`.
+    rest: RestRelay,
+    /// Mailman's REST password in the lists container (random per container).
+    rest_password: Secret,
+    /// Whether the REST API is exposed to this machine (started for a
+    /// target file); otherwise it stays on the container's loopback.
+    rest_exposed: bool,
+    /// The run's ssh key and known_hosts, with [`StartOptions::ssh`].
+    ssh: Option<RunSsh>,
+    /// The Dovecot mailbox, when started for a target file.
+    imap: Option<ImapContainer>,
     pub report: StartReport,
 }
 
@@ -210,6 +263,7 @@ impl Drop for ContainersTarget {
         }
         let mut ids = vec![self.container_id.clone()];
         ids.extend(self.vantages.iter().map(|v| v.id.clone()));
+        ids.extend(self.imap.iter().map(|i| i.id.clone()));
         let quiet = |args: &[&str]| {
             let _ = std::process::Command::new("docker")
                 .args(args)
@@ -235,17 +289,55 @@ impl ContainersTarget {
 
     /// As [`ContainersTarget::start`], with options (the web side).
     pub async fn start_with(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
+        Self::start_inner(suite, options, ForHosts::default()).await
+    }
+
+    /// As [`ContainersTarget::start_with`], plus what a hosts target pointed
+    /// at these containers needs (`mailflow up --write-target`): a Dovecot
+    /// container on the run's network that exim also delivers the probe
+    /// domain's mail into over LMTP (the sink still gets it), and Mailman's
+    /// REST API exposed through nginx at `/mailman-rest/` to this machine's
+    /// address on the run's network only. See
+    /// [`crate::target::target_file`] for the file.
+    pub async fn start_for_target_file(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
+        Self::start_inner(suite, options, ForHosts { imap: true, expose_rest: true }).await
+    }
+
+    async fn start_inner(suite: &Suite, options: StartOptions, for_hosts: ForHosts) -> Result<ContainersTarget, TargetError> {
         ensure_daemon().await?;
         reap_stale_containers().await?;
         reap_stale_networks().await?;
         let base = ensure_base_image().await?;
         let lists = ensure_image("lists", &base.image).await?;
         let dns = ensure_image("dns", &base.image).await?;
+        let mut images = vec![base.clone(), lists.clone(), dns.clone()];
+        let ssh = if options.ssh {
+            let bastion = ensure_image("bastion", &base.image).await?;
+            images.push(bastion.clone());
+            Some((RunSsh::make().await?, bastion.image))
+        } else {
+            None
+        };
+        let imap_image = if for_hosts.imap { Some(ensure_image("imap", &base.image).await?) } else { None };
+        images.extend(imap_image.iter().cloned());
+        let rest_password = Secret::new(random_password());
 
         let network = create_run_network().await?;
         let started = std::time::Instant::now();
-        let containers = start_containers(suite, &network, &base.image, &lists.image, &dns.image, options.web).await;
-        let (lists_container, vantages, dns_container, sink) = match containers {
+        let launch = Launch {
+            images: Images {
+                base: &base.image,
+                lists: &lists.image,
+                dns: &dns.image,
+                imap: imap_image.as_ref().map(|i| i.image.as_str()),
+            },
+            web: options.web,
+            for_hosts,
+            rest_password: rest_password.expose(),
+            ssh: ssh.as_ref().map(|(keys, bastion_image)| SshLaunch { public_key: keys.public_key(), bastion_image }),
+        };
+        let containers = start_containers(suite, &network, launch).await;
+        let (lists_container, vantages, dns_container, sink, imap) = match containers {
             Ok(c) => c,
             Err(e) => {
                 // The containers that did start are removed on drop; the network then.
@@ -256,7 +348,12 @@ impl ContainersTarget {
 
         let container_start = started.elapsed();
         let container_id = lists_container.id().to_string();
+        let lists_id = container_id.clone();
         let mut all = vec![lists_container, dns_container];
+        let imap = imap.map(|(info, c)| {
+            all.push(c);
+            info
+        });
         let mut vantage_info = Vec::new();
         for (name, host, c) in vantages {
             vantage_info.push(VantageContainer { name, id: c.id().to_string(), addr: IpAddr::V4(network.addr(host)) });
@@ -273,8 +370,13 @@ impl ContainersTarget {
             sink,
             web: None,
             http: None,
+            rest: RestRelay::new(lists_id.as_str()),
+            rest_password,
+            rest_exposed: for_hosts.expose_rest,
+            ssh: ssh.map(|(keys, _)| keys),
+            imap,
             report: StartReport {
-                images: vec![base, lists, dns],
+                images,
                 container_start,
                 phases: Vec::new(),
                 provisioning: Duration::ZERO,
@@ -296,6 +398,10 @@ impl ContainersTarget {
                 let _ = target.shutdown().await;
                 return Err(e);
             }
+        }
+        if let Err(e) = target.write_known_hosts().await {
+            let _ = target.shutdown().await;
+            return Err(e);
         }
         match target.web_endpoint().await {
             Ok(endpoint) => target.http = Some(endpoint),
@@ -367,6 +473,49 @@ impl ContainersTarget {
 
     pub fn container_id(&self) -> &str {
         &self.container_id
+    }
+
+    /// With [`StartOptions::ssh`]: the run's known_hosts file from the host
+    /// keys the lists and bastion containers made at start.
+    async fn write_known_hosts(&self) -> Result<(), TargetError> {
+        let Some(keys) = &self.ssh else { return Ok(()) };
+        let bastion = self.vantages.iter().find(|v| v.name == BASTION).expect("the bastion is started");
+        let mut hosts = Vec::new();
+        for (id, addr) in [(self.container_id.as_str(), self.container_ip), (bastion.id.as_str(), bastion.addr)] {
+            let (code, key, err) = self.exec_in(id, &["cat", run_ssh::HOST_KEY_PUB]).await?;
+            if code != 0 {
+                return Err(TargetError::Start(format!("reading the ssh host key of {addr}: {}", err.trim())));
+            }
+            hosts.push((addr, key));
+        }
+        let hosts: Vec<(IpAddr, &str)> = hosts.iter().map(|(a, k)| (*a, k.as_str())).collect();
+        keys.write_known_hosts(&hosts)
+    }
+
+    /// With [`StartOptions::ssh`]: the lists container as a hosts target's
+    /// `[ssh]` table (the user `mailflow`, through the bastion container as
+    /// ProxyJump, the run's key and known_hosts, strict host-key checking).
+    pub fn ssh_table(&self) -> Option<SshConfig> {
+        let bastion = self.vantages.iter().find(|v| v.name == BASTION)?;
+        Some(self.ssh.as_ref()?.hosts_table(self.container_ip, bastion.addr))
+    }
+
+    /// Mailman's REST password in the lists container (user `restadmin`),
+    /// for a target file written for these containers. Prints as `***`.
+    pub fn rest_password(&self) -> &Secret {
+        &self.rest_password
+    }
+
+    /// The Dovecot mailbox, when started for a target file.
+    pub fn imap(&self) -> Option<&ImapContainer> {
+        self.imap.as_ref()
+    }
+
+    /// Mailman's REST API as this machine reaches it directly (through the
+    /// lists container's nginx) and its password, when started for a target
+    /// file; `None` otherwise (the API then stays on the container's loopback).
+    pub fn exposed_rest(&self) -> Option<(String, &Secret)> {
+        self.rest_exposed.then(|| (format!("http://{}{REST_PATH}", self.container_ip), &self.rest_password))
     }
 
     pub fn container_ip(&self) -> IpAddr {
@@ -464,8 +613,16 @@ async fn provision_list(rest: &MailmanRest<'_, ContainersTarget>, list: &crate::
 impl RestTransport for ContainersTarget {
     fn call<'a>(&'a self, method: &'a str, path: &'a str, form: &'a [(&'a str, String)]) -> BoxFuture<'a, Result<RestResponse, RestError>> {
         Box::pin(async move {
-            // The credentials come from the container's environment inside the
-            // shell and reach curl on stdin: never in argv here or in output.
+            match self.rest.call(method, path, form).await {
+                Ok(response) => return Ok(response),
+                Err(RelayError::Failed(message)) => {
+                    return Err(RestError { method: method.into(), path: path.into(), message });
+                }
+                Err(RelayError::Unavailable) => {}
+            }
+            // Without the relay: one `docker exec` per call. The credentials
+            // come from the container's environment inside the shell and
+            // reach curl on stdin: never in argv here or in output.
             let script = r#"m="$1"; shift; printf 'user = "restadmin:%s"\n' "$MAILFLOW_REST_PASSWORD" | curl -sS --max-time 20 -K - -w '\n%{http_code}' -X "$m" "$@""#;
             let mut argv: Vec<String> = vec!["sh".into(), "-c".into(), script.into(), "sh".into(), method.into()];
             for (k, v) in form {
@@ -555,46 +712,7 @@ impl Target for ContainersTarget {
 
 impl PrototypeArchive for ContainersTarget {
     fn find<'a>(&'a self, list_address: &'a str, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Option<ArchivedCopy>, TargetError>> {
-        Box::pin(async move {
-            let dir = format!("{MAILMAN_VAR}/archives/prototype/{list_address}");
-            let new = format!("{dir}/new");
-            let cur = format!("{dir}/cur");
-            let ids = keys.bare_ids();
-            if !ids.is_empty() {
-                let mut argv = vec!["grep", "-rlsF"];
-                for id in &ids {
-                    argv.extend(["-e", id]);
-                }
-                argv.extend(["--", &new, &cur]);
-                let (code, out, err) = self.exec(&argv).await?;
-                match code {
-                    0 => {
-                        if let Some(p) = out.lines().next() {
-                            return Ok(Some(ArchivedCopy { location: p.to_string(), message_id: None }));
-                        }
-                    }
-                    // 1: no match; 2 with no message: the maildir does not exist yet.
-                    1 => {}
-                    2 if err.trim().is_empty() => {}
-                    _ => return Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
-                }
-            }
-            let Some(header) = keys.probe_header.as_deref() else { return Ok(None) };
-            // The archive may fold the header anywhere but inside a word:
-            // grep for its first word, then compare the unfolded headers here.
-            let Some(word) = header.split_whitespace().next() else { return Ok(None) };
-            let script = r#"w="$1"; shift; grep -rlsF -e "$w" -- "$@" | head -n 200 | while read -r f; do printf '\036%s\n' "$f"; sed -n '1,/^\r\{0,1\}$/p' "$f"; done"#;
-            let (_, out, _) = self.exec(&["sh", "-c", script, "sh", word, &new, &cur]).await?;
-            Ok(out.split('\u{1e}').find_map(|file| {
-                let (path, head) = file.split_once('\n')?;
-                let (headers, _) = mailparse::parse_headers(head.as_bytes()).ok()?;
-                let value = headers.iter().find(|h| h.get_key().eq_ignore_ascii_case(PROBE_HEADER))?.get_value();
-                same_probe_header(&value, header).then(|| {
-                    let message_id = headers.iter().find(|h| h.get_key().eq_ignore_ascii_case("Message-ID")).map(|h| h.get_value().trim().to_string());
-                    ArchivedCopy { location: path.to_string(), message_id }
-                })
-            }))
-        })
+        Box::pin(through_shell::prototype_find(self, &LISTS_PATHS, list_address, keys))
     }
 }
 
@@ -610,53 +728,11 @@ impl HeldQueue for ContainersTarget {
 
 impl MailmanQueues for ContainersTarget {
     fn find<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<MailmanQueueFacts, TargetError>> {
-        Box::pin(async move {
-            let ids = keys.bare_ids();
-            if ids.is_empty() {
-                return Ok(MailmanQueueFacts::default());
-            }
-            // The ids go in as arguments, never into the script's text.
-            let script = r#"d="$1"; shift; for id; do set -- "$@" -e "$id"; shift; done; grep -rlsF "$@" "$d/queue"; echo ---; grep -sF "$@" /var/log/mailman3/mailman.log | tail -n 20"#;
-            let mut argv = vec!["sh", "-c", script, "sh", MAILMAN_VAR];
-            argv.extend(ids.iter().copied());
-            let (_, out, err) = self.exec(&argv).await?;
-            let Some((files, log)) = out.split_once("---\n") else {
-                return Err(TargetError::Exec(format!("looking in Mailman's queues: {}", err.trim())));
-            };
-            let mut facts = MailmanQueueFacts {
-                queue_files: files.lines().map(str::to_string).collect(),
-                log_lines: log.lines().map(str::to_string).collect(),
-            };
-            // A shunt is logged by file name, not Message-ID: add those lines.
-            for file in facts.queue_files.clone() {
-                let base = file.rsplit('/').next().unwrap_or(&file).trim_end_matches(".pck").to_string();
-                let (_, out, _) = self.exec(&["grep", "-sF", "-e", &base, "/var/log/mailman3/mailman.log"]).await?;
-                facts.log_lines.extend(out.lines().map(str::to_string));
-            }
-            Ok(facts)
-        })
+        Box::pin(through_shell::mailman_queues(self, &LISTS_PATHS, keys))
     }
 
     fn archiver_failures<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<ArchiverFacts, TargetError>> {
-        Box::pin(async move {
-            let ids = keys.bare_ids();
-            if ids.is_empty() {
-                return Ok(ArchiverFacts::default());
-            }
-            // The log with 100 lines of context before each mention (an
-            // HTML error page spans about 30), and the archivers' spools.
-            let script = r#"d="$1"; shift; for id; do set -- "$@" -e "$id"; shift; done; grep -sF -B 100 "$@" /var/log/mailman3/mailman.log | tail -n 1000; printf '\036\n'; grep -rlsF "$@" "$d"/archives/*/spool"#;
-            let mut argv = vec!["sh", "-c", script, "sh", MAILMAN_VAR];
-            argv.extend(ids.iter().copied());
-            let (_, out, err) = self.exec(&argv).await?;
-            let Some((log, spool)) = out.split_once("\u{1e}\n") else {
-                return Err(TargetError::Exec(format!("reading Mailman's archiver log: {}", err.trim())));
-            };
-            Ok(ArchiverFacts {
-                log_entries: archiver::archiver_entries(log, &ids, 2),
-                spool_files: spool.lines().map(str::to_string).collect(),
-            })
-        })
+        Box::pin(through_shell::archiver_failures(self, &LISTS_PATHS, keys))
     }
 
     fn list_archiving<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<ListArchiving, TargetError>> {
@@ -669,56 +745,11 @@ impl MailmanQueues for ContainersTarget {
 
 impl MtaLog for ContainersTarget {
     /// exim's `exigrep` on the container's mainlog: only the lines of the
-    /// probe's messages and their bounces leave the container. Messages are
-    /// found by `id=` (each Message-ID) and by the probe header line the
-    /// image's DATA ACL logs; bounces by their `R=<queue id>`.
+    /// probe's messages and their bounces leave the container
+    /// ([`through_shell::mta_trace`]).
     fn trace<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<exim::Trace, TargetError>> {
-        Box::pin(async move {
-            const MAINLOG: &str = "/var/log/exim4/mainlog";
-            let mut out = String::new();
-            let exigrep = |args: Vec<String>| async move {
-                let mut argv = vec!["exigrep".to_string()];
-                argv.extend(args);
-                argv.push(MAINLOG.to_string());
-                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let (code, out, err) = self.exec(&argv).await?;
-                // exigrep exits 1 when nothing matched.
-                if code > 1 {
-                    return Err(TargetError::Exec(format!("exigrep on exim's mainlog: {}", err.trim())));
-                }
-                Ok::<String, TargetError>(out)
-            };
-            for id in keys.bare_ids() {
-                out.push_str(&exigrep(vec!["-l".into(), format!("id={id}")]).await?);
-            }
-            if let Some(header) = &keys.probe_header {
-                // A regex: the whole value (white space as it may be logged), to the end of the line.
-                let words: Vec<String> = header.split_whitespace().map(perl_quote).collect();
-                let pattern = format!("{}{}$", perl_quote(exim::mainlog::PROBE_HEADER_LINE), words.join("\\s+"));
-                out.push_str(&exigrep(vec![pattern]).await?);
-            }
-            let own = exim::trace(&out, keys);
-            let qids = own.queue_ids();
-            if !qids.is_empty() {
-                let pattern = format!("<= <> R=(?:{})(?: |$)", qids.join("|"));
-                out.push_str(&exigrep(vec![pattern]).await?);
-            }
-            Ok(exim::trace(&out, keys))
-        })
+        Box::pin(through_shell::mta_trace(self, &LISTS_PATHS, keys))
     }
-}
-
-/// `text` as a Perl regex that matches it literally (exigrep's patterns are
-/// Perl's): every character but letters, digits and `_` escaped.
-fn perl_quote(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if !c.is_ascii_alphanumeric() && c != '_' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Shell for ContainersTarget {
@@ -768,7 +799,36 @@ type Started = (
     Vec<(&'static str, u8, ContainerAsync<GenericImage>)>,
     ContainerAsync<GenericImage>,
     Sink,
+    Option<(ImapContainer, ContainerAsync<GenericImage>)>,
 );
+
+/// The images a run starts.
+struct Images<'a> {
+    base: &'a str,
+    lists: &'a str,
+    dns: &'a str,
+    /// Only when started for a target file.
+    imap: Option<&'a str>,
+}
+
+/// Starts the Dovecot container straight on the run's network (its start
+/// script makes a certificate for the addresses it has then) and reads its
+/// address and CA.
+async fn start_imap(network: &RunNetwork, image: &str) -> Result<(ImapContainer, ContainerAsync<GenericImage>), TargetError> {
+    let (repo, tag) = split_image(image);
+    let c = GenericImage::new(repo, tag)
+        .with_wait_for(WaitFor::message_on_stderr("starting up for imap"))
+        .with_label(OWNER_LABEL, std::process::id().to_string())
+        .with_network(network.name.clone())
+        .with_host_config_modifier(|hc| hc.publish_all_ports = Some(false))
+        .with_startup_timeout(Duration::from_secs(60))
+        .start()
+        .await
+        .map_err(|e| TargetError::Start(format!("the Dovecot container: {e}")))?;
+    let addr = address_on(c.id(), &network.name).await?;
+    let ca_pem = super::docker::docker(&["exec", c.id(), "cat", IMAP_CA], Duration::from_secs(20)).await?;
+    Ok((ImapContainer { id: c.id().to_string(), addr, ca_pem }, c))
+}
 
 /// Binds the sink on the network's gateway, starts the vantage containers
 /// (with their fixed addresses) and the lists container, which is told those
@@ -776,11 +836,14 @@ type Started = (
 async fn start_containers(
     suite: &Suite,
     network: &RunNetwork,
-    base_image: &str,
-    lists_image: &str,
-    dns_image: &str,
-    web: bool,
+    launch: Launch<'_>,
 ) -> Result<Started, TargetError> {
+    let (base_image, lists_image, dns_image) = (launch.images.base, launch.images.lists, launch.images.dns);
+    // Dovecot first: exim is told its address at start.
+    let imap = match launch.images.imap {
+        Some(image) => Some(start_imap(network, image).await?),
+        None => None,
+    };
     let gateway = IpAddr::V4(network.gateway());
     let options = SinkOptions { probe_domain: Some(suite.probe_domain.clone()), ..SinkOptions::default() };
     let sink = Sink::bind_with(SocketAddr::new(gateway, 0), options)
@@ -791,40 +854,73 @@ async fn start_containers(
     domains.dedup();
     let (repo, tag) = lists_image.split_once(':').expect("tagged image");
     let dns_addr = network.addr(DNS_HOST).to_string();
-    let lists = GenericImage::new(repo, tag)
+    let mut lists = GenericImage::new(repo, tag)
         .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
         .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
         .with_env_var("MAILFLOW_SINK_PORT", sink.addr().port().to_string())
         .with_env_var("MAILFLOW_PROBE_DOMAIN", suite.probe_domain.clone())
         .with_env_var("MAILFLOW_LIST_DOMAINS", domains.join(":"))
-        .with_env_var("MAILFLOW_REST_PASSWORD", random_password())
+        .with_env_var("MAILFLOW_REST_PASSWORD", launch.rest_password)
         .with_env_var("MAILFLOW_OLD_HOST_ADDR", network.addr(OLD_HOST_HOST).to_string())
         .with_env_var("MAILFLOW_BASTION_ADDR", network.addr(BASTION_HOST).to_string())
-        .with_env_var("MAILFLOW_WEB", if web { "1" } else { "0" })
+        .with_env_var("MAILFLOW_WEB", if launch.web { "1" } else { "0" })
+        .with_env_var("MAILFLOW_MAILBOX_HOST", imap.as_ref().map(|(i, _)| i.addr.to_string()).unwrap_or_default())
+        .with_env_var("MAILFLOW_REST_EXPOSE_TO", if launch.for_hosts.expose_rest { gateway.to_string() } else { String::new() })
         .with_label(OWNER_LABEL, std::process::id().to_string())
         .with_network(network.name.clone())
         // The run's DNS container is the lists host's only DNS server: its
         // lookups (Mailman's DMARC policy checks) stay on the run's network.
         .with_host_config_modifier(move |hc| hc.dns = Some(vec![dns_addr.clone()]))
         .with_cap_add("NET_ADMIN")
-        .with_startup_timeout(Duration::from_secs(240))
-        .start();
+        // Lets the start script lower, then restore, the priority of the
+        // runners the first probe does not need (containers/lists/start.sh).
+        .with_cap_add("SYS_NICE")
+        .with_startup_timeout(Duration::from_secs(240));
+    if let Some(ssh) = &launch.ssh {
+        lists = lists.with_env_var("MAILFLOW_SSH_AUTHORIZED_KEY", ssh.public_key);
+    }
+    let lists = lists.start();
     // The helpers start together, beside the lists container.
     let vantage = |name: &'static str, host: u8| async move {
         let image = GenericImage::new(split_image(base_image).0, split_image(base_image).1).with_cmd(["sleep", "infinity"]);
         Ok::<_, TargetError>((name, host, start_at(network, image, host).await?))
     };
+    // With ssh the bastion is a real one (sshd), still a vantage point.
+    let bastion = async {
+        let Some(ssh) = &launch.ssh else { return vantage(BASTION, BASTION_HOST).await };
+        let (repo, tag) = split_image(ssh.bastion_image);
+        let image = GenericImage::new(repo, tag)
+            .with_wait_for(WaitFor::message_on_stderr("Server listening on"))
+            .with_env_var("MAILFLOW_SSH_AUTHORIZED_KEY", ssh.public_key);
+        Ok((BASTION, BASTION_HOST, start_at(network, image, BASTION_HOST).await?))
+    };
     let others = async {
         let (repo, tag) = split_image(dns_image);
         let dns = GenericImage::new(repo, tag).with_wait_for(WaitFor::message_on_stderr("nsd started"));
         let (old_host, bastion, dns) =
-            tokio::join!(vantage(OLD_HOST, OLD_HOST_HOST), vantage(BASTION, BASTION_HOST), start_at(network, dns, DNS_HOST));
+            tokio::join!(vantage(OLD_HOST, OLD_HOST_HOST), bastion, start_at(network, dns, DNS_HOST));
         Ok::<_, TargetError>((vec![old_host?, bastion?], dns?))
     };
     let (lists, others) = tokio::join!(lists, others);
     let lists = lists.map_err(|e| TargetError::Start(e.to_string()))?;
     let (vantages, dns) = others?;
-    Ok((lists, vantages, dns, sink))
+    Ok((lists, vantages, dns, sink, imap))
+}
+
+/// What the lists container (and, with ssh, the bastion) is started with.
+struct Launch<'a> {
+    images: Images<'a>,
+    web: bool,
+    /// What a hosts target pointed at these containers needs.
+    for_hosts: ForHosts,
+    rest_password: &'a str,
+    ssh: Option<SshLaunch<'a>>,
+}
+
+/// The run's public key and the bastion image to start.
+struct SshLaunch<'a> {
+    public_key: &'a str,
+    bastion_image: &'a str,
 }
 
 fn split_image(image: &str) -> (&str, &str) {

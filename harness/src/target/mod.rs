@@ -8,19 +8,32 @@
 //! needs one the target lacks is skipped with the reason, one way: a
 //! skipped row naming the [`Capability`].
 
+// The container target and its Docker side: the default `containers`
+// feature (a build for real hosts only leaves out testcontainers).
+#[cfg(feature = "containers")]
 pub mod containers;
+#[cfg(feature = "containers")]
 pub mod docker;
 pub mod hosts;
+#[cfg(feature = "containers")]
 pub mod images;
+#[cfg(feature = "containers")]
+mod rest_relay;
+#[cfg(feature = "containers")]
+pub mod run_ssh;
+pub mod through_shell;
+#[cfg(feature = "containers")]
+pub mod target_file;
 
 mod capability;
+#[cfg(feature = "containers")]
 mod container_faults;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use capability::{Faults, HeldQueue, Mailbox, MailmanQueues, MtaLog, MtaQueue, PrototypeArchive, Reachability, Shell};
+pub use capability::{Faults, HeldQueue, Mailbox, MailmanQueues, MtaLog, MtaQueue, PipermailArchive, PrototypeArchive, Reachability, Shell};
 pub use crate::BoxFuture;
 
 use crate::http::WebEndpoint;
@@ -46,6 +59,8 @@ pub enum Capability {
     Reachability,
     /// The list server's web side over HTTP: HyperKitty's archive and Postorius' pages.
     Web,
+    /// Mailman 2.1's pipermail archive over HTTP.
+    Pipermail,
     /// Fault steps: stop and start services, force a queue run.
     Faults,
     /// The MTA's queue, read on the server.
@@ -65,6 +80,7 @@ impl fmt::Display for Capability {
             Capability::Faults => "fault steps (stopping services, forcing a queue run)",
             Capability::MtaQueue => "read access to the MTA's queue",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
+            Capability::Pipermail => "Mailman 2.1 pipermail archive (a hosts target with `[mailman] version = \"2.1\"`)",
         })
     }
 }
@@ -83,10 +99,15 @@ pub enum TargetError {
     ImageBuild { image: String, message: String },
     #[error("the lists container did not start: {0}")]
     Start(String),
-    #[error("command in the container failed: {0}")]
+    #[error("command on the list server failed: {0}")]
     Exec(String),
+    /// The ssh shell of a hosts target: connecting, host keys, a command's deadline.
+    #[error(transparent)]
+    Ssh(#[from] hosts::SshError),
     #[error(transparent)]
     Rest(#[from] crate::mailman::RestError),
+    #[error("Mailman 2.1: {0}")]
+    Mailman21(#[from] crate::mailman21::Mm21Error),
     #[error("{what} did not answer within {after:?}")]
     Timeout { what: String, after: Duration },
     #[error("this target offers no vantage point `{wanted}` (it offers {offered})")]
@@ -99,7 +120,11 @@ impl TargetError {
     /// An answer that may be different on the next try (a 5xx from
     /// Mailman's REST API): waits look again instead of failing.
     pub fn is_transient(&self) -> bool {
-        matches!(self, TargetError::Rest(e) if e.is_server_error())
+        match self {
+            TargetError::Rest(e) => e.is_server_error(),
+            TargetError::Mailman21(e) => e.is_transient(),
+            _ => false,
+        }
     }
 }
 
@@ -186,6 +211,10 @@ pub trait Target: Send + Sync {
     }
     /// Mailman's prototype archiver's maildir.
     fn prototype_archive(&self) -> Option<&dyn PrototypeArchive> {
+        None
+    }
+    /// Mailman 2.1's pipermail archive.
+    fn pipermail(&self) -> Option<&dyn PipermailArchive> {
         None
     }
     /// Mailman's held queue.

@@ -51,6 +51,16 @@ pub enum WebError {
 pub struct Web {
     base: String,
     client: reqwest::Client,
+    flavour: Flavour,
+}
+
+/// Which Mailman's web side a host serves: its pages live at different paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Flavour {
+    /// Mailman 3: Postorius and HyperKitty.
+    Three,
+    /// Mailman 2.1: CGI programs under `cgi_path`, pipermail under `pipermail_path`.
+    TwoOne { cgi_path: String, pipermail_path: String },
 }
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -73,7 +83,20 @@ impl Web {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .expect("a reqwest client with these settings builds");
-        Web { base: base.trim_end_matches('/').to_string(), client }
+        Web { base: base.trim_end_matches('/').to_string(), client, flavour: Flavour::Three }
+    }
+
+    /// A Mailman 2.1 web host reached with `client` (its TLS, its pinned
+    /// address): pages under `cgi_path` (`/mailman/`) and `pipermail_path`
+    /// (`/pipermail/`); no HyperKitty, no Postorius.
+    pub fn mailman21(base: &str, client: reqwest::Client, cgi_path: &str, pipermail_path: &str) -> Web {
+        let flavour = Flavour::TwoOne { cgi_path: cgi_path.to_string(), pipermail_path: pipermail_path.to_string() };
+        Web { base: base.trim_end_matches('/').to_string(), client, flavour }
+    }
+
+    /// Whether the host serves HyperKitty (Mailman 3's web side).
+    pub fn has_hyperkitty(&self) -> bool {
+        self.flavour == Flavour::Three
     }
 
     pub fn base(&self) -> &str {
@@ -99,12 +122,18 @@ impl Web {
         Ok(Page { url, status, body })
     }
 
-    /// The path of a list's named page.
-    pub fn page_path(page: PageKind, list_address: &str) -> String {
-        match page {
+    /// The path of a list's named page on this host; `None` when this
+    /// Mailman does not have that page (a Postorius page on Mailman 2.1).
+    pub fn page_path(&self, page: PageKind, list_address: &str) -> Option<String> {
+        let name = list_address.split('@').next().unwrap_or_default().to_ascii_lowercase();
+        match (&self.flavour, page) {
             // Postorius' list summary takes the list id (name.domain) or the address.
-            PageKind::ListInfo => format!("/postorius/lists/{}/", list_id(list_address)),
-            PageKind::ArchiveIndex => format!("/hyperkitty/list/{list_address}/"),
+            (Flavour::Three, PageKind::ListInfo) => Some(format!("/postorius/lists/{}/", list_id(list_address))),
+            (Flavour::Three, PageKind::ArchiveIndex) => Some(format!("/hyperkitty/list/{list_address}/")),
+            (Flavour::TwoOne { cgi_path, .. }, PageKind::Mailman21Listinfo) => Some(format!("{cgi_path}listinfo/{name}")),
+            (Flavour::TwoOne { pipermail_path, .. }, PageKind::PipermailIndex) => Some(format!("{pipermail_path}{name}/")),
+            (Flavour::Three, PageKind::Mailman21Listinfo | PageKind::PipermailIndex) => None,
+            (Flavour::TwoOne { .. }, PageKind::ListInfo | PageKind::ArchiveIndex) => None,
         }
     }
 
@@ -183,8 +212,17 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(Web::page_path(PageKind::ListInfo, "probe-test@lists.example.test"), "/postorius/lists/probe-test.lists.example.test/");
-        assert_eq!(Web::page_path(PageKind::ArchiveIndex, "probe-test@lists.example.test"), "/hyperkitty/list/probe-test@lists.example.test/");
+        let web = Web::new("http://lists.example.test");
+        let page = |page| web.page_path(page, "probe-test@lists.example.test");
+        assert_eq!(page(PageKind::ListInfo).as_deref(), Some("/postorius/lists/probe-test.lists.example.test/"));
+        assert_eq!(page(PageKind::ArchiveIndex).as_deref(), Some("/hyperkitty/list/probe-test@lists.example.test/"));
+        assert_eq!(page(PageKind::PipermailIndex), None);
+        let web = Web::mailman21("http://lists.example.test", Web::new("http://x").client, "/cgi-bin/mailman/", "/pipermail/");
+        let page = |page| web.page_path(page, "Probe-Test@lists.example.test");
+        assert_eq!(page(PageKind::Mailman21Listinfo).as_deref(), Some("/cgi-bin/mailman/listinfo/probe-test"));
+        assert_eq!(page(PageKind::PipermailIndex).as_deref(), Some("/pipermail/probe-test/"));
+        assert_eq!(page(PageKind::ListInfo), None);
+        assert!(!web.has_hyperkitty());
         assert_eq!(
             Web::message_page_path("l@d.test", "<ant>"),
             "/hyperkitty/list/l@d.test/message/MS6QLWERIJLGCRF44J7USBFDELMNT2BW/"

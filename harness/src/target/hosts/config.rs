@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::mailbox::ImapConfig;
+use crate::target::through_shell::ServerPaths;
 use crate::secret::SecretSource;
 use crate::tls::Verify;
 
@@ -18,8 +19,12 @@ pub struct HostsConfig {
     /// The host's name, as reports show it.
     pub name: String,
     pub smtp: SmtpConfig,
-    /// Mailman's REST API; without it, held-queue steps are skipped.
+    /// Mailman 3's REST API; without it (and without `mailman21`),
+    /// held-queue steps are skipped.
     pub mailman: Option<MailmanConfig>,
+    /// Mailman 2.1's web side (`[mailman]` with `version = "2.1"`): admindb,
+    /// pipermail, listinfo. Exclusive with `mailman`.
+    pub mailman21: Option<Mailman21Config>,
     /// The web side; without it, HyperKitty and page steps are skipped.
     pub web: Option<WebConfig>,
     /// Where deliveries are observed; without it, delivery steps are skipped.
@@ -57,6 +62,39 @@ pub struct SmtpAuth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailmanVersion {
     Three,
+}
+
+/// Mailman 2.1: its web host and the passwords per list. The secrets are
+/// where to read them from, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailman21Config {
+    /// `scheme://host[:port]` of the list's web host, no path; its host
+    /// name is the Host header sent.
+    pub web_url: String,
+    /// Where the CGI programs are (`/mailman/` unless the file says).
+    pub cgi_path: String,
+    /// Where public archives are (`/pipermail/` unless the file says).
+    pub pipermail_path: String,
+    /// Connect here instead of resolving the web host's name.
+    pub address: Option<std::net::IpAddr>,
+    pub verify: Verify,
+    /// The site password (`bin/mmsitepass`): opens every list's admindb.
+    pub site_password: Option<SecretSource>,
+    /// Per list: admin or moderator password, private archive login.
+    pub lists: Vec<Mailman21List>,
+    /// Where `bin/`, `qfiles/` and the logs are, for the shell.
+    pub paths: crate::mailman21::shell::Paths,
+}
+
+/// One list's passwords on a Mailman 2.1 host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailman21List {
+    /// The list's name (the posting address's local part).
+    pub name: String,
+    /// Its admin or moderator password, for admindb.
+    pub password: Option<SecretSource>,
+    /// A member's address and password, for its private archive.
+    pub archive_login: Option<(String, SecretSource)>,
 }
 
 /// How the harness reaches Mailman's REST API.
@@ -125,6 +163,9 @@ pub struct SshConfig {
     pub strict_host_key_checking: bool,
     pub identity_file: Option<PathBuf>,
     pub known_hosts_file: Option<PathBuf>,
+    /// Where exim's log and Mailman's folders are on the host, read through
+    /// this shell; Debian's places unless the file names others.
+    pub paths: ServerPaths,
 }
 
 /// What the harness may change on the host besides sending probes.

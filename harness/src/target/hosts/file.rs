@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use super::config::{
-    Allow, HostsConfig, Limits, MailboxConfig, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
+    Allow, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
     StartTls, WebConfig,
 };
 use crate::mailbox::{ImapConfig, ImapTimeouts, ImapTls};
@@ -17,17 +17,26 @@ use crate::scenario::fields;
 use crate::scenario::reader::{Doc, Span, TableReader, Value};
 use crate::scenario::values::check_address;
 use crate::secret::SecretSource;
+use crate::target::through_shell::ServerPaths;
 use crate::tls::Verify;
 
 const TOP_KEYS: &[&str] = &["name", "smtp", "mailman", "web", "mailbox", "ssh", "allow", "limits"];
 const SMTP_KEYS: &[&str] = &["addresses", "starttls", "verify", "ca_file", "user", "password_env", "password_file"];
 const MAILMAN_KEYS: &[&str] = &["version", "rest_url", "reach", "user", "password_env", "password_file", "verify", "ca_file"];
+const MAILMAN21_KEYS: &[&str] = &[
+    "version", "web_url", "cgi_path", "pipermail_path", "address", "site_password_env", "site_password_file", "verify", "ca_file",
+    "bin_dir", "qfiles_dir", "logs_dir", "lists",
+];
+const MAILMAN21_LIST_KEYS: &[&str] =
+    &["password_env", "password_file", "archive_user", "archive_password_env", "archive_password_file"];
 const WEB_KEYS: &[&str] = &["hyperkitty_url", "verify", "ca_file"];
 const MAILBOX_KEYS: &[&str] = &[
     "kind", "host", "port", "tls", "verify", "ca_file", "user", "password_env", "password_file", "folder", "address",
 ];
-const SSH_KEYS: &[&str] =
-    &["host", "user", "port", "proxy_jump", "strict_host_key_checking", "identity_file", "known_hosts_file"];
+const SSH_KEYS: &[&str] = &[
+    "host", "user", "port", "proxy_jump", "strict_host_key_checking", "identity_file", "known_hosts_file", "exim_mainlog",
+    "mailman_var_dir", "mailman_log",
+];
 const ALLOW_KEYS: &[&str] = &["moderate", "faults"];
 const LIMITS_KEYS: &[&str] = &["probes_per_minute"];
 
@@ -69,7 +78,12 @@ pub fn parse_hosts(path: &Path, src: &str) -> Result<HostsConfig, LoadErrors> {
     let smtp = top.required(&mut doc, "smtp").and_then(|value| read_smtp(&mut doc, &files, value));
     let ssh = top.optional("ssh").and_then(|value| read_ssh(&mut doc, &files, value));
     let ssh_written = top.optional("ssh").is_some();
-    let mailman = top.optional("mailman").and_then(|value| read_mailman(&mut doc, &files, value, ssh_written));
+    let mailman_value = top.optional("mailman");
+    let (mailman, mailman21) = match mailman_value {
+        Some(value) if is_mailman21(value) => (None, read_mailman21(&mut doc, &files, value)),
+        Some(value) => (read_mailman(&mut doc, &files, value, ssh_written), None),
+        None => (None, None),
+    };
     let web = top.optional("web").and_then(|value| read_web(&mut doc, &files, value));
     let mailbox = top.optional("mailbox").and_then(|value| read_mailbox(&mut doc, &files, value));
     let allow = top.optional("allow").map_or(Some(Allow::default()), |value| read_allow(&mut doc, value));
@@ -79,7 +93,7 @@ pub fn parse_hosts(path: &Path, src: &str) -> Result<HostsConfig, LoadErrors> {
     // Every required part is `Some` when no error was recorded.
     let config = match (name, smtp, allow, limits) {
         (Some(name), Some(smtp), Some(allow), Some(limits)) => {
-            Some(HostsConfig { path: path.to_path_buf(), name, smtp, mailman, web, mailbox, ssh, allow, limits })
+            Some(HostsConfig { path: path.to_path_buf(), name, smtp, mailman, mailman21, web, mailbox, ssh, allow, limits })
         }
         _ => None,
     };
@@ -202,19 +216,11 @@ fn read_mailman(doc: &mut Doc, files: &Files, value: &Value<'_>, ssh_written: bo
         let text = doc.string("`mailman.version`", value)?;
         match text {
             "3" => Some(MailmanVersion::Three),
-            "2.1" => {
-                doc.error(
-                    value.span(),
-                    "not supported yet",
-                    "Mailman 2.1 is not supported yet; only `version = \"3\"` for now",
-                );
-                None
-            }
             other => {
                 doc.error(
                     value.span(),
                     "unknown version",
-                    format!("unknown Mailman version `{other}` in `mailman.version`; expected \"3\""),
+                    format!("unknown Mailman version `{other}` in `mailman.version`; expected \"3\" or \"2.1\""),
                 );
                 None
             }
@@ -250,6 +256,146 @@ fn read_mailman(doc: &mut Doc, files: &Files, value: &Value<'_>, ssh_written: bo
         password: password?,
         verify: verify?,
     })
+}
+
+/// `[mailman]` with `version = "2.1"` (checked quietly: a bad version is
+/// reported by the Mailman 3 rules).
+fn is_mailman21(value: &Value<'_>) -> bool {
+    value.get_ref().as_table().and_then(|t| t.get("version")).and_then(|v| v.get_ref().as_str()) == Some("2.1")
+}
+
+/// `[mailman]` for Mailman 2.1: its web host, paths, site password, and
+/// `[mailman.lists.<name>]` tables of per-list passwords.
+fn read_mailman21(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<Mailman21Config> {
+    let mut reader = table_of(doc, "mailman", value, MAILMAN21_KEYS)?;
+    refuse_password(doc, &mut reader);
+    reader.refuse(
+        doc,
+        "site_password",
+        "secret in the file",
+        "`mailman.site_password` would put a secret in the target file; name where it is instead: \
+         `site_password_env` or `site_password_file`",
+    );
+    let _ = reader.optional("version");
+    let web_url = reader.required(doc, "web_url").and_then(|value| {
+        let url = url(doc, "`mailman.web_url`", value)?;
+        let parsed = reqwest::Url::parse(&url).ok()?;
+        if parsed.path() != "/" || parsed.query().is_some() {
+            doc.error(
+                value.span(),
+                "has a path",
+                format!(
+                    "`mailman.web_url` is the web host only (like \"https://lists.example.org\"); \
+                     give the paths as `cgi_path` and `pipermail_path`, found path `{}`",
+                    parsed.path()
+                ),
+            );
+            return None;
+        }
+        Some(url.trim_end_matches('/').to_string())
+    });
+    let web_path = |doc: &mut Doc, reader: &mut TableReader<'_, '_>, key: &str, default: &str| match reader.optional(key) {
+        Some(value) => {
+            let text = doc.string(&format!("`mailman.{key}`"), value)?;
+            if !text.starts_with('/') || !text.ends_with('/') || text.contains(['?', '#', ' ']) {
+                doc.error(
+                    value.span(),
+                    "invalid path",
+                    format!("`mailman.{key}` must start and end with `/`, like \"{default}\""),
+                );
+                return None;
+            }
+            Some(text.to_string())
+        }
+        None => Some(default.to_string()),
+    };
+    let cgi_path = web_path(doc, &mut reader, "cgi_path", "/mailman/");
+    let pipermail_path = web_path(doc, &mut reader, "pipermail_path", "/pipermail/");
+    let address = optional(&mut reader, "address", |value| {
+        let text = doc.string("`mailman.address`", value)?;
+        match text.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                doc.error(value.span(), "invalid address", format!("invalid address `{text}` in `mailman.address`: an IP address, without port"));
+                None
+            }
+        }
+    });
+    let verify = verify(doc, files, &mut reader);
+    let site_password = secret_named(doc, files, &mut reader, "site_password", value.span(), false);
+    let defaults = crate::mailman21::shell::Paths::default();
+    let server_path = |doc: &mut Doc, reader: &mut TableReader<'_, '_>, key: &str, default: String| match reader.optional(key) {
+        Some(value) => {
+            let text = doc.string(&format!("`mailman.{key}`"), value)?;
+            if !text.starts_with('/') {
+                doc.error(value.span(), "not absolute", format!("`mailman.{key}` must be an absolute path on the list server"));
+                return None;
+            }
+            Some(text.trim_end_matches('/').to_string())
+        }
+        None => Some(default),
+    };
+    let bin = server_path(doc, &mut reader, "bin_dir", defaults.bin);
+    let qfiles = server_path(doc, &mut reader, "qfiles_dir", defaults.qfiles);
+    let logs = server_path(doc, &mut reader, "logs_dir", defaults.logs);
+    let lists = match reader.optional("lists") {
+        Some(value) => read_mailman21_lists(doc, files, value),
+        None => Some(Vec::new()),
+    };
+    reader.finish(doc);
+    Some(Mailman21Config {
+        web_url: web_url?,
+        cgi_path: cgi_path?,
+        pipermail_path: pipermail_path?,
+        address: address?,
+        verify: verify?,
+        site_password,
+        lists: lists?,
+        paths: crate::mailman21::shell::Paths { bin: bin?, qfiles: qfiles?, logs: logs? },
+    })
+}
+
+/// `[mailman.lists.<name>]`: per-list passwords.
+fn read_mailman21_lists(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<Vec<Mailman21List>> {
+    let table = doc.table("`mailman.lists`", value)?;
+    let mut lists = Vec::new();
+    let mut ok = true;
+    // In the file's order: the table itself does not keep it.
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(_, entry)| entry.span().start);
+    for (name, entry) in entries {
+        let name = name.get_ref().to_string();
+        let field = format!("mailman.lists.{name}");
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+=".contains(c));
+        if !valid {
+            doc.error(entry.span(), "invalid list name", format!("invalid list name `{name}` in `mailman.lists`: the list's name, like \"probe-test\""));
+            ok = false;
+            continue;
+        }
+        let Some(list_table) = doc.table(&format!("`{field}`"), entry) else {
+            ok = false;
+            continue;
+        };
+        let mut reader = TableReader::new(field.clone(), list_table, entry.span(), MAILMAN21_LIST_KEYS);
+        refuse_password(doc, &mut reader);
+        let password = secret_named(doc, files, &mut reader, "password", entry.span(), false);
+        let user_value = reader.optional("archive_user");
+        let user = user_value.and_then(|v| one_line(doc, &format!("`{field}.archive_user`"), v));
+        let archive_password = secret_named(doc, files, &mut reader, "archive_password", entry.span(), user_value.is_some());
+        if user_value.is_none() {
+            if let Some(written) = reader.optional("archive_password_env").or(reader.optional("archive_password_file")) {
+                doc.error(written.span(), "no user", format!("an archive password needs `{field}.archive_user`"));
+                ok = false;
+            }
+        }
+        reader.finish(doc);
+        let archive_login = match (user, archive_password) {
+            (Some(u), Some(p)) => Some((u, p)),
+            _ => None,
+        };
+        lists.push(Mailman21List { name: name.to_ascii_lowercase(), password, archive_login });
+    }
+    ok.then_some(lists)
 }
 
 fn read_web(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<WebConfig> {
@@ -349,6 +495,13 @@ fn read_ssh(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SshConfig
     let identity_file = optional(&mut reader, "identity_file", |value| files.path(doc, "`ssh.identity_file`", value));
     let known_hosts_file =
         optional(&mut reader, "known_hosts_file", |value| files.path(doc, "`ssh.known_hosts_file`", value));
+    let mut remote_path = |key: &str, default: &str| match reader.optional(key) {
+        Some(value) => server_path(doc, &format!("`ssh.{key}`"), value),
+        None => Some(default.to_string()),
+    };
+    let exim_mainlog = remote_path("exim_mainlog", ServerPaths::DEBIAN_EXIM_MAINLOG);
+    let mailman_var_dir = remote_path("mailman_var_dir", ServerPaths::DEBIAN_MAILMAN_VAR_DIR);
+    let mailman_log = remote_path("mailman_log", ServerPaths::DEBIAN_MAILMAN_LOG);
     reader.finish(doc);
     Some(SshConfig {
         host: host?,
@@ -358,7 +511,27 @@ fn read_ssh(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SshConfig
         strict_host_key_checking: strict?,
         identity_file: identity_file?,
         known_hosts_file: known_hosts_file?,
+        paths: ServerPaths {
+            exim_mainlog: exim_mainlog?,
+            mailman_var_dir: mailman_var_dir?.trim_end_matches('/').to_string(),
+            mailman_log: mailman_log?,
+        },
     })
+}
+
+/// A path on the list host: absolute (it is not taken from this file's
+/// folder, nor from the ssh user's home), one line.
+fn server_path(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let text = doc.string(what, value)?;
+    if !text.starts_with('/') || text.len() < 2 || text.contains(['\r', '\n', '\0']) {
+        doc.error(
+            value.span(),
+            "not an absolute path",
+            format!("{what} must be an absolute path on the list host, like \"/var/log/exim4/mainlog\""),
+        );
+        return None;
+    }
+    Some(text.to_string())
 }
 
 fn read_allow(doc: &mut Doc, value: &Value<'_>) -> Option<Allow> {
@@ -416,9 +589,22 @@ fn secret(
     span: Span,
     required: bool,
 ) -> Option<SecretSource> {
-    let env_field = reader.field("password_env");
-    let file_field = reader.field("password_file");
-    match (reader.optional("password_env"), reader.optional("password_file")) {
+    secret_named(doc, files, reader, "password", span, required)
+}
+
+/// [`secret`] for `<prefix>_env` / `<prefix>_file`.
+fn secret_named(
+    doc: &mut Doc,
+    files: &Files,
+    reader: &mut TableReader<'_, '_>,
+    prefix: &str,
+    span: Span,
+    required: bool,
+) -> Option<SecretSource> {
+    let (env_key, file_key) = (format!("{prefix}_env"), format!("{prefix}_file"));
+    let env_field = reader.field(&env_key);
+    let file_field = reader.field(&file_key);
+    match (reader.optional(&env_key), reader.optional(&file_key)) {
         (Some(_), Some(file)) => {
             doc.error(file.span(), "give one", format!("{env_field} and {file_field} both given; give one of them"));
             None

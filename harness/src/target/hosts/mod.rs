@@ -10,18 +10,21 @@
 //! as scenario files do. The format is documented in README.md ("Target
 //! files").
 //!
-//! Layout: `config` holds the validated values, `file` the format's rules.
+//! Layout: `config` holds the validated values, `file` the format's rules,
+//! `ssh` the shell on the host, `target` the [`HostsTarget`] itself.
 
 mod config;
 mod file;
+mod ssh;
 mod target;
 
 #[cfg(test)]
 mod tests;
 
 pub use config::{
-    Allow, HostsConfig, Limits, MailboxConfig, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
+    Allow, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
     StartTls, WebConfig,
 };
 pub use file::{load_hosts, parse_hosts};
+pub use ssh::{SshError, SshShell};
 pub use target::HostsTarget;

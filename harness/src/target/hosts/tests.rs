@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::mailbox::{ImapConfig, ImapTimeouts, ImapTls};
 use crate::secret::SecretSource;
+use crate::target::through_shell::ServerPaths;
 use crate::tls::Verify;
 
 /// A full file for a real server, every section and key used.
@@ -43,6 +44,8 @@ port = 2222
 proxy_jump = "ops@bastion.example.org"
 identity_file = "keys/mailflow"
 known_hosts_file = "/etc/mailflow/known_hosts"
+exim_mainlog = "/var/log/exim/main.log"
+mailman_var_dir = "/opt/mailman/var/"
 
 [allow]
 moderate = true
@@ -85,6 +88,7 @@ fn a_full_file() {
                 password: SecretSource::Env("MAILFLOW_SMTP_PASSWORD".into()),
             }),
         },
+        mailman21: None,
         mailman: Some(MailmanConfig {
             version: MailmanVersion::Three,
             rest_url: "http://127.0.0.1:8001".into(),
@@ -116,6 +120,11 @@ fn a_full_file() {
             strict_host_key_checking: true,
             identity_file: Some(PathBuf::from("targets/keys/mailflow")),
             known_hosts_file: Some(PathBuf::from("/etc/mailflow/known_hosts")),
+            paths: ServerPaths {
+                exim_mainlog: "/var/log/exim/main.log".into(),
+                mailman_var_dir: "/opt/mailman/var".into(),
+                mailman_log: "/var/log/mailman3/mailman.log".into(),
+            },
         }),
         allow: Allow { moderate: true, faults: false },
         limits: Limits { probes_per_minute: 4 },
@@ -132,6 +141,13 @@ fn the_smallest_file_and_its_defaults() {
     assert_eq!((config.mailman, config.web, config.mailbox, config.ssh), (None, None, None, None));
     assert_eq!(config.allow, Allow { moderate: false, faults: false });
     assert_eq!(config.limits.probes_per_minute, 10);
+
+    // An [ssh] table without paths reads Debian's places on the host.
+    let config = hosts("name = \"x\"\n[smtp]\naddresses = [\"127.0.0.1\"]\n[ssh]\nhost = \"lists.example.org\"\n");
+    let ssh = config.ssh.expect("an ssh table");
+    assert_eq!(ssh.paths, ServerPaths::debian());
+    assert!(ssh.strict_host_key_checking);
+    assert_eq!((ssh.user, ssh.port, ssh.proxy_jump, ssh.identity_file, ssh.known_hosts_file), (None, None, None, None, None));
 }
 
 #[test]
@@ -192,14 +208,44 @@ const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
         "h.toml:5:16: invalid environment variable name `$REST_PW` in `mailman.password_env`: letters, digits and `_`, not starting with a digit",
     ),
     (
-        "mailman 2.1",
-        "[mailman]\nversion = \"2.1\"\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"P\"\n",
-        "h.toml:3:11: Mailman 2.1 is not supported yet; only `version = \"3\"` for now",
+        "unknown mailman version",
+        "[mailman]\nversion = \"2.2\"\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"P\"\n",
+        "h.toml:3:11: unknown Mailman version `2.2` in `mailman.version`; expected \"3\" or \"2.1\"",
+    ),
+    (
+        "mailman 2.1 with a REST URL",
+        "[mailman]\nversion = \"2.1\"\nweb_url = \"http://l.example.org\"\nrest_url = \"http://127.0.0.1:8001\"\n",
+        "h.toml:5:1: unknown key `rest_url` in `mailman`; accepted keys: version, web_url, cgi_path, pipermail_path, address, site_password_env, site_password_file, verify, ca_file, bin_dir, qfiles_dir, logs_dir, lists",
+    ),
+    (
+        "mailman 2.1 web URL with a path",
+        "[mailman]\nversion = \"2.1\"\nweb_url = \"http://l.example.org/mailman/\"\n",
+        "h.toml:4:11: `mailman.web_url` is the web host only (like \"https://lists.example.org\"); give the paths as `cgi_path` and `pipermail_path`, found path `/mailman/`",
+    ),
+    (
+        "mailman 2.1 CGI path without slashes",
+        "[mailman]\nversion = \"2.1\"\nweb_url = \"http://l.example.org\"\ncgi_path = \"cgi-bin/mailman\"\n",
+        "h.toml:5:12: `mailman.cgi_path` must start and end with `/`, like \"/mailman/\"",
+    ),
+    (
+        "mailman 2.1 literal list password",
+        "[mailman]\nversion = \"2.1\"\nweb_url = \"http://l.example.org\"\n[mailman.lists.probe-test]\npassword = \"probepw\"\n",
+        "h.toml:6:1: `mailman.lists.probe-test.password` would put a secret in the target file; name where it is instead: `password_env` (an environment variable) or `password_file` (a file's path)",
+    ),
+    (
+        "mailman 2.1 archive password without user",
+        "[mailman]\nversion = \"2.1\"\nweb_url = \"http://l.example.org\"\n[mailman.lists.probe-private]\narchive_password_env = \"P\"\n",
+        "h.toml:6:24: an archive password needs `mailman.lists.probe-private.archive_user`",
+    ),
+    (
+        "mailman 2.1 archive user without password",
+        "[mailman]\nversion = \"2.1\"\nweb_url = \"http://l.example.org\"\n[mailman.lists.probe-private]\narchive_user = \"alice@probe.test\"\n",
+        "h.toml:5:1: missing `mailman.lists.probe-private.archive_password_env` or `mailman.lists.probe-private.archive_password_file`: where the password is read from",
     ),
     (
         "unknown mailman version",
         "[mailman]\nversion = \"4\"\nrest_url = \"http://127.0.0.1:8001\"\npassword_env = \"P\"\n",
-        "h.toml:3:11: unknown Mailman version `4` in `mailman.version`; expected \"3\"",
+        "h.toml:3:11: unknown Mailman version `4` in `mailman.version`; expected \"3\" or \"2.1\"",
     ),
     (
         "mailman version as a number",
@@ -280,6 +326,11 @@ const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
         "strict host key checking not a boolean",
         "[ssh]\nhost = \"h\"\nstrict_host_key_checking = \"no\"\n",
         "h.toml:4:28: `ssh.strict_host_key_checking` must be true or false, found a string",
+    ),
+    (
+        "a server path taken as relative",
+        "[ssh]\nhost = \"h\"\nexim_mainlog = \"log/mainlog\"\n",
+        "h.toml:4:16: `ssh.exim_mainlog` must be an absolute path on the list host, like \"/var/log/exim4/mainlog\"",
     ),
     (
         "allow not a boolean",
@@ -440,4 +491,38 @@ fn the_readme_shows_the_example_file_as_it_is() {
     let example = std::fs::read_to_string(root.join("tests-data/hosts/example.toml")).unwrap();
     let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
     assert!(readme.contains(&format!("```toml\n{example}```")), "README.md's \"Target files\" example differs from tests-data/hosts/example.toml");
+}
+
+#[test]
+fn a_mailman21_file() {
+    let config = hosts(
+        "name = \"old host\"\n[smtp]\naddresses = [\"192.0.2.25\"]\n\
+         [mailman]\nversion = \"2.1\"\nweb_url = \"https://lists.example.org/\"\naddress = \"192.0.2.25\"\n\
+         site_password_env = \"MM_SITE\"\nbin_dir = \"/usr/local/mailman/bin/\"\n\
+         [mailman.lists.probe-test]\npassword_env = \"PT\"\n\
+         [mailman.lists.Probe-Private]\narchive_user = \"alice@probe.test\"\narchive_password_file = \"alice.pw\"\n",
+    );
+    assert!(config.mailman.is_none());
+    let m = config.mailman21.expect("a Mailman 2.1 table");
+    assert_eq!(m.web_url, "https://lists.example.org");
+    assert_eq!((m.cgi_path.as_str(), m.pipermail_path.as_str()), ("/mailman/", "/pipermail/"));
+    assert_eq!(m.address, Some("192.0.2.25".parse().unwrap()));
+    assert_eq!(m.site_password, Some(SecretSource::Env("MM_SITE".into())));
+    assert_eq!(m.paths.bin, "/usr/local/mailman/bin");
+    assert_eq!(m.paths.logs, "/var/log/mailman");
+    assert_eq!(m.lists.len(), 2);
+    assert_eq!((m.lists[0].name.as_str(), m.lists[0].password.clone()), ("probe-test", Some(SecretSource::Env("PT".into()))));
+    assert_eq!(m.lists[1].name, "probe-private");
+    assert_eq!(m.lists[1].archive_login, Some(("alice@probe.test".into(), SecretSource::File(PathBuf::from("targets/alice.pw")))));
+}
+
+#[test]
+fn the_readme_mailman21_example_parses() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let start = readme.find("```toml\nname = \"lists.example.org (jessie, Mailman 2.1)\"").expect("the README's Mailman 2.1 example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let config = parse_hosts(Path::new("t/mm21.toml"), &readme[start..end]).unwrap_or_else(|e| panic!("{e:?}"));
+    let m = config.mailman21.expect("a Mailman 2.1 table");
+    assert_eq!(m.lists.len(), 2);
+    assert!(config.allow.moderate);
 }

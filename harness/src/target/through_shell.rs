@@ -1,0 +1,289 @@
+//! What is read on the list server through a [`Shell`], the same for every
+//! target that has one (docker exec for containers, ssh for hosts): exim's
+//! log filtered by `exigrep`, Mailman's queue folders and log, and the
+//! prototype archive's maildir. Only the lines and file names about the
+//! probe leave the server, never a whole log or folder.
+//!
+//! Ids and paths go to the server as arguments, never into a script's text,
+//! so an odd Message-ID cannot become shell syntax there.
+
+use super::{ArchivedCopy, ArchiverFacts, MailmanQueueFacts, Shell, TargetError};
+use crate::exim;
+use crate::mailman::archiver;
+use crate::probe::{same_probe_header, ProbeKeys, PROBE_HEADER};
+
+/// Where the files read through the shell are on the list server. Debian's
+/// places by default; a target file may name others (`[ssh]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPaths {
+    /// exim's main log, e.g. `/var/log/exim4/mainlog`.
+    pub exim_mainlog: String,
+    /// Mailman 3's var folder (`queue/`, `archives/`, `lists/`), e.g.
+    /// `/var/lib/mailman3`.
+    pub mailman_var_dir: String,
+    /// Mailman 3's log, e.g. `/var/log/mailman3/mailman.log`.
+    pub mailman_log: String,
+}
+
+impl ServerPaths {
+    pub const DEBIAN_EXIM_MAINLOG: &'static str = "/var/log/exim4/mainlog";
+    pub const DEBIAN_MAILMAN_VAR_DIR: &'static str = "/var/lib/mailman3";
+    pub const DEBIAN_MAILMAN_LOG: &'static str = "/var/log/mailman3/mailman.log";
+
+    /// Debian's (and the lists image's) places.
+    pub fn debian() -> ServerPaths {
+        ServerPaths {
+            exim_mainlog: Self::DEBIAN_EXIM_MAINLOG.into(),
+            mailman_var_dir: Self::DEBIAN_MAILMAN_VAR_DIR.into(),
+            mailman_log: Self::DEBIAN_MAILMAN_LOG.into(),
+        }
+    }
+}
+
+impl Default for ServerPaths {
+    fn default() -> Self {
+        ServerPaths::debian()
+    }
+}
+
+/// Looks once for the probe in the list's prototype archive
+/// (`<var>/archives/prototype/<list address>/{new,cur}`): by its Message-IDs,
+/// then by its probe header (for a probe whose Message-ID was odd, missing
+/// or rewritten). The first file that holds it. A maildir that does not
+/// exist yet holds nothing; one the shell's user cannot read is an error (on
+/// a real host, a user outside Mailman's group), never "not archived".
+pub async fn prototype_find(
+    shell: &dyn Shell,
+    paths: &ServerPaths,
+    list_address: &str,
+    keys: &ProbeKeys,
+) -> Result<Option<ArchivedCopy>, TargetError> {
+    let dir = format!("{}/archives/prototype/{list_address}", paths.mailman_var_dir);
+    let new = format!("{dir}/new");
+    let cur = format!("{dir}/cur");
+    let ids = keys.bare_ids();
+    if !ids.is_empty() {
+        let mut argv = vec!["grep", "-rlF"];
+        for id in &ids {
+            argv.extend(["-e", id]);
+        }
+        argv.extend(["--", &new, &cur]);
+        let (code, out, err) = shell.exec(&argv).await?;
+        let missing_only = err.lines().all(|l| l.trim().is_empty() || l.ends_with("No such file or directory"));
+        match code {
+            0 => {
+                if let Some(p) = out.lines().next() {
+                    return Ok(Some(ArchivedCopy { location: p.to_string(), message_id: None }));
+                }
+            }
+            // 1: no match; 2 saying only "No such file": the maildir does not exist yet.
+            1 => {}
+            2 if missing_only => {}
+            _ => return Err(TargetError::Exec(format!("grep in {dir}: {}", err.trim()))),
+        }
+    }
+    let Some(header) = keys.probe_header.as_deref() else { return Ok(None) };
+    // The archive may fold the header anywhere but inside a word: grep for
+    // its first word, then compare the unfolded headers here.
+    let Some(word) = header.split_whitespace().next() else { return Ok(None) };
+    let script = r#"w="$1"; shift; grep -rlsF -e "$w" -- "$@" | head -n 200 | while read -r f; do printf '\036%s\n' "$f"; sed -n '1,/^\r\{0,1\}$/p' "$f"; done"#;
+    let (_, out, _) = shell.exec(&["sh", "-c", script, "sh", word, &new, &cur]).await?;
+    Ok(out.split('\u{1e}').find_map(|file| {
+        let (path, head) = file.split_once('\n')?;
+        let (headers, _) = mailparse::parse_headers(head.as_bytes()).ok()?;
+        let value = headers.iter().find(|h| h.get_key().eq_ignore_ascii_case(PROBE_HEADER))?.get_value();
+        same_probe_header(&value, header).then(|| {
+            let message_id =
+                headers.iter().find(|h| h.get_key().eq_ignore_ascii_case("Message-ID")).map(|h| h.get_value().trim().to_string());
+            ArchivedCopy { location: path.to_string(), message_id }
+        })
+    }))
+}
+
+/// Where the probe (by any of its Message-IDs) is among Mailman's queue
+/// folders, and the last 20 lines of Mailman's log that mention it (plus,
+/// for each queue file, the lines that name that file: a shunt is logged by
+/// file name, not Message-ID).
+pub async fn mailman_queues(shell: &dyn Shell, paths: &ServerPaths, keys: &ProbeKeys) -> Result<MailmanQueueFacts, TargetError> {
+    let ids = keys.bare_ids();
+    if ids.is_empty() {
+        return Ok(MailmanQueueFacts::default());
+    }
+    let script = r#"d="$1"; l="$2"; shift 2; for id; do set -- "$@" -e "$id"; shift; done; grep -rlsF "$@" "$d/queue"; echo ---; grep -sF "$@" "$l" | tail -n 20"#;
+    let mut argv = vec!["sh", "-c", script, "sh", &paths.mailman_var_dir, &paths.mailman_log];
+    argv.extend(ids.iter().copied());
+    let (_, out, err) = shell.exec(&argv).await?;
+    let Some((files, log)) = out.split_once("---\n") else {
+        return Err(TargetError::Exec(format!("looking in Mailman's queues: {}", err.trim())));
+    };
+    let mut facts = MailmanQueueFacts {
+        queue_files: files.lines().map(str::to_string).collect(),
+        log_lines: log.lines().map(str::to_string).collect(),
+    };
+    for file in facts.queue_files.clone() {
+        let base = file.rsplit('/').next().unwrap_or(&file).trim_end_matches(".pck").to_string();
+        let (_, out, _) = shell.exec(&["grep", "-sF", "-e", &base, &paths.mailman_log]).await?;
+        facts.log_lines.extend(out.lines().map(str::to_string));
+    }
+    Ok(facts)
+}
+
+/// What the archivers logged about the probe (each entry with the failure
+/// logged just before it) and the archivers' retry spool files that hold it.
+pub async fn archiver_failures(shell: &dyn Shell, paths: &ServerPaths, keys: &ProbeKeys) -> Result<ArchiverFacts, TargetError> {
+    let ids = keys.bare_ids();
+    if ids.is_empty() {
+        return Ok(ArchiverFacts::default());
+    }
+    // The log with 100 lines of context before each mention (an HTML error
+    // page spans about 30), and the archivers' spools.
+    let script = r#"d="$1"; l="$2"; shift 2; for id; do set -- "$@" -e "$id"; shift; done; grep -sF -B 100 "$@" "$l" | tail -n 1000; printf '\036\n'; grep -rlsF "$@" "$d"/archives/*/spool"#;
+    let mut argv = vec!["sh", "-c", script, "sh", &paths.mailman_var_dir, &paths.mailman_log];
+    argv.extend(ids.iter().copied());
+    let (_, out, err) = shell.exec(&argv).await?;
+    let Some((log, spool)) = out.split_once("\u{1e}\n") else {
+        return Err(TargetError::Exec(format!("reading Mailman's archiver log: {}", err.trim())));
+    };
+    Ok(ArchiverFacts { log_entries: archiver::archiver_entries(log, &ids, 2), spool_files: spool.lines().map(str::to_string).collect() })
+}
+
+/// exim's `exigrep` on the server's main log: only the lines of the probe's
+/// messages and their bounces leave the server. Messages are found by `id=`
+/// (each Message-ID) and by the probe header line the lists image's DATA
+/// ACL logs; bounces by their `R=<queue id>`.
+pub async fn mta_trace(shell: &dyn Shell, paths: &ServerPaths, keys: &ProbeKeys) -> Result<exim::Trace, TargetError> {
+    let exigrep = |args: Vec<String>| async move {
+        let mut argv = vec!["exigrep".to_string()];
+        argv.extend(args);
+        argv.push(paths.exim_mainlog.clone());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (code, out, err) = shell.exec(&argv).await?;
+        // exigrep exits 1 when nothing matched.
+        if code > 1 {
+            return Err(TargetError::Exec(format!("exigrep on {}: {}", paths.exim_mainlog, err.trim())));
+        }
+        Ok::<String, TargetError>(out)
+    };
+    let mut out = String::new();
+    for id in keys.bare_ids() {
+        out.push_str(&exigrep(vec!["-l".into(), format!("id={id}")]).await?);
+    }
+    if let Some(header) = &keys.probe_header {
+        // A regex: the whole value (white space as it may be logged), to the end of the line.
+        let words: Vec<String> = header.split_whitespace().map(perl_quote).collect();
+        let pattern = format!("{}{}$", perl_quote(exim::mainlog::PROBE_HEADER_LINE), words.join("\\s+"));
+        out.push_str(&exigrep(vec![pattern]).await?);
+    }
+    let own = exim::trace(&out, keys);
+    let qids = own.queue_ids();
+    if !qids.is_empty() {
+        let pattern = format!("<= <> R=(?:{})(?: |$)", qids.join("|"));
+        out.push_str(&exigrep(vec![pattern]).await?);
+    }
+    Ok(exim::trace(&out, keys))
+}
+
+/// `text` as a Perl regex that matches it literally (exigrep's patterns are
+/// Perl's): every character but letters, digits and `_` escaped.
+fn perl_quote(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if !c.is_ascii_alphanumeric() && c != '_' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    //! A recording shell: what is asked of the server, and how its answers are read.
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::BoxFuture;
+
+    /// Answers every call with the next canned reply and keeps the argv.
+    struct Recording {
+        calls: Mutex<Vec<Vec<String>>>,
+        replies: Mutex<Vec<(i64, String, String)>>,
+    }
+
+    impl Recording {
+        fn new(replies: &[(i64, &str, &str)]) -> Recording {
+            Recording {
+                calls: Mutex::new(Vec::new()),
+                replies: Mutex::new(replies.iter().rev().map(|(c, o, e)| (*c, o.to_string(), e.to_string())).collect()),
+            }
+        }
+        fn calls(&self) -> Vec<Vec<String>> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl Shell for Recording {
+        fn exec<'a>(&'a self, argv: &'a [&'a str]) -> BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+            self.calls.lock().unwrap().push(argv.iter().map(|a| a.to_string()).collect());
+            let reply = self.replies.lock().unwrap().pop().expect("a canned reply");
+            Box::pin(async move { Ok(reply) })
+        }
+    }
+
+    /// A probe known by one Message-ID and no probe header.
+    fn keys(id: &str) -> ProbeKeys {
+        ProbeKeys { message_ids: vec![id.to_string()], probe_header: None }
+    }
+
+    fn paths() -> ServerPaths {
+        ServerPaths { exim_mainlog: "/srv/log/mainlog".into(), mailman_var_dir: "/srv/mm".into(), mailman_log: "/srv/log/mm.log".into() }
+    }
+
+    #[tokio::test]
+    async fn the_trace_is_filtered_on_the_server_from_the_named_log() {
+        let log = "2026-05-12 08:00:00.123 1uQx2a-000Abc-7F <= a@probe.test H=(x) [10.0.0.1] P=esmtp S=300 id=mailflow.r.1@probe.test\n\
+                   2026-05-12 08:00:00.200 1uQx2a-000Abc-7F Completed\n";
+        // Then its bounces, by the queue id found: none here.
+        let shell = Recording::new(&[(0, log, ""), (1, "", "")]);
+        let trace = mta_trace(&shell, &paths(), &keys("<mailflow.r.1@probe.test>")).await.unwrap();
+        let calls = shell.calls();
+        assert_eq!(calls[0], ["exigrep", "-l", "id=mailflow.r.1@probe.test", "/srv/log/mainlog"]);
+        assert_eq!(calls[1], ["exigrep", "<= <> R=(?:1uQx2a-000Abc-7F)(?: |$)", "/srv/log/mainlog"]);
+        assert_eq!(trace.queue_ids(), ["1uQx2a-000Abc-7F"]);
+
+        // Nothing matched is no trace, not an error; a missing log is an error naming it.
+        let shell = Recording::new(&[(1, "", ""), (2, "", "exigrep: cannot open /srv/log/mainlog")]);
+        assert!(mta_trace(&shell, &paths(), &keys("<x@y>")).await.unwrap().events.is_empty());
+        let err = mta_trace(&shell, &paths(), &keys("<x@y>")).await.unwrap_err().to_string();
+        assert!(err.contains("/srv/log/mainlog"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn queues_and_archive_are_looked_for_in_the_named_folders() {
+        let shell = Recording::new(&[
+            (0, "/srv/mm/queue/shunt/17.1+ab.pck\n---\nline about it\n", ""),
+            (0, "shunted 17.1+ab\n", ""),
+        ]);
+        let facts = mailman_queues(&shell, &paths(), &keys("<odd$(id)@x>")).await.unwrap();
+        assert!(facts.shunted());
+        assert_eq!(facts.log_lines, ["line about it", "shunted 17.1+ab"]);
+        let calls = shell.calls();
+        // The id is an argument of the script, never part of its text.
+        assert_eq!(&calls[0][3..], ["sh", "/srv/mm", "/srv/log/mm.log", "odd$(id)@x"]);
+        assert!(!calls[0][2].contains("odd"));
+        assert_eq!(calls[1], ["grep", "-sF", "-e", "17.1+ab", "/srv/log/mm.log"]);
+
+        let shell = Recording::new(&[
+            (0, "/srv/mm/archives/prototype/l@d/new/1.x\n", ""),
+            (2, "", "grep: /srv/mm/archives/prototype/l@d/new: No such file or directory\ngrep: /srv/mm/archives/prototype/l@d/cur: No such file or directory\n"),
+            (2, "", "grep: /srv/mm/archives/prototype/l@d/new: Permission denied\n"),
+        ]);
+        let found = prototype_find(&shell, &paths(), "l@d", &keys("<m@x>")).await.unwrap();
+        assert_eq!(found.map(|c| c.location).as_deref(), Some("/srv/mm/archives/prototype/l@d/new/1.x"));
+        assert_eq!(shell.calls()[0][2..], ["-e", "m@x", "--", "/srv/mm/archives/prototype/l@d/new", "/srv/mm/archives/prototype/l@d/cur"]);
+        // No maildir yet: nothing found. Unreadable: an error, never "not archived".
+        assert_eq!(prototype_find(&shell, &paths(), "l@d", &keys("<m@x>")).await.unwrap(), None);
+        let err = prototype_find(&shell, &paths(), "l@d", &keys("<m@x>")).await.unwrap_err().to_string();
+        assert!(err.contains("Permission denied"), "{err}");
+    }
+}
