@@ -51,6 +51,11 @@ fn opened_loopback_ports_fail_the_port_policy_naming_port_vantage_and_verdicts()
             // Healthy first, so that the failure below is the opened port's doing.
             let healthy = run_scenario(&target, &plan.suite, scenario, &run, &|_| {}).await;
             assert!(healthy.passed(), "{}", human::scenario(&healthy));
+            // One row per port, and the ports tried at once: 13 filtered
+            // ports at 2 s each would take 26 s one after the other.
+            let rows: usize = healthy.steps.iter().map(|s| s.rows.len()).sum();
+            assert_eq!(rows, 28, "{}", human::scenario(&healthy));
+            assert!(healthy.duration < Duration::from_secs(8), "the port policy took {:?}", healthy.duration);
 
             // A filtered port is reported filtered, within its deadline and
             // not much later; a closed one refused, at once.

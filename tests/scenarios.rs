@@ -26,6 +26,9 @@ struct Shared {
     /// Reports of passed scenarios, printed after the trials so that
     /// parallel trials do not interleave with libtest's lines.
     passed: std::sync::Mutex<Vec<String>>,
+    /// Scenarios with fault steps (Mailman stopped) take it alone; the
+    /// others share it.
+    faults: tokio::sync::RwLock<()>,
 }
 
 fn repo_root() -> PathBuf {
@@ -42,6 +45,7 @@ fn main() {
         plan: OnceLock::new(),
         target: tokio::sync::OnceCell::new(),
         passed: std::sync::Mutex::new(Vec::new()),
+        faults: tokio::sync::RwLock::new(()),
     });
 
     let files = match scenario::discover(std::slice::from_ref(&scenarios_dir)) {
@@ -98,6 +102,11 @@ fn run_trial(shared: &Shared, dir: &Path, file: &Path) -> Result<(), Failed> {
             .await
             .as_ref()
             .map_err(|e| Failed::from(format!("the container target did not start: {e}")))?;
+        let (_alone, _shared) = if scenario.steps.iter().any(|s| s.kind.is_fault()) {
+            (Some(shared.faults.write().await), None)
+        } else {
+            (None, Some(shared.faults.read().await))
+        };
         let result = run::run_scenario(target, &plan.suite, scenario, &shared.run_id, &|_| {}).await;
         let text = human::scenario(&result);
         if result.passed() {

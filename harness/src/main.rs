@@ -48,6 +48,38 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Send many probes to one list, with bounded concurrency (or at a rate
+    /// for a duration), and report their latency percentiles, end to end
+    /// and per hop, after the same reports as `run` (one scenario per probe).
+    Load {
+        /// A scenario directory or file whose suite.toml declares the list; default `scenarios/`.
+        paths: Vec<PathBuf>,
+        /// The list, by name or address.
+        #[arg(long)]
+        list: String,
+        /// How many probes (without `--rate`).
+        #[arg(long, value_name = "N", conflicts_with_all = ["rate", "duration"], required_unless_present = "rate")]
+        count: Option<usize>,
+        /// Probes started per second, for `--duration`.
+        #[arg(long, value_name = "R", requires = "duration", value_parser = parse_rate)]
+        rate: Option<f64>,
+        /// How long to send at `--rate`, like `30s`.
+        #[arg(long, value_name = "DURATION", requires = "rate", value_parser = parse_threshold)]
+        duration: Option<Duration>,
+        /// Probes in flight at most.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// The probes' sender; default the list's first member.
+        #[arg(long, value_name = "ADDRESS")]
+        from: Option<String>,
+        /// How long each probe may take to reach every member.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_threshold)]
+        within: Duration,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Start the container target for the suite, print its endpoints, keep it until Ctrl-C.
     Up {
         /// A scenario directory or file whose suite.toml declares the lists; default `scenarios/`.
@@ -164,6 +196,14 @@ fn parse_threshold(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (write it like 500ms, 5s or 1m)"))
 }
 
+/// Probes per second: positive, at most 1000.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1000.0 => Ok(r),
+        _ => Err(format!("`{text}`: a rate is probes per second, more than 0 and at most 1000 (like 5 or 0.5)")),
+    }
+}
+
 /// A humantime duration, at least a second.
 fn parse_interval(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (write it like 30s, 5m or 1h 30m)"))?;
@@ -207,7 +247,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run { paths, select, output, target } => rt.block_on(cmd_run(default_paths(paths), select.selection(), output, target)),
+        Command::Run { paths, select, output, target } => rt.block_on(cmd_run(default_paths(paths), select.selection(), output, target, None)),
+        Command::Load { paths, list, count, rate, duration, concurrency, from, within, output, target } => {
+            let count = count.unwrap_or_else(|| match (rate, duration) {
+                (Some(r), Some(d)) => (r * d.as_secs_f64()).ceil().max(1.0) as usize,
+                _ => 1,
+            });
+            let spec = run::load::LoadSpec { list, from, count, rate, concurrency: usize::from(concurrency), within };
+            rt.block_on(cmd_run(default_paths(paths), Selection::default(), output, target, Some(spec)))
+        }
         Command::Up { paths, write_target } => rt.block_on(cmd_up(default_paths(paths), write_target)),
         Command::List { paths, select } => cmd_list(default_paths(paths), select.selection()),
         Command::Serve { paths, select, every, listen } => rt.block_on(cmd_serve(default_paths(paths), select.selection(), every, listen)),
@@ -326,10 +374,26 @@ fn reporters(output: &OutputArgs, scenarios: &[mailflow::scenario::Scenario]) ->
     (fanout, nagios_status, checked)
 }
 
-async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs, target_args: TargetArgs) -> anyhow::Result<ExitCode> {
+/// `run`, or with `load` the load's probes instead of the suite's scenarios.
+async fn cmd_run(
+    paths: Vec<PathBuf>,
+    selection: Selection,
+    output: OutputArgs,
+    target_args: TargetArgs,
+    load_spec: Option<run::load::LoadSpec>,
+) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let loaded = load(&paths, &selection);
-    let (fanout, nagios_status, outputs_ok) = reporters(&output, loaded.as_ref().map(|p| p.scenarios.as_slice()).unwrap_or_default());
+    let probes = match (&loaded, &load_spec) {
+        (Ok(plan), Some(spec)) => Some(run::load::probes(&plan.suite, spec)),
+        _ => None,
+    };
+    let shown = match &probes {
+        Some(Ok(p)) => p.as_slice(),
+        _ => loaded.as_ref().map(|p| p.scenarios.as_slice()).unwrap_or_default(),
+    };
+    let (fanout, nagios_status, outputs_ok) = reporters(&output, shown);
+    let load_out = load_spec.as_ref().map(|spec| (spec, output.format));
     // In nagios mode the plugin's code; otherwise `code`.
     let exit = |code: u8| ExitCode::from(nagios_status.as_ref().map_or(code, |s| s.exit_code().unwrap_or(EXIT_NAGIOS_UNKNOWN)));
     let setup_failed = |stage: &str, error: String| {
@@ -337,7 +401,7 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs, 
         fanout.finish();
         Ok(exit(EXIT_SETUP))
     };
-    let plan = match (loaded, outputs_ok) {
+    let mut plan = match (loaded, outputs_ok) {
         (Ok(p), Ok(())) => p,
         (Err(error), _) => return setup_failed("input", error.to_string()),
         (_, Err(error)) => {
@@ -345,6 +409,14 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs, 
             return setup_failed("input", error);
         }
     };
+    match probes {
+        Some(Ok(p)) => plan.scenarios = p,
+        Some(Err(error)) => {
+            report::log::error(&error);
+            return setup_failed("input", error);
+        }
+        None => {}
+    }
     // A bad target file is bad input, reported like scenario errors.
     let hosts = match &target_args.file {
         Some(file) => match hosts::load_hosts(file) {
@@ -378,7 +450,7 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs, 
             Err(e) => return setup_failed("target", e.to_string()),
         };
         fanout.emit(&Event::TargetReady { description: target.describe(), versions: Vec::new(), phases: Vec::new() });
-        let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout).await;
+        let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout, load_out).await;
         // The IMAP mailbox keeps everything but this run's own probes.
         let mut discarded = Vec::new();
         let mut error = None;
@@ -397,7 +469,7 @@ async fn cmd_run(paths: Vec<PathBuf>, selection: Selection, output: OutputArgs, 
     #[cfg(not(feature = "containers"))]
     return setup_failed("target", NO_CONTAINERS.into());
     #[cfg(feature = "containers")]
-    run_on_containers(&plan, &run_id, options, &fanout, started, exit).await
+    run_on_containers(&plan, &run_id, options, &fanout, started, exit, load_out).await
 }
 
 /// `run` without `--target`: starts the container target, runs, removes it.
@@ -409,6 +481,7 @@ async fn run_on_containers(
     fanout: &Fanout,
     started: std::time::Instant,
     exit: impl Fn(u8) -> ExitCode,
+    load_out: Option<(&run::load::LoadSpec, Format)>,
 ) -> anyhow::Result<ExitCode> {
     let setup_failed = |stage: &str, error: String| {
         fanout.emit(&Event::SetupFailed { stage: stage.into(), error });
@@ -434,7 +507,7 @@ async fn run_on_containers(
         versions: target.report.versions.clone(),
         phases: target.report.ready_phases(),
     });
-    let (totals, interrupted) = run_against(&target, plan, run_id, options, fanout).await;
+    let (totals, interrupted) = run_against(&target, plan, run_id, options, fanout, load_out).await;
     if let Err(e) = target.shutdown().await {
         report::log::error(&e.to_string());
     }
@@ -449,9 +522,13 @@ async fn run_against(
     run_id: &RunId,
     options: run::RunOptions,
     fanout: &Fanout,
+    load: Option<(&run::load::LoadSpec, Format)>,
 ) -> (Totals, Option<Signal>) {
     let emit = |e: Event| fanout.emit(&e);
-    let all = run::run_all_with(target, &plan.suite, &plan.scenarios, run_id, options, &emit);
+    let all: std::pin::Pin<Box<dyn std::future::Future<Output = Vec<run::ScenarioResult>> + '_>> = match load {
+        Some((spec, _)) if !options.dry_run => Box::pin(run::load::run_load(target, &plan.suite, &plan.scenarios, spec, run_id, &emit)),
+        _ => Box::pin(run::run_all_with(target, &plan.suite, &plan.scenarios, run_id, options, &emit)),
+    };
     let (results, interrupted) = tokio::select! {
         results = all => (results, None),
         signal = signalled() => (Vec::new(), Some(signal)),
@@ -462,6 +539,17 @@ async fn run_against(
     }
     if let Some(signal) = interrupted {
         fanout.emit(&Event::Interrupted { signal });
+    }
+    if let (Some((_, format)), None) = (load, interrupted) {
+        // The latency table after the probes' own reports: on stdout for
+        // people and as one more JSON line; beside the other formats, on stderr.
+        let summary = run::load::LoadSummary::of(&results);
+        let placement = match format {
+            Format::Human => report::load::Placement::Stdout,
+            Format::Json => report::load::Placement::JsonLine,
+            _ => report::load::Placement::Stderr,
+        };
+        report::load::print(&summary, placement);
     }
     let mut totals = Totals::over(&results);
     totals.not_run = plan.scenarios.len() - results.len();

@@ -85,7 +85,7 @@ pub fn smtp_reply(data: &[u8]) {
 /// kept message has recipients, all in the probe domain, and fits the limit.
 pub fn sink_session(data: &[u8]) {
     let Some((&step, input)) = data.split_first() else { return };
-    let policy = Arc::new(Policy { probe_domain: Some("probe.test".into()), max_message: 200 });
+    let policy = Arc::new(Policy { probe_domain: Some("probe.test".into()), max_message: 200, faults: Default::default() });
     let whole = feed(&policy, input, input.len().max(1));
     let pieces = feed(&policy, input, usize::from(step).max(1));
     assert_eq!(whole, pieces, "fed whole and in pieces of {step}");

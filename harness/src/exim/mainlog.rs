@@ -258,6 +258,12 @@ impl Trace {
         }
     }
 
+    /// The line saying one of the probe's own messages was removed from
+    /// exim's queue (`exim -Mrm` logs `removed by <user>`).
+    pub fn removed(&self) -> Option<&Event> {
+        self.events.iter().find(|e| e.kind == EventKind::Other && e.text.starts_with("removed by ") && !self.is_bounce(&e.queue_id))
+    }
+
     /// exim's failure line (`**`) for the probe's messages, if any.
     pub fn failure(&self) -> Option<&Event> {
         self.events.iter().rev().find(|e| e.kind == EventKind::Failure && !self.is_bounce(&e.queue_id))
@@ -317,6 +323,11 @@ impl Trace {
             }
             (Some(p), true) if p.kind == EventKind::Failure => s.push_str(&format!("; delivery failed: {p}")),
             (None, false) => s.push_str(&format!("; still in exim's queue ({}), no delivery attempt logged yet", own_pending.join(", "))),
+            // `exim -Mrm`: taken out of exim's queue by hand, never delivered.
+            _ if self.removed().is_some() => {
+                let e = self.removed().expect("checked");
+                s.push_str(&format!("; removed from exim's queue before delivery: {e}"));
+            }
             _ => {}
         }
         for bounce in &self.bounces {

@@ -3,6 +3,8 @@
 
 mod dsn;
 pub mod mainlog;
+pub mod queue;
 
 pub use dsn::dsn_about;
 pub use mainlog::{trace, Event, EventKind, Trace};
+pub use queue::QueuedMessage;

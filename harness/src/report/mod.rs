@@ -10,6 +10,7 @@ pub(crate) mod golden;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod load;
 pub mod log;
 pub mod nagios;
 pub mod normalize;

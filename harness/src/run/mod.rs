@@ -5,8 +5,11 @@
 mod diagnose;
 mod digest;
 pub mod events;
+mod faults;
 mod follow;
+pub mod load;
 mod moderation;
+mod ports;
 mod private;
 mod settings;
 mod steps;
@@ -61,12 +64,24 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
     let mut state = steps::State::default();
     let mut results = Vec::new();
     let mut failed_at: Option<String> = None;
-    for step in &scenario.steps {
+    // Verdicts of steps that already ran together with an earlier one.
+    let mut ahead = std::collections::VecDeque::new();
+    for (index, step) in scenario.steps.iter().enumerate() {
+        if ahead.is_empty() && failed_at.is_none() && !options.dry_run {
+            // Consecutive `expect_ports` steps depend on nothing before them: run them at once.
+            ahead = ports::run_together(target, &scenario.steps[index..]).await;
+        }
         let t0 = Instant::now();
-        let verdict = match &failed_at {
-            Some(label) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
-            None if options.dry_run => steps::dry_run(target, suite, scenario, step),
-            None => steps::execute(target, suite, scenario, step, run, &mut state).await,
+        let (verdict, duration) = match ahead.pop_front() {
+            Some(done) => done,
+            None => {
+                let verdict = match &failed_at {
+                    Some(label) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
+                    None if options.dry_run => steps::dry_run(target, suite, scenario, step),
+                    None => steps::execute(target, suite, scenario, step, run, &mut state).await,
+                };
+                (verdict, t0.elapsed())
+            }
         };
         let result = StepResult {
             key: step.kind.key(),
@@ -76,7 +91,7 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
             stop: verdict.stop,
             evidence: verdict.evidence,
             hops: verdict.hops,
-            duration: t0.elapsed(),
+            duration,
         };
         if result.failed() && failed_at.is_none() {
             failed_at = Some(step.label());
@@ -85,18 +100,24 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
         results.push(result);
     }
     let t0 = Instant::now();
+    // Services a fault step left stopped come back first: the held-queue
+    // clean-up below needs Mailman.
+    let repaired = faults::undo(target, &state.undo).await;
     let cleaned = moderation::cleanup(target, run, &state.list_ids, &state.probe_ids).await;
-    let row = match cleaned {
+    let mut rows: Vec<Row> = match cleaned {
         Ok(None) => None,
         Ok(Some(done)) => Some(Row::passed("held probes", "none left held", done)),
         Err(message) => Some(Row::failed("held probes", "none left held", message)),
-    };
-    if let Some(row) = row {
+    }
+    .into_iter()
+    .collect();
+    rows.splice(0..0, repaired);
+    if !rows.is_empty() {
         let result = StepResult {
             key: "cleanup",
             label: "cleanup".into(),
             location: crate::scenario::Location { file: scenario.path.clone(), line: 1, column: 1 },
-            rows: vec![row],
+            rows,
             stop: None,
             evidence: Vec::new(),
             hops: Vec::new(),
@@ -136,11 +157,18 @@ pub async fn run_all_with<T: Target + ?Sized>(
     emit: &(dyn Fn(Event) + Send + Sync),
 ) -> Vec<ScenarioResult> {
     use futures::stream::{self, StreamExt};
-    let mut indexed: Vec<(usize, ScenarioResult)> = stream::iter(scenarios.iter().enumerate())
+    // A scenario with fault steps (Mailman stopped, the sink refusing)
+    // would break the others' probes: it runs alone, after them.
+    let (alone, together): (Vec<_>, Vec<_>) =
+        scenarios.iter().enumerate().partition(|(_, s)| s.steps.iter().any(|step| step.kind.is_fault()));
+    let mut indexed: Vec<(usize, ScenarioResult)> = stream::iter(together)
         .map(|(i, s)| async move { (i, run_scenario_with(target, suite, s, run, options, emit).await) })
         .buffer_unordered(PARALLEL_SCENARIOS)
         .collect()
         .await;
+    for (i, s) in alone {
+        indexed.push((i, run_scenario_with(target, suite, s, run, options, emit).await));
+    }
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, r)| r).collect()
 }

@@ -33,6 +33,8 @@ pub(super) struct State {
     pub probe_ids: Vec<String>,
     /// The list ids those probes were sent to, for the cleanup.
     pub list_ids: Vec<String>,
+    /// What fault steps changed, to repair at the end.
+    pub undo: super::faults::Undo,
 }
 
 pub(super) async fn execute<T: Target + ?Sized>(
@@ -64,8 +66,16 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::ExpectSettings(exp) => super::settings::expect_settings(target, suite, exp).await,
         StepKind::ExpectPrivate(exp) => with_probe(last(), |s| super::private::expect_private(target, s, exp)).await,
         StepKind::ExpectPort(exp) => expect_port(target, exp).await,
+        StepKind::ExpectPorts(exp) => {
+            super::ports::expect_ports(target, exp, &tokio::sync::Semaphore::new(super::ports::ATTEMPTS_AT_ONCE)).await
+        }
         StepKind::ExpectHttp(exp) => expect_http(target, exp).await,
         StepKind::ExpectDns(exp) => expect_dns(target, exp).await,
+        StepKind::Stop(service) => super::faults::stop_or_start(target, *service, false, &mut state.undo).await,
+        StepKind::Start(service) => super::faults::stop_or_start(target, *service, true, &mut state.undo).await,
+        StepKind::MtaQueueRun(q) => super::faults::queue_run(target, q).await,
+        StepKind::SinkFault(f) => super::faults::sink_fault(target, f, &mut state.undo),
+        StepKind::ExpectQueued(exp) => with_probe(state.last.as_ref(), |s| super::faults::expect_queued(target, s, exp)).await,
     }
 }
 
@@ -90,6 +100,9 @@ pub(super) fn dry_run<T: Target + ?Sized>(target: &T, suite: &Suite, scenario: &
             suite.probe_domain
         ),
         StepKind::Moderate(m) => format!("would {} this run's probe on {} if held", m.action, m.list),
+        StepKind::Stop(s) => format!("would stop {s}"),
+        StepKind::Start(s) => format!("would start {s}"),
+        StepKind::MtaQueueRun(_) => "would run exim's queue by force (exim -qff)".into(),
         other => format!("would check {}", other.key()),
     };
     Verdict::row(Row::skipped(step.kind.key(), "", format!("dry run: {would}")))
@@ -1284,7 +1297,7 @@ mod tests {
         let suite = crate::scenario::parse_suite(std::path::Path::new("suite.toml"), "probe_domain = \"probe.test\"\n").unwrap();
         let to = vec!["alice@probe.test".to_string()];
         let spec = ProbeSpec { from: "bob@probe.test", to: &to, subject: "s", body: None, headers: &[], attachments: &[] };
-        let mut state = State { last: None, probe_ids: Vec::new(), list_ids: Vec::new() };
+        let mut state = State { last: None, probe_ids: Vec::new(), list_ids: Vec::new(), undo: Default::default() };
 
         let probe = probe::build(&RunId::new(), "probe.test", "t", &spec);
         let id = probe.message_id.clone();

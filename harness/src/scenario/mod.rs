@@ -50,7 +50,9 @@
 pub(crate) mod error;
 pub(crate) mod fields;
 mod load;
+mod faults;
 mod model;
+mod ports;
 pub(crate) mod reader;
 mod scenario_file;
 pub mod select;
@@ -70,5 +72,7 @@ pub use model::{
     Scheme, SendSpec, SettingsExpectation, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
     MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER, PROBE_HEADER_PLACEHOLDER,
 };
+pub use faults::{QueueRun, QueuedExpectation, Service, SinkFault};
+pub use ports::PortsExpectation;
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

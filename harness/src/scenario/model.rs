@@ -334,11 +334,24 @@ pub enum StepKind {
     ExpectDigest(DigestExpectation),
     ExpectSettings(SettingsExpectation),
     ExpectPort(PortExpectation),
+    ExpectPorts(super::ports::PortsExpectation),
     ExpectHttp(HttpExpectation),
     ExpectDns(DnsExpectation),
+    Stop(super::faults::Service),
+    Start(super::faults::Service),
+    MtaQueueRun(super::faults::QueueRun),
+    ExpectQueued(super::faults::QueuedExpectation),
+    SinkFault(super::faults::SinkFault),
 }
 
 impl StepKind {
+    /// Whether the step changes the list server for everyone (stops a
+    /// service, changes the sink's answers): its scenario runs alone.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, StepKind::Stop(_) | StepKind::Start(_) | StepKind::MtaQueueRun(_) | StepKind::SinkFault(_))
+    }
+
+
     /// The TOML key this step is written with.
     pub fn key(&self) -> &'static str {
         match self {
@@ -360,8 +373,14 @@ impl StepKind {
             StepKind::ExpectDigest(_) => "expect_digest",
             StepKind::ExpectSettings(_) => "expect_settings",
             StepKind::ExpectPort(_) => "expect_port",
+            StepKind::ExpectPorts(_) => "expect_ports",
             StepKind::ExpectHttp(_) => "expect_http",
             StepKind::ExpectDns(_) => "expect_dns",
+            StepKind::Stop(_) => "stop",
+            StepKind::Start(_) => "start",
+            StepKind::MtaQueueRun(_) => "mta_queue_run",
+            StepKind::ExpectQueued(_) => "expect_queued",
+            StepKind::SinkFault(_) => "sink_fault",
         }
     }
 }

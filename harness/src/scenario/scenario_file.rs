@@ -39,8 +39,14 @@ const STEP_KEYS: &[&str] = &[
     "expect_digest",
     "expect_settings",
     "expect_port",
+    "expect_ports",
     "expect_http",
     "expect_dns",
+    "stop",
+    "start",
+    "mta_queue_run",
+    "expect_queued",
+    "sink_fault",
 ];
 const SEND_RAW_KEYS: &[&str] = &["from", "to", "data"];
 const HELD_KEYS: &[&str] = &["reason_contains", "within"];
@@ -306,8 +312,18 @@ fn read_steps<'s>(
 
             // Reachability is about the host, not a probe: no `send` needed.
             "expect_port" => read_expect_port(doc, value).map(StepKind::ExpectPort),
+            "expect_ports" => super::ports::read_expect_ports(doc, value).map(StepKind::ExpectPorts),
             "expect_http" => read_expect_http(doc, value).map(StepKind::ExpectHttp),
             "expect_dns" => read_expect_dns(doc, value).map(StepKind::ExpectDns),
+
+            "stop" => super::faults::read_service(doc, key, value).map(StepKind::Stop),
+            "start" => super::faults::read_service(doc, key, value).map(StepKind::Start),
+            "mta_queue_run" => super::faults::read_queue_run(doc, value).map(StepKind::MtaQueueRun),
+            "sink_fault" => super::faults::read_sink_fault(doc, value).map(StepKind::SinkFault),
+            "expect_queued" => {
+                require_send(doc, key, &key_span, last_send);
+                super::faults::read_expect_queued(doc, value).map(StepKind::ExpectQueued)
+            }
 
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };
@@ -1111,38 +1127,12 @@ fn read_expect_port(doc: &mut Doc, value: &Value<'_>) -> Option<PortExpectation>
         Some(value) => read_protocol(doc, &reader.field("protocol"), value),
         None => Some(Protocol::Tcp),
     };
-    let vantage = reader.required(doc, "vantage").and_then(|value| {
-        let name = doc.string(&reader.field("vantage"), value)?;
-        if name.trim().is_empty() {
-            doc.error(
-                value.span(),
-                "empty",
-                format!("{} must name a vantage point, like \"outside\"", reader.field("vantage")),
-            );
-            return None;
-        }
-        Some(name.to_string())
-    });
+    let vantage = reader.required(doc, "vantage").and_then(|value| read_vantage(doc, &reader.field("vantage"), value));
     let verdict = reader
         .required(doc, "verdict")
         .and_then(|value| read_port_state(doc, &reader.field("verdict"), value));
     let within_value = reader.optional("within");
-    let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_PORT_WITHIN)
-        .filter(|within| {
-            let ok = (MIN_PORT_WITHIN..=MAX_PORT_WITHIN).contains(within);
-            if !ok {
-                let span = within_value.map(Value::span).unwrap_or_else(|| value.span());
-                doc.error(
-                    span,
-                    "out of range",
-                    format!(
-                        "{} must be between 100ms and 60s: it is how long a connection attempt may take",
-                        reader.field("within")
-                    ),
-                );
-            }
-            ok
-        });
+    let within = port_within(doc, &reader.field("within"), within_value, value);
     reader.finish(doc);
     Some(PortExpectation {
         port: port? as u16,
@@ -1153,7 +1143,29 @@ fn read_expect_port(doc: &mut Doc, value: &Value<'_>) -> Option<PortExpectation>
     })
 }
 
-fn read_protocol(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Protocol> {
+/// A vantage point's name: any non-blank string (the target says which exist).
+pub(super) fn read_vantage(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<String> {
+    let name = doc.string(what, value)?;
+    if name.trim().is_empty() {
+        doc.error(value.span(), "empty", format!("{what} must name a vantage point, like \"outside\""));
+        return None;
+    }
+    Some(name.to_string())
+}
+
+/// How long a connection attempt may take: 100ms to 60s, 5s when not written.
+pub(super) fn port_within(doc: &mut Doc, what: &str, within_value: Option<&Value<'_>>, table: &Value<'_>) -> Option<Duration> {
+    fields::duration(doc, what, within_value, DEFAULT_PORT_WITHIN).filter(|within| {
+        let ok = (MIN_PORT_WITHIN..=MAX_PORT_WITHIN).contains(within);
+        if !ok {
+            let span = within_value.map(Value::span).unwrap_or_else(|| table.span());
+            doc.error(span, "out of range", format!("{what} must be between 100ms and 60s: it is how long a connection attempt may take"));
+        }
+        ok
+    })
+}
+
+pub(super) fn read_protocol(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Protocol> {
     let name = doc.string(what, value)?;
     let protocol = Protocol::ALL.into_iter().find(|p| p.as_str() == name);
     if protocol.is_none() {

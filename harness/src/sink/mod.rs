@@ -22,6 +22,7 @@
 //! crosses this link. The protocol lives in [`session`] without I/O; this
 //! file holds the store and the socket loop.
 
+mod fault;
 pub mod session;
 mod store;
 
@@ -35,6 +36,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::probe::PROBE_HEADER;
+pub use fault::{FaultPolicy, RcptFault};
 use session::{Delivery, Flow, Policy, Session};
 pub use store::{Counts, Limits};
 use store::Store;
@@ -169,7 +171,7 @@ impl Sink {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (arrivals, _) = watch::channel(0);
-        let policy = Policy { probe_domain: options.probe_domain, max_message: MAX_MESSAGE.min(options.limits.max_bytes) };
+        let policy = Policy { probe_domain: options.probe_domain, max_message: MAX_MESSAGE.min(options.limits.max_bytes), faults: FaultPolicy::default() };
         let shared = Arc::new(Shared { store: Mutex::new(Store::new(options.limits)), arrivals, policy: Arc::new(policy) });
         let accept_shared = shared.clone();
         let accept_task = tokio::spawn(async move {
@@ -193,6 +195,11 @@ impl Sink {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The sink's fault modes: RCPT TO answered with a 4xx or 5xx for chosen recipients.
+    pub fn faults(&self) -> &FaultPolicy {
+        &self.shared.policy.faults
     }
 
     /// Everything kept, in arrival order (a copy of the list: O(kept)).

@@ -24,6 +24,8 @@ pub struct Policy {
     pub probe_domain: Option<String>,
     /// A message whose text is larger is refused with 552 after its final dot.
     pub max_message: usize,
+    /// Recipients answered with a refusal instead of 250 (fault steps).
+    pub faults: super::FaultPolicy,
 }
 
 /// A message the client finished sending, in one transaction.
@@ -162,6 +164,11 @@ impl Session {
             }
             Ok(Request::Rcpt { .. }) if self.from.is_none() => b"503 5.5.1 MAIL first\r\n",
             Ok(Request::Rcpt { to }) => {
+                if let Some(reply) = self.policy.faults.answer(&to.address) {
+                    out.extend_from_slice(reply.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    return Flow::More;
+                }
                 if self.accepts(&to.address) {
                     self.rcpts.push(to.address.into_owned());
                     b"250 2.1.5 recipient ok\r\n"
@@ -286,7 +293,7 @@ mod tests {
     use std::sync::Arc;
 
     fn policy(domain: Option<&str>, max: usize) -> Arc<Policy> {
-        Arc::new(Policy { probe_domain: domain.map(str::to_string), max_message: max })
+        Arc::new(Policy { probe_domain: domain.map(str::to_string), max_message: max, faults: Default::default() })
     }
 
     /// Feeds `input` in pieces of `step` bytes (as reads would), as the I/O
@@ -388,6 +395,19 @@ mod tests {
             let (replies, _, _) = run(policy(None, 100), &input, step);
             assert_eq!(codes(&replies), ["500", "250"], "step {step}");
         }
+    }
+
+    #[test]
+    fn a_fault_refuses_one_recipient_and_then_lets_it_through() {
+        let policy = policy(Some("probe.test"), 100);
+        policy.faults.set(super::super::RcptFault { address: "bob@probe.test".into(), reply: "451 4.3.0 fault".into(), left: Some(1) });
+        let tx = b"MAIL FROM:<>\r\nRCPT TO:<bob@probe.test>\r\nRCPT TO:<carol@probe.test>\r\nDATA\r\nx\r\n.\r\n";
+        let (replies, got, _) = run(policy.clone(), tx, 7);
+        assert_eq!(codes(&replies), ["250", "451", "250", "354", "250"], "{replies}");
+        assert_eq!(got[0].rcpt_to, ["carol@probe.test"]);
+        let (replies, got, _) = run(policy, tx, 7);
+        assert_eq!(codes(&replies), ["250", "250", "250", "354", "250"], "{replies}");
+        assert_eq!(got[0].rcpt_to, ["bob@probe.test", "carol@probe.test"]);
     }
 
     #[test]

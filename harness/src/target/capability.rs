@@ -11,7 +11,7 @@ use super::{ArchivedCopy, ArchiverFacts, ListArchiving, MailmanQueueFacts, PortA
 use crate::exim::Trace;
 use crate::mailman::{Decision, HeldMessage, OwnHeld};
 use crate::probe::ProbeKeys;
-use crate::scenario::Protocol;
+use crate::scenario::{Protocol, Service};
 use crate::sink::Received;
 use crate::BoxFuture;
 
@@ -99,4 +99,31 @@ pub trait Reachability: Send + Sync {
     /// `deadline` (then the port is filtered). An unknown vantage point is
     /// [`TargetError::NoVantage`].
     fn try_port<'a>(&'a self, vantage: &'a str, protocol: Protocol, port: u16, deadline: Duration) -> BoxFuture<'a, Result<PortAttempt, TargetError>>;
+}
+
+/// Faults on the list server, to show that nothing is lost: services
+/// stopped and started, the MTA's queue run by force. The container target
+/// does them through its shell; a hosts target only when its file allows
+/// fault steps ([`super::Target::may_fault`]).
+pub trait Faults: Send + Sync {
+    /// Stops `service` and returns once it is down; what was done, in words.
+    fn stop<'a>(&'a self, service: Service) -> BoxFuture<'a, Result<String, TargetError>>;
+    /// Starts `service` and returns once it answers; what was done, in words.
+    fn start<'a>(&'a self, service: Service) -> BoxFuture<'a, Result<String, TargetError>>;
+    /// A forced run over every message in the MTA's queue (`exim -qff`),
+    /// returning when the run has ended or after `deadline`.
+    fn queue_run<'a>(&'a self, deadline: Duration) -> BoxFuture<'a, Result<String, TargetError>>;
+    /// Sets how the sink answers RCPT TO for one recipient; `None` when the
+    /// target has no sink of its own (a real mailbox).
+    fn sink_faults(&self) -> Option<&crate::sink::FaultPolicy> {
+        None
+    }
+}
+
+/// The MTA's queue, read on the server.
+pub trait MtaQueue: Send + Sync {
+    /// The probe's messages waiting in the queue, found by their
+    /// Message-ID or probe header (`exim -bp`, then each one's header file
+    /// with `exim -Mvh`), each with its latest deferral (`exim -Mvl`).
+    fn queued<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Vec<crate::exim::QueuedMessage>, TargetError>>;
 }

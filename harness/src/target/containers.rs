@@ -552,14 +552,24 @@ impl ContainersTarget {
 
     /// Runs a command in one of the run's containers (lists or vantage).
     async fn exec_in(&self, id: &str, argv: &[&str]) -> Result<(i64, String, String), TargetError> {
+        self.exec_in_within(id, argv, EXEC_TIMEOUT).await
+    }
+
+    /// [`Self::exec`] with its own deadline, for commands that wait on a
+    /// service (Mailman's start took over a minute on a busy machine).
+    pub async fn exec_within(&self, argv: &[&str], timeout: Duration) -> Result<(i64, String, String), TargetError> {
+        self.exec_in_within(&self.container_id, argv, timeout).await
+    }
+
+    async fn exec_in_within(&self, id: &str, argv: &[&str], timeout: Duration) -> Result<(i64, String, String), TargetError> {
         if self.containers.lock().map(|c| c.is_empty()).unwrap_or(true) {
             return Err(TargetError::Exec("the containers were removed".into()));
         }
         let mut cmd = tokio::process::Command::new("docker");
         cmd.arg("exec").arg(id).args(argv).stdin(std::process::Stdio::null()).kill_on_drop(true);
-        let out = tokio::time::timeout(EXEC_TIMEOUT, cmd.output())
+        let out = tokio::time::timeout(timeout, cmd.output())
             .await
-            .map_err(|_| TargetError::Timeout { what: format!("`{}` in the container", argv.join(" ")), after: EXEC_TIMEOUT })?
+            .map_err(|_| TargetError::Timeout { what: format!("`{}` in the container", argv.join(" ")), after: timeout })?
             .map_err(|e| TargetError::Exec(format!("cannot run docker exec: {e}")))?;
         let code = out.status.code().map(i64::from).unwrap_or(-1);
         Ok((code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
@@ -737,6 +747,14 @@ impl Target for ContainersTarget {
     fn web_session<'a>(&'a self, address: &'a str) -> Option<BoxFuture<'a, Result<String, TargetError>>> {
         self.web.as_ref()?;
         Some(Box::pin(async move { self.member_session(address).await }))
+    }
+
+    fn faults(&self) -> Option<&dyn super::Faults> {
+        Some(self)
+    }
+
+    fn mta_queue(&self) -> Option<&dyn super::MtaQueue> {
+        Some(self)
     }
 }
 

@@ -26,12 +26,14 @@ pub mod through_shell;
 pub mod target_file;
 
 mod capability;
+#[cfg(feature = "containers")]
+mod container_faults;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use capability::{HeldQueue, Mailbox, MailmanQueues, MtaLog, PipermailArchive, PrototypeArchive, Reachability, Shell};
+pub use capability::{Faults, HeldQueue, Mailbox, MailmanQueues, MtaLog, MtaQueue, PipermailArchive, PrototypeArchive, Reachability, Shell};
 pub use crate::BoxFuture;
 
 use crate::http::WebEndpoint;
@@ -59,6 +61,10 @@ pub enum Capability {
     Web,
     /// Mailman 2.1's pipermail archive over HTTP.
     Pipermail,
+    /// Fault steps: stop and start services, force a queue run.
+    Faults,
+    /// The MTA's queue, read on the server.
+    MtaQueue,
 }
 
 impl fmt::Display for Capability {
@@ -71,6 +77,8 @@ impl fmt::Display for Capability {
             Capability::MailmanQueues => "read access to Mailman's queues and log",
             Capability::Shell => "a shell on the list server",
             Capability::Reachability => "reachability checks from vantage points",
+            Capability::Faults => "fault steps (stopping services, forcing a queue run)",
+            Capability::MtaQueue => "read access to the MTA's queue",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
             Capability::Pipermail => "Mailman 2.1 pipermail archive (a hosts target with `[mailman] version = \"2.1\"`)",
         })
@@ -271,6 +279,19 @@ pub trait Target: Send + Sync {
     /// digest member): the container target, never a read-only host.
     fn may_send_digests(&self) -> bool {
         false
+    }
+    /// Fault steps: stopping services, forcing a queue run, the sink's answers.
+    fn faults(&self) -> Option<&dyn Faults> {
+        None
+    }
+    /// Whether fault steps may run here. Containers: yes. Hosts: only when
+    /// the target file says `[allow] faults = true`.
+    fn may_fault(&self) -> bool {
+        true
+    }
+    /// The MTA's queue, read on the server.
+    fn mta_queue(&self) -> Option<&dyn MtaQueue> {
+        None
     }
     /// Spaces probes to this host (hosts targets); `None` sends at once.
     fn pacer(&self) -> Option<&crate::smtp::Pacer> {

@@ -349,6 +349,10 @@ impl Target for HostsTarget {
     fn may_moderate(&self) -> bool {
         self.config.allow.moderate
     }
+    /// Fault steps need `[allow] faults = true`, and a shell on the host.
+    fn may_fault(&self) -> bool {
+        self.config.allow.faults
+    }
     fn pacer(&self) -> Option<&Pacer> {
         Some(&self.pacer)
     }
