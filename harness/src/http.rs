@@ -143,7 +143,9 @@ pub fn resolve(base: &str, location: &str) -> String {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, `a: b: c`, each source once (reqwest and
+/// hyper often repeat the inner error in the outer message).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

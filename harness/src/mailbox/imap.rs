@@ -524,7 +524,7 @@ async fn tls_wrap(config: &ImapConfig, tcp: TcpStream) -> Result<TlsStream<TcpSt
     let handshake = TlsConnector::from(client_config).connect(name, tcp);
     match tokio::time::timeout(config.timeouts.connect, handshake).await {
         Ok(Ok(tls)) => Ok(tls),
-        Ok(Err(e)) => Err(MailboxError::Tls { server, message: error_chain(&e) }),
+        Ok(Err(e)) => Err(MailboxError::Tls { server, message: crate::http::error_chain(&e) }),
         Err(_) => Err(MailboxError::Timeout { server, what: "the TLS handshake".into(), after: config.timeouts.connect }),
     }
 }
@@ -700,17 +700,6 @@ fn imap_date(at: SystemTime) -> String {
 fn whole_seconds(at: SystemTime) -> SystemTime {
     let since_epoch = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

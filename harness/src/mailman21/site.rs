@@ -223,7 +223,7 @@ async fn fetched(
     url: String,
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<Fetched, Mm21Error> {
-    let http = |e: reqwest::Error, url: &str| Mm21Error::Http { method, url: url.to_string(), message: chain(&e) };
+    let http = |e: reqwest::Error, url: &str| Mm21Error::Http { method, url: url.to_string(), message: crate::http::error_chain(&e) };
     let response = sent.map_err(|e| http(e, &url))?;
     let status = response.status().as_u16();
     let content_type = response
@@ -233,18 +233,4 @@ async fn fetched(
         .map(str::to_string);
     let body = response.bytes().await.map_err(|e| http(e, &url))?.to_vec();
     Ok(Fetched { url, status, content_type, body })
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -143,9 +143,9 @@ impl Web {
             .get(&url)
             .send()
             .await
-            .map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+            .map_err(|e| WebError::Http { url: url.clone(), message: crate::http::error_chain(&e) })?;
         let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+        let body = resp.text().await.map_err(|e| WebError::Http { url: url.clone(), message: crate::http::error_chain(&e) })?;
         Ok(Page { url, status, body })
     }
 
@@ -158,10 +158,10 @@ impl Web {
         if let Some(cookie) = cookie {
             request = request.header(reqwest::header::COOKIE, cookie);
         }
-        let resp = request.send().await.map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+        let resp = request.send().await.map_err(|e| WebError::Http { url: url.clone(), message: crate::http::error_chain(&e) })?;
         let status = resp.status().as_u16();
         let final_url = resp.url().to_string();
-        let bytes = resp.bytes().await.map_err(|e| WebError::Http { url: url.clone(), message: error_chain(&e) })?;
+        let bytes = resp.bytes().await.map_err(|e| WebError::Http { url: url.clone(), message: crate::http::error_chain(&e) })?;
         Ok(Visit { url, final_url, status, body: String::from_utf8_lossy(&bytes).into_owned(), len: bytes.len() })
     }
 
@@ -236,17 +236,6 @@ pub fn excerpt(body: &str) -> String {
     } else {
         flat
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 #[cfg(test)]
