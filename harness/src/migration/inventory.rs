@@ -592,6 +592,40 @@ fn utc_month(date: &str) -> Option<String> {
     Some(ts.strftime("%Y-%m").to_string())
 }
 
+// -------------------------------------------------------------- hosts target
+
+/// Reads the inventory of the server a target file describes: Mailman 2.1
+/// (`[mailman] version = "2.1"`) through its shell; Mailman 3 through its
+/// REST API, with the prototype archive read through the shell (as the
+/// `become` user, when the file names one) when there is a shell.
+pub async fn of_hosts(target: &crate::target::hosts::HostsTarget, with_addresses: bool) -> Result<Inventory, InventoryError> {
+    use crate::target::Target as _;
+    let config = target.config();
+    let shell = target.shell();
+    if let Some(m) = &config.mailman21 {
+        let shell = shell.ok_or_else(|| {
+            InventoryError::NoWay("Mailman 2.1's lists are read through the shell: the target file needs an [ssh] table".into())
+        })?;
+        return mailman21(shell, &m.paths, &config.name, with_addresses).await;
+    }
+    let rest = target.rest().ok_or_else(|| InventoryError::NoWay("the target file has no [mailman] table (Mailman 3's REST API)".into()))?;
+    let become_shell;
+    let prototype = match (shell, config.ssh.as_ref()) {
+        (Some(shell), Some(ssh)) => {
+            let reader: &dyn Shell = match &ssh.become_user {
+                Some(user) => {
+                    become_shell = crate::target::through_shell::As { shell, user };
+                    &become_shell
+                }
+                None => shell,
+            };
+            Some(PrototypeReader { shell: reader, var_dir: &ssh.paths.mailman_var_dir })
+        }
+        _ => None,
+    };
+    mailman3(rest, prototype, &config.name, with_addresses).await
+}
+
 // ---------------------------------------------------------------------- table
 
 /// The inventory as a readable table: one row per list, then each list's
