@@ -61,8 +61,8 @@ pub async fn cmd_inventory(args: InventoryArgs) -> anyhow::Result<ExitCode> {
     match read_target(&args.target, args.with_addresses).await {
         Ok(inv) => {
             match args.format {
-                TableOrJson::Table => print!("{}", inventory::table(&inv)),
-                TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&inv)?),
+                TableOrJson::Table => out(&inventory::table(&inv))?,
+                TableOrJson::Json => out(&format!("{}\n", serde_json::to_string_pretty(&inv)?))?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -91,10 +91,18 @@ pub async fn cmd_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let found = compare::compare(&old, &new, &options);
     match args.format {
-        TableOrJson::Table => print!("{}", compare::human(&old, &new, &found)),
-        TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&found)?),
+        TableOrJson::Table => out(&compare::human(&old, &new, &found))?,
+        TableOrJson::Json => out(&format!("{}\n", serde_json::to_string_pretty(&found)?))?,
     }
     Ok(if found.iter().all(|f| f.allowed) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DIFFERENT) })
+}
+
+/// The command's result on stdout.
+fn out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
 }
 
 /// An inventory file (`.json`) as it is, or a target file's server read now.
