@@ -27,6 +27,7 @@ pub mod http;
 pub mod mailbox;
 pub mod mailman;
 pub mod mailman21;
+pub mod migration;
 pub mod probe;
 /// Properties for the fuzz targets (`fuzz/`) and their in-tree runs.
 #[cfg(any(test, fuzzing))]

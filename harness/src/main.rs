@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use std::io::Write as _;
 
+mod migration_cli;
+
 #[cfg(feature = "containers")]
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -97,6 +99,10 @@ enum Command {
         #[command(flatten)]
         select: SelectArgs,
     },
+    /// Every list of a server: members, owners, moderators, archive months, mail-flow settings.
+    Inventory(migration_cli::InventoryArgs),
+    /// Two servers' inventories side by side: exit 0 equal, 1 with every difference named.
+    Compare(migration_cli::CompareArgs),
     /// Run the suite against the container target on an interval and serve
     /// the latest results over HTTP: /metrics, /results.json, /healthz.
     Serve {
@@ -258,6 +264,8 @@ fn main() -> ExitCode {
         }
         Command::Up { paths, write_target } => rt.block_on(cmd_up(default_paths(paths), write_target)),
         Command::List { paths, select } => cmd_list(default_paths(paths), select.selection()),
+        Command::Inventory(args) => rt.block_on(migration_cli::cmd_inventory(args)),
+        Command::Compare(args) => rt.block_on(migration_cli::cmd_compare(args)),
         Command::Serve { paths, select, every, listen } => rt.block_on(cmd_serve(default_paths(paths), select.selection(), every, listen)),
     };
     match result {

@@ -7,17 +7,20 @@ use crate::probe::ProbeKeys;
 use crate::target::{MailmanQueueFacts, Shell, TargetError};
 
 /// Where Mailman 2.1 lives on the server. Debian's package by default;
-/// a source install uses `/usr/local/mailman/{bin,qfiles,logs}`.
+/// a source install uses `/usr/local/mailman/{bin,qfiles,logs,archives}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
     pub bin: String,
     pub qfiles: String,
     pub logs: String,
+    /// Mailman's `archives/` folder: `private/<list>/` holds each list's
+    /// pipermail (public lists get a symlink under `public/`).
+    pub archives: String,
 }
 
 impl Default for Paths {
     fn default() -> Self {
-        Paths { bin: "/usr/lib/mailman/bin".into(), qfiles: "/var/lib/mailman/qfiles".into(), logs: "/var/log/mailman".into() }
+        Paths { bin: "/usr/lib/mailman/bin".into(), qfiles: "/var/lib/mailman/qfiles".into(), logs: "/var/log/mailman".into(), archives: "/var/lib/mailman/archives".into() }
     }
 }
 

@@ -25,7 +25,7 @@ const SMTP_KEYS: &[&str] = &["addresses", "starttls", "verify", "ca_file", "user
 const MAILMAN_KEYS: &[&str] = &["version", "rest_url", "reach", "user", "password_env", "password_file", "verify", "ca_file"];
 const MAILMAN21_KEYS: &[&str] = &[
     "version", "web_url", "cgi_path", "pipermail_path", "address", "site_password_env", "site_password_file", "verify", "ca_file",
-    "bin_dir", "qfiles_dir", "logs_dir", "lists",
+    "bin_dir", "qfiles_dir", "logs_dir", "archives_dir", "lists",
 ];
 const MAILMAN21_LIST_KEYS: &[&str] =
     &["password_env", "password_file", "archive_user", "archive_password_env", "archive_password_file"];
@@ -338,6 +338,7 @@ fn read_mailman21(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<Mai
     let bin = server_path(doc, &mut reader, "bin_dir", defaults.bin);
     let qfiles = server_path(doc, &mut reader, "qfiles_dir", defaults.qfiles);
     let logs = server_path(doc, &mut reader, "logs_dir", defaults.logs);
+    let archives = server_path(doc, &mut reader, "archives_dir", defaults.archives);
     let lists = match reader.optional("lists") {
         Some(value) => read_mailman21_lists(doc, files, value),
         None => Some(Vec::new()),
@@ -351,7 +352,7 @@ fn read_mailman21(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<Mai
         verify: verify?,
         site_password,
         lists: lists?,
-        paths: crate::mailman21::shell::Paths { bin: bin?, qfiles: qfiles?, logs: logs? },
+        paths: crate::mailman21::shell::Paths { bin: bin?, qfiles: qfiles?, logs: logs?, archives: archives? },
     })
 }
 

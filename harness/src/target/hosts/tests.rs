@@ -218,7 +218,7 @@ const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
     (
         "mailman 2.1 with a REST URL",
         "[mailman]\nversion = \"2.1\"\nweb_url = \"http://l.example.org\"\nrest_url = \"http://127.0.0.1:8001\"\n",
-        "h.toml:5:1: unknown key `rest_url` in `mailman`; accepted keys: version, web_url, cgi_path, pipermail_path, address, site_password_env, site_password_file, verify, ca_file, bin_dir, qfiles_dir, logs_dir, lists",
+        "h.toml:5:1: unknown key `rest_url` in `mailman`; accepted keys: version, web_url, cgi_path, pipermail_path, address, site_password_env, site_password_file, verify, ca_file, bin_dir, qfiles_dir, logs_dir, archives_dir, lists",
     ),
     (
         "mailman 2.1 web URL with a path",
