@@ -586,6 +586,9 @@ const PUBLIC_ARCHIVED: &str = "name = \"a member's post is in the public piperma
 const PRIVATE_ARCHIVED: &str = "name = \"a member's post is in the private pipermail archive\"\nlist = \"probe-private\"\n\
 [[step]]\nsend = { from = \"alice@probe.test\", subject = \"Private hello\", body = \"This message goes to the list with a private archive.\" }\nexpect_smtp = 250\n\
 [[step]]\nexpect_archived = { archive = \"pipermail\", within = \"10s\" }\n";
+const PRIVATE_NOT_ARCHIVED: &str = "name = \"a private archive the target file has no login for\"\nlist = \"probe-private\"\n\
+[[step]]\nsend = { from = \"alice@probe.test\", subject = \"Private hello\", body = \"This message goes to the list with a private archive.\" }\nexpect_smtp = 250\n\
+[[step]]\nexpect_not_archived = { archive = \"pipermail\", within = \"2s\" }\n";
 const NOT_ARCHIVED: &str = "name = \"a post pipermail does not have\"\nlist = \"probe-test\"\n\
 [[step]]\nsend = { from = \"alice@probe.test\", subject = \"Hello probe list\", body = \"Hi all,\" }\nexpect_smtp = 250\n\
 [[step]]\nexpect_not_archived = { archive = \"pipermail\", within = \"2s\" }\n\
@@ -593,7 +596,7 @@ const NOT_ARCHIVED: &str = "name = \"a post pipermail does not have\"\nlist = \"
 
 /// Runs `scenarios` (file name, text) through the hosts target against
 /// the stand-in pipermail; the results and the stand-in.
-async fn run_against_archives(month_text: MonthText, archives_probes: bool, scenarios: &[(&str, &str)]) -> (Vec<mailflow::run::ScenarioResult>, Arc<Archives>) {
+async fn run_against_archives(month_text: MonthText, archives_probes: bool, login: bool, scenarios: &[(&str, &str)]) -> (Vec<mailflow::run::ScenarioResult>, Arc<Archives>) {
     let sink = Sink::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let archives = Arc::new(Archives {
         root: fixtures(),
@@ -616,10 +619,14 @@ async fn run_against_archives(month_text: MonthText, archives_probes: bool, scen
     }
     let plan = load(&[dir.path().to_path_buf()]).expect("the scenarios load");
     std::env::set_var("MAILFLOW_TEST_MM21_ALICE", "alicepw");
+    let member = if login {
+        "[mailman.lists.probe-private]\narchive_user = \"alice@probe.test\"\narchive_password_env = \"MAILFLOW_TEST_MM21_ALICE\"\n"
+    } else {
+        ""
+    };
     let file = format!(
         "name = \"lists.example.test\"\n[smtp]\naddresses = [\"{}\"]\nstarttls = \"off\"\n\
-         [mailman]\nversion = \"2.1\"\nweb_url = \"http://lists.example.test:{port}\"\naddress = \"127.0.0.1\"\n\
-         [mailman.lists.probe-private]\narchive_user = \"alice@probe.test\"\narchive_password_env = \"MAILFLOW_TEST_MM21_ALICE\"\n\
+         [mailman]\nversion = \"2.1\"\nweb_url = \"http://lists.example.test:{port}\"\naddress = \"127.0.0.1\"\n{member}\
          [limits]\nprobes_per_minute = 600\n",
         archives.sink.addr()
     );
@@ -645,7 +652,7 @@ fn pipermail_over_http_shows_the_probe_in_the_public_and_the_private_archive() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (results, archives) =
-            run_against_archives(MonthText::Plain, true, &[("public.toml", PUBLIC_ARCHIVED), ("private.toml", PRIVATE_ARCHIVED)]).await;
+            run_against_archives(MonthText::Plain, true, true, &[("public.toml", PUBLIC_ARCHIVED), ("private.toml", PRIVATE_ARCHIVED)]).await;
         let report: String = results.iter().map(mailflow::report::human::scenario).collect();
         eprintln!("{report}");
         let requests = archives.requests.lock().unwrap().clone();
@@ -685,7 +692,7 @@ fn pipermail_over_http_shows_the_probe_in_the_public_and_the_private_archive() {
 fn pipermail_over_http_reads_a_gzipped_month() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (results, archives) = run_against_archives(MonthText::Gzip, true, &[("public.toml", PUBLIC_ARCHIVED)]).await;
+        let (results, archives) = run_against_archives(MonthText::Gzip, true, true, &[("public.toml", PUBLIC_ARCHIVED)]).await;
         let report: String = results.iter().map(mailflow::report::human::scenario).collect();
         let requests = archives.requests.lock().unwrap().clone();
         assert!(results[0].passed(), "{report}\n{requests:#?}");
@@ -699,7 +706,7 @@ fn pipermail_over_http_reads_a_gzipped_month() {
 fn a_probe_pipermail_does_not_have_fails_expect_archived_and_passes_expect_not_archived() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (results, archives) = run_against_archives(MonthText::Plain, false, &[("absent.toml", NOT_ARCHIVED)]).await;
+        let (results, archives) = run_against_archives(MonthText::Plain, false, true, &[("absent.toml", NOT_ARCHIVED)]).await;
         let report: String = results.iter().map(mailflow::report::human::scenario).collect();
         eprintln!("{report}");
         let requests = archives.requests.lock().unwrap().clone();
@@ -713,5 +720,24 @@ fn a_probe_pipermail_does_not_have_fails_expect_archived_and_passes_expect_not_a
         assert_eq!((archived[0].0.as_str(), archived[0].1.as_str(), &archived[0].2), ("in the pipermail archive", "not there", &Outcome::Failed), "{report}");
         // It did look: the month's text, more than once.
         assert!(requests.iter().filter(|r| r.as_str() == "GET /pipermail/probe-test/2026-November.txt").count() > 1, "{requests:#?}");
+    });
+}
+
+/// A private archive asked at its public URL answers 404: that is no
+/// archive to look in, so "not archived" cannot pass (the run says what the
+/// target file lacks), even though the stand-in has the probe.
+#[test]
+fn a_private_archive_without_a_login_is_not_passed_as_not_archived() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (results, archives) = run_against_archives(MonthText::Plain, true, false, &[("private.toml", PRIVATE_NOT_ARCHIVED)]).await;
+        let report: String = results.iter().map(mailflow::report::human::scenario).collect();
+        eprintln!("{report}");
+        let requests = archives.requests.lock().unwrap().clone();
+        let rows = rows_of(&results[0], "expect_not_archived");
+        assert_eq!((rows[0].0.as_str(), &rows[0].2), ("not in the pipermail archive", &Outcome::Failed), "{report}");
+        assert!(rows[0].1.contains("/pipermail/probe-private/: 404: no public archive of list `probe-private`"), "{rows:?}");
+        assert!(rows[0].1.contains("archive_user"), "{rows:?}");
+        assert!(requests.iter().all(|r| r == "GET /pipermail/probe-private/"), "{requests:#?}");
     });
 }
