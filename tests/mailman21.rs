@@ -596,7 +596,7 @@ const NOT_ARCHIVED: &str = "name = \"a post pipermail does not have\"\nlist = \"
 
 /// Runs `scenarios` (file name, text) through the hosts target against
 /// the stand-in pipermail; the results and the stand-in.
-async fn run_against_archives(month_text: MonthText, archives_probes: bool, login: bool, scenarios: &[(&str, &str)]) -> (Vec<mailflow::run::ScenarioResult>, Arc<Archives>) {
+async fn run_against_archives(month_text: MonthText, archives_probes: bool, login: Option<&str>, scenarios: &[(&str, &str)]) -> (Vec<mailflow::run::ScenarioResult>, Arc<Archives>) {
     let sink = Sink::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let archives = Arc::new(Archives {
         root: fixtures(),
@@ -618,11 +618,15 @@ async fn run_against_archives(month_text: MonthText, archives_probes: bool, logi
         std::fs::write(dir.path().join("archive").join(name), text).unwrap();
     }
     let plan = load(&[dir.path().to_path_buf()]).expect("the scenarios load");
-    std::env::set_var("MAILFLOW_TEST_MM21_ALICE", "alicepw");
-    let member = if login {
-        "[mailman.lists.probe-private]\narchive_user = \"alice@probe.test\"\narchive_password_env = \"MAILFLOW_TEST_MM21_ALICE\"\n"
-    } else {
-        ""
+    // The member's password for the private archive (tests run at once:
+    // each password in a variable of its own).
+    let member = match login {
+        Some(password) => {
+            let var = format!("MAILFLOW_TEST_MM21_ALICE_{}", password.to_ascii_uppercase());
+            std::env::set_var(&var, password);
+            format!("[mailman.lists.probe-private]\narchive_user = \"alice@probe.test\"\narchive_password_env = \"{var}\"\n")
+        }
+        None => String::new(),
     };
     let file = format!(
         "name = \"lists.example.test\"\n[smtp]\naddresses = [\"{}\"]\nstarttls = \"off\"\n\
@@ -652,7 +656,7 @@ fn pipermail_over_http_shows_the_probe_in_the_public_and_the_private_archive() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (results, archives) =
-            run_against_archives(MonthText::Plain, true, true, &[("public.toml", PUBLIC_ARCHIVED), ("private.toml", PRIVATE_ARCHIVED)]).await;
+            run_against_archives(MonthText::Plain, true, Some("alicepw"), &[("public.toml", PUBLIC_ARCHIVED), ("private.toml", PRIVATE_ARCHIVED)]).await;
         let report: String = results.iter().map(mailflow::report::human::scenario).collect();
         eprintln!("{report}");
         let requests = archives.requests.lock().unwrap().clone();
@@ -692,7 +696,7 @@ fn pipermail_over_http_shows_the_probe_in_the_public_and_the_private_archive() {
 fn pipermail_over_http_reads_a_gzipped_month() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (results, archives) = run_against_archives(MonthText::Gzip, true, true, &[("public.toml", PUBLIC_ARCHIVED)]).await;
+        let (results, archives) = run_against_archives(MonthText::Gzip, true, Some("alicepw"), &[("public.toml", PUBLIC_ARCHIVED)]).await;
         let report: String = results.iter().map(mailflow::report::human::scenario).collect();
         let requests = archives.requests.lock().unwrap().clone();
         assert!(results[0].passed(), "{report}\n{requests:#?}");
@@ -706,7 +710,7 @@ fn pipermail_over_http_reads_a_gzipped_month() {
 fn a_probe_pipermail_does_not_have_fails_expect_archived_and_passes_expect_not_archived() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (results, archives) = run_against_archives(MonthText::Plain, false, true, &[("absent.toml", NOT_ARCHIVED)]).await;
+        let (results, archives) = run_against_archives(MonthText::Plain, false, Some("alicepw"), &[("absent.toml", NOT_ARCHIVED)]).await;
         let report: String = results.iter().map(mailflow::report::human::scenario).collect();
         eprintln!("{report}");
         let requests = archives.requests.lock().unwrap().clone();
@@ -730,7 +734,7 @@ fn a_probe_pipermail_does_not_have_fails_expect_archived_and_passes_expect_not_a
 fn a_private_archive_without_a_login_is_not_passed_as_not_archived() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (results, archives) = run_against_archives(MonthText::Plain, true, false, &[("private.toml", PRIVATE_NOT_ARCHIVED)]).await;
+        let (results, archives) = run_against_archives(MonthText::Plain, true, None, &[("private.toml", PRIVATE_NOT_ARCHIVED)]).await;
         let report: String = results.iter().map(mailflow::report::human::scenario).collect();
         eprintln!("{report}");
         let requests = archives.requests.lock().unwrap().clone();
@@ -739,5 +743,22 @@ fn a_private_archive_without_a_login_is_not_passed_as_not_archived() {
         assert!(rows[0].1.contains("/pipermail/probe-private/: 404: no public archive of list `probe-private`"), "{rows:?}");
         assert!(rows[0].1.contains("archive_user"), "{rows:?}");
         assert!(requests.iter().all(|r| r == "GET /pipermail/probe-private/"), "{requests:#?}");
+    });
+}
+
+/// A wrong member password: the private CGI answers 401 with its form;
+/// the step fails saying Mailman refused the password, which it never shows.
+#[test]
+fn a_refused_archive_password_fails_expect_archived_without_showing_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (results, archives) = run_against_archives(MonthText::Plain, true, Some("wrongpw"), &[("private.toml", PRIVATE_ARCHIVED)]).await;
+        let report: String = results.iter().map(mailflow::report::human::scenario).collect();
+        eprintln!("{report}");
+        let rows = rows_of(&results[0], "expect_archived");
+        assert_eq!(rows[0].2, Outcome::Failed, "{report}");
+        assert!(rows[0].1.contains("Mailman refused the private archive password (it answered 401"), "{rows:?}");
+        assert_eq!(archives.logins.lock().unwrap().len(), 1, "one login, no retries on a refused password");
+        assert!(!report.contains("wrongpw"), "{report}");
     });
 }
