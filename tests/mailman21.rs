@@ -665,8 +665,8 @@ fn pipermail_over_http_shows_the_probe_in_the_public_and_the_private_archive() {
         }
         let public = result(&results, "public.toml");
         let rows = rows_of(public, "expect_archived");
-        let url = format!("/pipermail/probe-test/2026-November/000000.html");
-        assert!(rows[0].0 == "in the pipermail archive" && rows[0].1.ends_with(&url), "{rows:?}");
+        let url = "/pipermail/probe-test/2026-November/000000.html";
+        assert!(rows[0].0 == "in the pipermail archive" && rows[0].1.ends_with(url), "{rows:?}");
         let archived = &public.steps.iter().find(|s| s.key == "expect_archived").unwrap().rows[0];
         assert!(archived.took.is_some(), "how long archiving took: {archived:?}");
         let observed = |property: &str| rows.iter().find(|r| r.0 == property).map(|r| r.1.clone()).unwrap_or_else(|| panic!("no {property} row: {rows:?}"));
