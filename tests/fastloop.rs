@@ -13,6 +13,9 @@
 //!   PATH, `DOCKER_HOST` pointing nowhere), so no step went through docker exec;
 //! - foreign mail planted in the IMAP mailbox is still there afterwards, and
 //!   the run's own probes are gone;
+//! - the settings comparison (`expect_settings`, read-only) passes, and once
+//!   a list setting is changed through REST after start-up (as by hand on a
+//!   real host) reports that one setting, its suite value and the server's;
 //! - secrets: a run with SMTP AUTH (to a loopback STARTTLS server that
 //!   records the AUTH), Mailman REST and IMAP passwords, all used, writes
 //!   every output format; none of the secrets appears in any of them.
@@ -52,6 +55,7 @@ fn the_written_target_file_runs_the_suite_and_keeps_secrets_out_of_every_output(
             let dir = &scratch.0;
             let written = write_target_file(&target, &dir.join("t.toml")).expect("the target file is written");
             shipped_suite_passes_or_skips(&target, &written.file).await;
+            a_setting_changed_after_start_up_is_reported(&target, &written.file).await;
             secrets_stay_out_of_every_output(&target, dir, &written.companions[0]).await;
         })
         .await;
@@ -93,7 +97,17 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
     let steps: Vec<&Value> = events.iter().filter(|e| e["event"] == "step_finished").collect();
     let table: String = steps
         .iter()
-        .map(|s| format!("{} {} {} {}\n", s["path"].as_str().unwrap_or(""), s["label"], s["outcome"], s["reason"]))
+        .map(|s| {
+            // A failed step's failed rows, so a failure reads without the JSON.
+            let failed: Vec<String> = s["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["outcome"] == "failed")
+                .map(|r| format!("\n    {}: expected {}, observed {}", r["property"], r["expected"], r["observed"]))
+                .collect();
+            format!("{} {} {} {}{}\n", s["path"].as_str().unwrap_or(""), s["label"], s["outcome"], s["reason"], failed.concat())
+        })
         .collect();
     assert_eq!(code, 0, "exit code {code}\n{table}\nstderr:\n{stderr}");
     let summary = events.last().expect("a summary");
@@ -107,8 +121,20 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
     // Nothing failed; what the hosts target cannot do is skipped with the
     // reason, never passed. With ssh the host's files are read: what is
     // left needs the container target's own network (its vantage
-    // containers, its DNS server, the web server it checks over HTTPS).
-    const REMAINING: [&str; 3] = ["this target offers no vantage point `", "this target offers no DNS server", "this target offers no web server to check"];
+    // containers, its DNS server, the web server it checks over HTTPS),
+    // or changes a real host: sending a list's digest now reaches every
+    // digest member, a member's web account is made only in containers,
+    // fault steps need `[allow] faults` (the written file, like any, does not
+    // allow them); and exim's queue is not read through the hosts target.
+    const REMAINING: [&str; 7] = [
+        "the target file does not allow fault steps (`[allow] faults = true`)",
+        "needs read access to the MTA's queue",
+        "this target offers no vantage point `",
+        "this target offers no DNS server",
+        "this target offers no web server to check",
+        "sending a digest reaches every digest member: not on this target",
+        "this target cannot log in as a member (no web account)",
+    ];
     for s in &steps {
         assert_ne!(s["outcome"], "failed", "{table}");
         if s["outcome"] == "skipped" {
@@ -130,6 +156,8 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
     assert_eq!(outcome("moderation/nonmember-discard.toml", "expect_held"), ["passed"], "{table}");
     assert_eq!(outcome("moderation/nonmember-discard.toml", "moderate"), ["passed"], "{table}");
     assert_eq!(outcome("refusal/relay.toml", "expect_smtp"), ["passed"], "{table}");
+    // The suite's list settings, read over REST and compared (both lists).
+    assert_eq!(outcome("listconf/settings.toml", "expect_settings"), ["passed", "passed"], "{table}");
     // Over ssh: the prototype archive (read as `list` through sudo), by
     // Message-ID and, for a probe without one, by its probe header;
     // Mailman's shunt queue; exim's log, whose lines give the member
@@ -169,6 +197,42 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
         assert!(own.is_empty(), "probe copies of the run left in the mailbox: {own:?}");
     }
     mailbox.logout().await.expect("logout");
+}
+
+/// A list setting changed on the server after start-up, through the
+/// exposed REST API as an operator would by hand: the settings comparison
+/// run through the target file fails (exit 1) with one failed row naming
+/// the setting, the suite's value and line, and the server's value; the
+/// list's other settings and archivers, and the other list's settings
+/// (the step before), give no failed row.
+async fn a_setting_changed_after_start_up_is_reported(target: &ContainersTarget, file: &Path) {
+    use mailflow::mailman::{HttpRest, RestTransport};
+    let (rest_url, password) = target.exposed_rest().expect("REST exposed");
+    let client = mailflow::http::api_client(&mailflow::http::TlsTrust::Off, Duration::from_secs(20)).expect("HTTP client");
+    let rest = HttpRest::new(&rest_url, "restadmin", password.expose(), client);
+    // suite.toml says "private" (line 96); the settings scenario compares
+    // probe-conf first, then probe-private.
+    let r = rest
+        .call("PATCH", "/3.1/lists/probe-private.lists.example.test/config", &[("archive_policy", "public".to_string())])
+        .await
+        .expect("PATCH archive_policy");
+    assert_eq!(r.status, 204, "PATCH archive_policy answered {}: {}", r.status, r.body);
+
+    let (code, stdout, stderr) =
+        mailflow(&["run", "--target", &file.display().to_string(), "--format", "json", "--filter", "listconf/settings", &shipped()], &[]).await;
+    let events: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let steps: Vec<&Value> = events.iter().filter(|e| e["event"] == "step_finished").collect();
+    assert_eq!(code, 1, "a differing setting fails the run\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(steps.len(), 2, "{stdout}");
+    assert_eq!((&steps[0]["outcome"], &steps[0]["rows"][0]["observed"]), (&"passed".into(), &"all as declared".into()), "probe-conf as declared:\n{stdout}");
+    let rows: Vec<&Value> = steps[1]["rows"].as_array().into_iter().flatten().collect();
+    let failed: Vec<&&Value> = rows.iter().filter(|r| r["outcome"] == "failed").collect();
+    assert_eq!((failed.len(), rows.len()), (1, 1), "one row, failed, for the one changed setting: {rows:?}");
+    let row = failed[0];
+    assert_eq!(row["property"], "setting archive_policy of probe-private.lists.example.test", "{row}");
+    let expected = row["expected"].as_str().unwrap_or_default();
+    assert!(expected.starts_with("\"private\" (as at ") && expected.ends_with("suite.toml:96:1)"), "the suite's value at its line: {row}");
+    assert_eq!(row["observed"], "\"public\" on the server", "{row}");
 }
 
 /// Two runs (a human report on stdout with JSON, JUnit, TAP and Prometheus

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::Uri;
-use axum::http::{HeaderMap, Response};
+use axum::http::{HeaderMap, Method, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -250,22 +250,28 @@ impl Replay {
             let end = text.find("<p><hr><center><h2>Posting Held for Approval (3 of 3)").unwrap();
             body = format!("{}{}", &text[..start], &text[end..]).into_bytes();
         }
-        let mut lines = head.lines();
-        let status: u16 = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-        let mut response = Response::builder().status(status);
-        for line in lines {
-            if let Some((name, value)) = line.split_once(": ") {
-                if matches!(name, "Set-Cookie" | "Content-Type") {
-                    response = response.header(name, value);
-                }
-            }
-        }
-        response.body(Body::from(body)).unwrap()
+        recorded_response(&head, body)
     }
 
     fn logged_in(headers: &HeaderMap) -> bool {
         headers.get_all("cookie").iter().any(|v| v.to_str().unwrap_or_default().contains("probe-test+admin=2802"))
     }
+}
+
+/// A response of a recorded status line and headers (`*.headers.txt`;
+/// Set-Cookie and Content-Type kept) and a body.
+fn recorded_response(head: &str, body: Vec<u8>) -> Response<Body> {
+    let mut lines = head.lines();
+    let status: u16 = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut response = Response::builder().status(status);
+    for line in lines {
+        if let Some((name, value)) = line.split_once(": ") {
+            if matches!(name, "Set-Cookie" | "Content-Type") {
+                response = response.header(name, value);
+            }
+        }
+    }
+    response.body(Body::from(body)).unwrap()
 }
 
 fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
@@ -425,5 +431,334 @@ fn a_discard_the_server_did_not_do_fails() {
             let keys: Vec<&str> = form.iter().map(|(k, _)| k.as_str()).collect();
             assert_eq!(keys, ["csrf_token", "2"], "{posts:?}");
         }
+    });
+}
+
+// ---- the stand-in pipermail ----
+
+/// Which recording of `probe-test`'s public archive the stand-in serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MonthText {
+    /// `archives/private/probe-test/`: the month as `2026-November.txt`.
+    Plain,
+    /// `archives-gzip-variant/probe-test/` (`GZIP_ARCHIVE_TXT_FILES`): `.txt.gz` only.
+    Gzip,
+}
+
+/// The recorded message a probe takes the place of, per list: its
+/// Message-ID's left part (replaced by the probe's in the recorded bytes),
+/// and the subject (without the list's prefix), sender and first body line
+/// the scenarios send, so the archive shows what the probe says.
+const PUBLIC_MESSAGE: &str = "m1.hello";
+const PUBLIC_SUBJECT: &str = "Hello probe list";
+const PRIVATE_MESSAGE: &str = "p1.private";
+const PRIVATE_SUBJECT: &str = "Private hello";
+
+/// Pipermail as Apache serves it: `/pipermail/probe-test/` from the
+/// recorded archive folder, and `probe-private`'s private archive through
+/// the recorded `private` CGI answers (login form, 401, cookie, pages).
+struct Archives {
+    root: PathBuf,
+    /// The MTA: the probes arrive here, and are looked up by subject.
+    sink: Sink,
+    month_text: MonthText,
+    /// Whether a probe is archived (its Message-ID put into the recorded
+    /// message); false: the archive never has it.
+    archives_probes: bool,
+    /// Every request: method, path, and `(cookie)` when it carried the
+    /// private archive's member cookie.
+    requests: Mutex<Vec<String>>,
+    /// The field names of each login POST (the values are a password).
+    logins: Mutex<Vec<Vec<String>>>,
+}
+
+/// The cookie `21-private-probe-private-login-ok` sets (its value's start).
+const MEMBER_COOKIE: &str = "probe-private+user+alice--at--probe.test=2802";
+
+impl Archives {
+    /// The probe sent with `subject`, once the sink has it: its Message-ID.
+    fn probe_id(&self, subject: &str) -> Option<String> {
+        if !self.archives_probes {
+            return None;
+        }
+        self.sink.messages().iter().find(|m| m.header("Subject") == Some(subject)).and_then(|m| m.message_id().map(str::to_string))
+    }
+
+    /// `body` with the recorded message `stands_for`'s Message-ID replaced by
+    /// the probe's (verbatim in the month's text, URL-quoted in the pages'
+    /// reply links), once the probe with `subject` has arrived.
+    fn archived(&self, body: Vec<u8>, stands_for: &str, subject: &str) -> Vec<u8> {
+        let Some(probe) = self.probe_id(subject) else { return body };
+        let bare = probe.trim_start_matches('<').trim_end_matches('>');
+        let recorded = format!("{stands_for}@probe.test");
+        let body = replace(&body, recorded.as_bytes(), bare.as_bytes());
+        replace(&body, url_quote(&recorded).as_bytes(), url_quote(bare).as_bytes())
+    }
+
+    /// A recorded CGI answer (`web/<name>`), the probe placed in it.
+    fn page(&self, name: &str, placed: bool) -> Response<Body> {
+        let head = std::fs::read_to_string(self.root.join(format!("web/{name}.headers.txt"))).unwrap();
+        let mut body = std::fs::read(self.root.join(format!("web/{name}.html"))).unwrap();
+        if placed {
+            body = self.archived(body, PRIVATE_MESSAGE, PRIVATE_SUBJECT);
+        }
+        recorded_response(&head, body)
+    }
+
+    /// A file of a recorded archive folder as Apache serves it (Debian's
+    /// types: `text/html`, `text/plain`, `application/x-gzip`); 404 with
+    /// the recorded 404 page when there is none.
+    fn file(&self, folder: &str, rest: &str, stands_for: &str, subject: &str) -> Response<Body> {
+        let rest = if rest.is_empty() { "index.html" } else { rest };
+        let path = self.root.join(folder).join(rest);
+        if rest.contains("..") || !path.is_file() {
+            return self.page("28-pipermail-probe-private-public-url", false);
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let (content_type, body) = if rest.ends_with(".gz") {
+            let text = pipermail::month_text(&bytes).unwrap();
+            let placed = self.archived(text.into_bytes(), stands_for, subject);
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut gz, &placed).unwrap();
+            ("application/x-gzip", gz.finish().unwrap())
+        } else if rest.ends_with(".txt") {
+            ("text/plain", self.archived(bytes, stands_for, subject))
+        } else {
+            ("text/html", self.archived(bytes, stands_for, subject))
+        };
+        Response::builder().status(200).header("Content-Type", content_type).body(Body::from(body)).unwrap()
+    }
+}
+
+/// As Python 2's `urllib.quote`, which pipermail's reply links use.
+fn url_quote(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"_.-/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn archive_request(State(a): State<Arc<Archives>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let path = uri.path().to_string();
+    let member = headers.get_all("cookie").iter().any(|v| v.to_str().unwrap_or_default().contains(MEMBER_COOKIE));
+    a.requests.lock().unwrap().push(format!("{method} {path}{}", if member { " (cookie)" } else { "" }));
+    if let Some(rest) = path.strip_prefix("/pipermail/probe-test/") {
+        let folder = match a.month_text {
+            MonthText::Plain => "archives/private/probe-test",
+            MonthText::Gzip => "archives-gzip-variant/probe-test",
+        };
+        return a.file(folder, rest, PUBLIC_MESSAGE, PUBLIC_SUBJECT);
+    }
+    let Some(rest) = path.strip_prefix("/mailman/private/probe-private") else {
+        // `/pipermail/probe-private/` and anything else: Apache's 404.
+        return a.page("28-pipermail-probe-private-public-url", false);
+    };
+    let rest = rest.trim_start_matches('/');
+    if method == Method::POST {
+        let query = format!("http://x/?{}", String::from_utf8_lossy(&body));
+        let form: Vec<(String, String)> = reqwest::Url::parse(&query).unwrap().query_pairs().into_owned().collect();
+        a.logins.lock().unwrap().push(form.iter().map(|(k, _)| k.clone()).collect());
+        let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        return match (field("username").as_deref(), field("password").as_deref()) {
+            (Some("alice@probe.test"), Some("alicepw")) => a.page("21-private-probe-private-login-ok", false),
+            _ => a.page("20-private-probe-private-login-badpw", false),
+        };
+    }
+    if !member {
+        // Without the cookie every page is the login form, with 200.
+        return a.page(if rest.is_empty() { "18-private-probe-private-login-form" } else { "27-private-probe-private-date-nocookie" }, false);
+    }
+    match rest {
+        "" => a.page("22-private-probe-private-index-cookie", false),
+        "2026-November.txt" => a.page("26-private-probe-private-monthtxt-cookie", true),
+        "2026-November/date.html" => a.page("24-private-probe-private-date-cookie", false),
+        "2026-November/000000.html" => a.page("25-private-probe-private-msg000000-cookie", true),
+        // Pages the recording did not fetch over HTTP: the file on disk.
+        other => a.file("archives/private/probe-private", other, PRIVATE_MESSAGE, PRIVATE_SUBJECT),
+    }
+}
+
+const ARCHIVE_SUITE: &str = "probe_domain = \"probe.test\"\n\
+[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\", \"bob@probe.test\"]\n\
+[[list]]\nname = \"probe-private\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\", \"bob@probe.test\"]\n";
+const PUBLIC_ARCHIVED: &str = "name = \"a member's post is in the public pipermail archive\"\nlist = \"probe-test\"\n\
+[[step]]\nsend = { from = \"alice@probe.test\", subject = \"Hello probe list\", body = \"Hi all,\\n\\nthis is the first member post to probe-test.\" }\nexpect_smtp = 250\n\
+[[step]]\nexpect_archived = { archive = \"pipermail\", within = \"10s\" }\n";
+const PRIVATE_ARCHIVED: &str = "name = \"a member's post is in the private pipermail archive\"\nlist = \"probe-private\"\n\
+[[step]]\nsend = { from = \"alice@probe.test\", subject = \"Private hello\", body = \"This message goes to the list with a private archive.\" }\nexpect_smtp = 250\n\
+[[step]]\nexpect_archived = { archive = \"pipermail\", within = \"10s\" }\n";
+const PRIVATE_NOT_ARCHIVED: &str = "name = \"a private archive the target file has no login for\"\nlist = \"probe-private\"\n\
+[[step]]\nsend = { from = \"alice@probe.test\", subject = \"Private hello\", body = \"This message goes to the list with a private archive.\" }\nexpect_smtp = 250\n\
+[[step]]\nexpect_not_archived = { archive = \"pipermail\", within = \"2s\" }\n";
+const NOT_ARCHIVED: &str = "name = \"a post pipermail does not have\"\nlist = \"probe-test\"\n\
+[[step]]\nsend = { from = \"alice@probe.test\", subject = \"Hello probe list\", body = \"Hi all,\" }\nexpect_smtp = 250\n\
+[[step]]\nexpect_not_archived = { archive = \"pipermail\", within = \"2s\" }\n\
+[[step]]\nexpect_archived = { archive = \"pipermail\", within = \"3s\" }\n";
+
+/// Runs `scenarios` (file name, text) through the hosts target against
+/// the stand-in pipermail; the results and the stand-in.
+async fn run_against_archives(month_text: MonthText, archives_probes: bool, login: Option<&str>, scenarios: &[(&str, &str)]) -> (Vec<mailflow::run::ScenarioResult>, Arc<Archives>) {
+    let sink = Sink::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let archives = Arc::new(Archives {
+        root: fixtures(),
+        sink,
+        month_text,
+        archives_probes,
+        requests: Mutex::new(Vec::new()),
+        logins: Mutex::new(Vec::new()),
+    });
+    let app = Router::new().fallback(archive_request).with_state(archives.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::Builder::new().prefix("mailflow-pipermail-").tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("archive")).unwrap();
+    std::fs::write(dir.path().join("suite.toml"), ARCHIVE_SUITE).unwrap();
+    for (name, text) in scenarios {
+        std::fs::write(dir.path().join("archive").join(name), text).unwrap();
+    }
+    let plan = load(&[dir.path().to_path_buf()]).expect("the scenarios load");
+    // The member's password for the private archive (tests run at once:
+    // each password in a variable of its own).
+    let member = match login {
+        Some(password) => {
+            let var = format!("MAILFLOW_TEST_MM21_ALICE_{}", password.to_ascii_uppercase());
+            std::env::set_var(&var, password);
+            format!("[mailman.lists.probe-private]\narchive_user = \"alice@probe.test\"\narchive_password_env = \"{var}\"\n")
+        }
+        None => String::new(),
+    };
+    let file = format!(
+        "name = \"lists.example.test\"\n[smtp]\naddresses = [\"{}\"]\nstarttls = \"off\"\n\
+         [mailman]\nversion = \"2.1\"\nweb_url = \"http://lists.example.test:{port}\"\naddress = \"127.0.0.1\"\n{member}\
+         [limits]\nprobes_per_minute = 600\n",
+        archives.sink.addr()
+    );
+    let config = parse_hosts(Path::new("pipermail.toml"), &file).expect("the target file parses");
+    let target = HostsTarget::connect(config, "probe.test").await.expect("hosts target");
+    let results = run_all(&target, &plan.suite, &plan.scenarios, &RunId::new(), &|_| {}).await;
+    server.abort();
+    (results, archives)
+}
+
+fn result<'a>(results: &'a [mailflow::run::ScenarioResult], file: &str) -> &'a mailflow::run::ScenarioResult {
+    results.iter().find(|r| r.path.ends_with(file)).unwrap_or_else(|| panic!("no result for {file}"))
+}
+
+/// The rows of a scenario's step, as `property: observed (outcome)`.
+fn rows_of(result: &mailflow::run::ScenarioResult, key: &str) -> Vec<(String, String, Outcome)> {
+    let step = result.steps.iter().find(|s| s.key == key).unwrap_or_else(|| panic!("no {key} step"));
+    step.rows.iter().map(|r| (r.property.clone(), r.observed.clone(), r.outcome.clone())).collect()
+}
+
+#[test]
+fn pipermail_over_http_shows_the_probe_in_the_public_and_the_private_archive() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (results, archives) =
+            run_against_archives(MonthText::Plain, true, Some("alicepw"), &[("public.toml", PUBLIC_ARCHIVED), ("private.toml", PRIVATE_ARCHIVED)]).await;
+        let report: String = results.iter().map(mailflow::report::human::scenario).collect();
+        eprintln!("{report}");
+        let requests = archives.requests.lock().unwrap().clone();
+        for r in &results {
+            assert!(r.passed(), "{report}\n{requests:#?}");
+        }
+        let public = result(&results, "public.toml");
+        let rows = rows_of(public, "expect_archived");
+        let url = "/pipermail/probe-test/2026-November/000000.html";
+        assert!(rows[0].0 == "in the pipermail archive" && rows[0].1.ends_with(url), "{rows:?}");
+        let archived = &public.steps.iter().find(|s| s.key == "expect_archived").unwrap().rows[0];
+        assert!(archived.took.is_some(), "how long archiving took: {archived:?}");
+        let observed = |property: &str| rows.iter().find(|r| r.0 == property).map(|r| r.1.clone()).unwrap_or_else(|| panic!("no {property} row: {rows:?}"));
+        assert_eq!(observed("archived subject"), "\"[Probe-test] Hello probe list\"");
+        assert_eq!(observed("archived sender"), "alice at probe.test");
+        assert_eq!(observed("archived body"), "contains it");
+        assert!(requests.contains(&"GET /pipermail/probe-test/2026-November.txt".to_string()), "{requests:#?}");
+
+        let private = result(&results, "private.toml");
+        let rows = rows_of(private, "expect_archived");
+        assert!(rows[0].1.ends_with("/mailman/private/probe-private/2026-November/000000.html"), "{rows:?}");
+        assert!(rows.iter().any(|r| r.0 == "archived subject" && r.1 == "\"[Probe-private] Private hello\""), "{rows:?}");
+        // Logged in with the member's address and password; every later
+        // page of the private archive asked with the cookie; never the
+        // public URL of a private list.
+        let logins = archives.logins.lock().unwrap().clone();
+        assert!(!logins.is_empty() && logins.iter().all(|f| f == &["username", "password"]), "{logins:?}");
+        let private_gets: Vec<&String> = requests.iter().filter(|r| r.starts_with("GET /mailman/private/")).collect();
+        assert!(!private_gets.is_empty() && private_gets.iter().all(|r| r.ends_with("(cookie)")), "{requests:#?}");
+        assert!(requests.iter().any(|r| r == "GET /mailman/private/probe-private/2026-November.txt (cookie)"), "{requests:#?}");
+        assert!(!requests.iter().any(|r| r.contains("/pipermail/probe-private")), "{requests:#?}");
+        assert!(!report.contains("alicepw"), "{report}");
+    });
+}
+
+#[test]
+fn pipermail_over_http_reads_a_gzipped_month() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (results, archives) = run_against_archives(MonthText::Gzip, true, Some("alicepw"), &[("public.toml", PUBLIC_ARCHIVED)]).await;
+        let report: String = results.iter().map(mailflow::report::human::scenario).collect();
+        let requests = archives.requests.lock().unwrap().clone();
+        assert!(results[0].passed(), "{report}\n{requests:#?}");
+        let rows = rows_of(&results[0], "expect_archived");
+        assert!(rows[0].1.ends_with("/pipermail/probe-test/2026-November/000000.html"), "{rows:?}");
+        assert!(requests.contains(&"GET /pipermail/probe-test/2026-November.txt.gz".to_string()), "{requests:#?}");
+    });
+}
+
+#[test]
+fn a_probe_pipermail_does_not_have_fails_expect_archived_and_passes_expect_not_archived() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (results, archives) = run_against_archives(MonthText::Plain, false, Some("alicepw"), &[("absent.toml", NOT_ARCHIVED)]).await;
+        let report: String = results.iter().map(mailflow::report::human::scenario).collect();
+        eprintln!("{report}");
+        let requests = archives.requests.lock().unwrap().clone();
+        let absent = &results[0];
+        assert!(!absent.passed(), "{report}");
+        let not = rows_of(absent, "expect_not_archived");
+        assert_eq!(not.len(), 1, "{not:?}");
+        assert_eq!((not[0].0.as_str(), &not[0].2), ("not in the pipermail archive", &Outcome::Passed), "{report}");
+        assert!(not[0].1.starts_with("absent after "), "{not:?}");
+        let archived = rows_of(absent, "expect_archived");
+        assert_eq!((archived[0].0.as_str(), archived[0].1.as_str(), &archived[0].2), ("in the pipermail archive", "not there", &Outcome::Failed), "{report}");
+        // It did look: the month's text, more than once.
+        assert!(requests.iter().filter(|r| r.as_str() == "GET /pipermail/probe-test/2026-November.txt").count() > 1, "{requests:#?}");
+    });
+}
+
+/// A private archive asked at its public URL answers 404: that is no
+/// archive to look in, so "not archived" cannot pass (the run says what the
+/// target file lacks), even though the stand-in has the probe.
+#[test]
+fn a_private_archive_without_a_login_is_not_passed_as_not_archived() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (results, archives) = run_against_archives(MonthText::Plain, true, None, &[("private.toml", PRIVATE_NOT_ARCHIVED)]).await;
+        let report: String = results.iter().map(mailflow::report::human::scenario).collect();
+        eprintln!("{report}");
+        let requests = archives.requests.lock().unwrap().clone();
+        let rows = rows_of(&results[0], "expect_not_archived");
+        assert_eq!((rows[0].0.as_str(), &rows[0].2), ("not in the pipermail archive", &Outcome::Failed), "{report}");
+        assert!(rows[0].1.contains("/pipermail/probe-private/: 404: no public archive of list `probe-private`"), "{rows:?}");
+        assert!(rows[0].1.contains("archive_user"), "{rows:?}");
+        assert!(requests.iter().all(|r| r == "GET /pipermail/probe-private/"), "{requests:#?}");
+    });
+}
+
+/// A wrong member password: the private CGI answers 401 with its form;
+/// the step fails saying Mailman refused the password, which it never shows.
+#[test]
+fn a_refused_archive_password_fails_expect_archived_without_showing_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (results, archives) = run_against_archives(MonthText::Plain, true, Some("wrongpw"), &[("private.toml", PRIVATE_ARCHIVED)]).await;
+        let report: String = results.iter().map(mailflow::report::human::scenario).collect();
+        eprintln!("{report}");
+        let rows = rows_of(&results[0], "expect_archived");
+        assert_eq!(rows[0].2, Outcome::Failed, "{report}");
+        assert!(rows[0].1.contains("Mailman refused the private archive password (it answered 401"), "{rows:?}");
+        assert_eq!(archives.logins.lock().unwrap().len(), 1, "one login, no retries on a refused password");
+        assert!(!report.contains("wrongpw"), "{report}");
     });
 }

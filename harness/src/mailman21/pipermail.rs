@@ -212,12 +212,27 @@ impl Site {
 
     /// Looks once for a message in a list's archive by any of
     /// `message_ids`: in the newest months' text files, then its message
-    /// page among the month's pages. `None`: not archived (yet).
+    /// page among the month's pages. `None`: not archived (yet). An index
+    /// that answers 404 is an error ([`Mm21Error::Page`]): there is no
+    /// archive there to look in.
     pub async fn find_archived(&self, list: &str, message_ids: &[String]) -> Result<Option<ArchivedMessage>, Mm21Error> {
         let list = self.list_name(list);
         let (session, base) = self.archive_session(&list).await?;
-        let index = archive_page(&session, self, &base).await?;
-        let Some(index) = index else { return Ok(None) };
+        // Mailman 2.1 writes an archive's index when it creates the list
+        // (an "empty archive" page until the first post), so a 404 is no
+        // archive to read, never "not archived yet": a private list asked
+        // at its public URL, or no such list.
+        let Some(index) = archive_page(&session, self, &base).await? else {
+            let what = if self.archive_login(&list).is_some() {
+                format!("404: no archive of list `{list}` here")
+            } else {
+                format!(
+                    "404: no public archive of list `{list}` here (a private archive is read through {}: give `archive_user` and its password under `[mailman.lists.{list}]` in the target file)",
+                    self.cgi_path("private", &list)
+                )
+            };
+            return Err(Mm21Error::Page { url: self.url(&base), what });
+        };
         for month in parse_index(&index.text()).into_iter().take(MONTHS_SEARCHED) {
             let Some(file) = &month.text_file else { continue };
             let Some(text) = archive_page(&session, self, &format!("{base}{file}")).await? else { continue };
