@@ -639,6 +639,19 @@ async fn provision_list(rest: &MailmanRest<'_, ContainersTarget>, list: &crate::
 /// A list's `[list.settings]` and `archivers`; a key or value Mailman
 /// refuses is an error at the suite file's line.
 async fn apply_settings(target: &ContainersTarget, list: &crate::scenario::ListDecl, known: &settings::Config) -> Result<(), TargetError> {
+    // Without the web side Mailman is configured with no HyperKitty archiver
+    // (start.sh adds it with the web side), and the steps that read
+    // HyperKitty are skipped for want of a web side: a list's wish for it is
+    // left out rather than refused.
+    let without_web;
+    let list = if target.web.is_none() && list.archivers.iter().any(|a| a.key == "hyperkitty") {
+        let mut l = list.clone();
+        l.archivers.retain(|a| a.key != "hyperkitty");
+        without_web = l;
+        &without_web
+    } else {
+        list
+    };
     settings::apply(target, list, known).await.map_err(|e| match e {
         settings::SettingsError::Rest(e) => TargetError::Rest(e),
         refused => TargetError::Suite(refused.to_string()),
