@@ -480,19 +480,7 @@ pub async fn mailman3(
     server: &str,
     with_addresses: bool,
 ) -> Result<Inventory, InventoryError> {
-    let mut entries = Vec::new();
-    let mut page = 1;
-    loop {
-        let body = get_json(rest, &format!("/3.1/lists?count={LIST_PAGE_SIZE}&page={page}")).await?;
-        let total = body.get("total_size").and_then(Value::as_u64).unwrap_or(0);
-        let got = body.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
-        let empty = got.is_empty();
-        entries.extend(got);
-        if empty || entries.len() as u64 >= total {
-            break;
-        }
-        page += 1;
-    }
+    let entries = get_all_pages(rest, "/3.1/lists", LIST_PAGE_SIZE).await?;
     let prototype = prototype.as_ref();
     let lists = stream::iter(entries.into_iter().map(|entry| mailman3_list(rest, prototype, entry, with_addresses)))
         .buffered(CONCURRENCY)
@@ -512,19 +500,8 @@ async fn mailman3_list(
         return Err(InventoryError::Unexpected { what: format!("GET /3.1/lists: an entry without list_id or list_name: {entry}") });
     };
     let address = field("fqdn_listname");
-    let mut addresses = Vec::new();
-    let mut page = 1;
-    loop {
-        let body = get_json(rest, &format!("/3.1/lists/{list_id}/roster/member?count={MEMBER_PAGE_SIZE}&page={page}")).await?;
-        let total = body.get("total_size").and_then(Value::as_u64).unwrap_or(0);
-        let got = body.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
-        let empty = got.is_empty();
-        addresses.extend(got.iter().filter_map(|m| m.get("email").and_then(Value::as_str).map(str::to_string)));
-        if empty || (page * MEMBER_PAGE_SIZE) >= total {
-            break;
-        }
-        page += 1;
-    }
+    let members = get_all_pages(rest, &format!("/3.1/lists/{list_id}/roster/member"), MEMBER_PAGE_SIZE).await?;
+    let addresses: Vec<String> = members.iter().filter_map(|m| m.get("email").and_then(Value::as_str).map(str::to_string)).collect();
     let role_count = |role: &'static str| {
         let path = format!("/3.1/lists/{list_id}/roster/{role}?count=1&page=1");
         async move { Ok::<u64, InventoryError>(get_json(rest, &path).await?.get("total_size").and_then(Value::as_u64).unwrap_or(0)) }
@@ -547,6 +524,24 @@ async fn mailman3_list(
         },
     };
     Ok(list_inventory(name.to_ascii_lowercase(), address, addresses, owners, moderators, archive, settings, with_addresses))
+}
+
+/// Every entry of a paged collection (`?count=N&page=P`, Mailman 3's REST
+/// paging), page after page until `total_size` entries or an empty page.
+async fn get_all_pages(rest: &dyn RestTransport, path: &str, page_size: u64) -> Result<Vec<Value>, InventoryError> {
+    let mut entries = Vec::new();
+    let mut page = 1;
+    loop {
+        let body = get_json(rest, &format!("{path}?count={page_size}&page={page}")).await?;
+        let total = body.get("total_size").and_then(Value::as_u64).unwrap_or(0);
+        let got = body.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
+        let empty = got.is_empty();
+        entries.extend(got);
+        if empty || entries.len() as u64 >= total {
+            return Ok(entries);
+        }
+        page += 1;
+    }
 }
 
 async fn get_json(rest: &dyn RestTransport, path: &str) -> Result<Value, InventoryError> {
