@@ -82,6 +82,26 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Send `help` to every list's -request address (or those `--lists`
+    /// names) and wait for Mailman's answers: one row per list, with the
+    /// same reports and exit codes as `run`.
+    Sweep {
+        /// A scenario directory or file whose suite.toml gives the probe domain; default `scenarios/`.
+        paths: Vec<PathBuf>,
+        /// Only the lists whose name or address matches GLOB (`*` matches any run of characters).
+        #[arg(long, value_name = "GLOB", value_parser = parse_glob)]
+        lists: Option<String>,
+        /// How long each list's answer may take.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_threshold)]
+        within: Duration,
+        /// SMTP conversations at once (the target file's probe pace still applies).
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Start the container target for the suite, print its endpoints, keep it until Ctrl-C.
     Up {
         /// A scenario directory or file whose suite.toml declares the lists; default `scenarios/`.
@@ -202,6 +222,11 @@ fn parse_threshold(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (write it like 500ms, 5s or 1m)"))
 }
 
+/// A list glob for `sweep --lists`.
+fn parse_glob(text: &str) -> Result<String, String> {
+    mailflow::scenario::sweep::check_glob(text).map(|()| text.to_string()).map_err(|e| format!("`{text}`: {e}"))
+}
+
 /// Probes per second: positive, at most 1000.
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -253,14 +278,18 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run { paths, select, output, target } => rt.block_on(cmd_run(default_paths(paths), select.selection(), output, target, None)),
+        Command::Run { paths, select, output, target } => rt.block_on(cmd_run(default_paths(paths), select.selection(), output, target, None, None)),
         Command::Load { paths, list, count, rate, duration, concurrency, from, within, output, target } => {
             let count = count.unwrap_or_else(|| match (rate, duration) {
                 (Some(r), Some(d)) => (r * d.as_secs_f64()).ceil().max(1.0) as usize,
                 _ => 1,
             });
             let spec = run::load::LoadSpec { list, from, count, rate, concurrency: usize::from(concurrency), within };
-            rt.block_on(cmd_run(default_paths(paths), Selection::default(), output, target, Some(spec)))
+            rt.block_on(cmd_run(default_paths(paths), Selection::default(), output, target, Some(spec), None))
+        }
+        Command::Sweep { paths, lists, within, concurrency, output, target } => {
+            let exp = mailflow::scenario::EveryListExpectation { lists, within, concurrency: usize::from(concurrency) };
+            rt.block_on(cmd_run(default_paths(paths), Selection::default(), output, target, None, Some(exp)))
         }
         Command::Up { paths, write_target } => rt.block_on(cmd_up(default_paths(paths), write_target)),
         Command::List { paths, select } => cmd_list(default_paths(paths), select.selection()),
@@ -382,18 +411,22 @@ fn reporters(output: &OutputArgs, scenarios: &[mailflow::scenario::Scenario]) ->
     (fanout, nagios_status, checked)
 }
 
-/// `run`, or with `load` the load's probes instead of the suite's scenarios.
+/// `run`, or with `load` the load's probes (with `sweep` its one step)
+/// instead of the suite's scenarios.
 async fn cmd_run(
     paths: Vec<PathBuf>,
     selection: Selection,
     output: OutputArgs,
     target_args: TargetArgs,
     load_spec: Option<run::load::LoadSpec>,
+    sweep: Option<mailflow::scenario::EveryListExpectation>,
 ) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let loaded = load(&paths, &selection);
-    let probes = match (&loaded, &load_spec) {
-        (Ok(plan), Some(spec)) => Some(run::load::probes(&plan.suite, spec)),
+    let probes = match (&loaded, &load_spec, sweep) {
+        (Ok(plan), Some(spec), _) => Some(run::load::probes(&plan.suite, spec)),
+        // `sweep`: one scenario of one step in place of the suite's.
+        (Ok(_), None, Some(exp)) => Some(Ok(vec![run::sweep::scenario(exp)])),
         _ => None,
     };
     let shown = match &probes {

@@ -528,7 +528,7 @@ async fn mailman3_list(
 
 /// Every entry of a paged collection (`?count=N&page=P`, Mailman 3's REST
 /// paging), page after page until `total_size` entries or an empty page.
-async fn get_all_pages(rest: &dyn RestTransport, path: &str, page_size: u64) -> Result<Vec<Value>, InventoryError> {
+pub(crate) async fn get_all_pages(rest: &dyn RestTransport, path: &str, page_size: u64) -> Result<Vec<Value>, InventoryError> {
     let mut entries = Vec::new();
     let mut page = 1;
     loop {

@@ -13,6 +13,7 @@ mod ports;
 mod private;
 mod settings;
 mod steps;
+pub mod sweep;
 mod verdict;
 
 use std::path::PathBuf;

@@ -76,6 +76,7 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::MtaQueueRun(q) => super::faults::queue_run(target, q).await,
         StepKind::SinkFault(f) => super::faults::sink_fault(target, f, &mut state.undo),
         StepKind::ExpectQueued(exp) => with_probe(state.last.as_ref(), |s| super::faults::expect_queued(target, s, exp)).await,
+        StepKind::ExpectEveryListAnswers(exp) => super::sweep::expect_every_list_answers(target, suite, scenario, step, run, exp).await,
     }
 }
 

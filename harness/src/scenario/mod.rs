@@ -58,6 +58,7 @@ mod scenario_file;
 pub mod select;
 mod suite;
 pub(crate) mod values;
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;
@@ -74,5 +75,6 @@ pub use model::{
 };
 pub use faults::{QueueRun, QueuedExpectation, Service, SinkFault};
 pub use ports::PortsExpectation;
+pub use sweep::EveryListExpectation;
 pub use scenario_file::parse_scenario;
 pub use suite::parse_suite;

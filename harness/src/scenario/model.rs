@@ -342,6 +342,7 @@ pub enum StepKind {
     MtaQueueRun(super::faults::QueueRun),
     ExpectQueued(super::faults::QueuedExpectation),
     SinkFault(super::faults::SinkFault),
+    ExpectEveryListAnswers(super::sweep::EveryListExpectation),
 }
 
 impl StepKind {
@@ -381,6 +382,7 @@ impl StepKind {
             StepKind::MtaQueueRun(_) => "mta_queue_run",
             StepKind::ExpectQueued(_) => "expect_queued",
             StepKind::SinkFault(_) => "sink_fault",
+            StepKind::ExpectEveryListAnswers(_) => "expect_every_list_answers",
         }
     }
 }

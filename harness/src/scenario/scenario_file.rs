@@ -47,6 +47,7 @@ const STEP_KEYS: &[&str] = &[
     "mta_queue_run",
     "expect_queued",
     "sink_fault",
+    "expect_every_list_answers",
 ];
 const SEND_RAW_KEYS: &[&str] = &["from", "to", "data"];
 const HELD_KEYS: &[&str] = &["reason_contains", "within"];
@@ -324,6 +325,8 @@ fn read_steps<'s>(
                 require_send(doc, key, &key_span, last_send);
                 super::faults::read_expect_queued(doc, value).map(StepKind::ExpectQueued)
             }
+
+            "expect_every_list_answers" => super::sweep::read_expect_every_list_answers(doc, value).map(StepKind::ExpectEveryListAnswers),
 
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };

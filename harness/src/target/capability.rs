@@ -127,3 +127,12 @@ pub trait MtaQueue: Send + Sync {
     /// with `exim -Mvh`), each with its latest deferral (`exim -Mvl`).
     fn queued<'a>(&'a self, keys: &'a ProbeKeys) -> BoxFuture<'a, Result<Vec<crate::exim::QueuedMessage>, TargetError>>;
 }
+
+/// Every list the server holds, for steps about all of them
+/// (`expect_every_list_answers`). Mailman 3: its REST API, paged; Mailman
+/// 2.1: the shell's `bin/list_lists` and each list's `host_name`
+/// ([`super::list_index`]).
+pub trait ListIndex: Send + Sync {
+    /// Every list's posting address (`name@domain`, lower case), sorted.
+    fn list_addresses<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, TargetError>>;
+}

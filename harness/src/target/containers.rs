@@ -753,6 +753,9 @@ impl Target for ContainersTarget {
         true
     }
 
+    fn list_index(&self) -> Option<&dyn crate::target::ListIndex> {
+        Some(self)
+    }
     fn mailman_rest(&self) -> Option<&dyn crate::mailman::RestTransport> {
         Some(self)
     }

@@ -26,6 +26,7 @@ pub mod through_shell;
 pub mod target_file;
 
 mod capability;
+pub mod list_index;
 #[cfg(feature = "containers")]
 mod container_faults;
 
@@ -33,7 +34,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use capability::{Faults, HeldQueue, Mailbox, MailmanQueues, MtaLog, MtaQueue, PipermailArchive, PrototypeArchive, Reachability, Shell};
+pub use capability::{Faults, HeldQueue, ListIndex, Mailbox, MailmanQueues, MtaLog, MtaQueue, PipermailArchive, PrototypeArchive, Reachability, Shell};
 pub use crate::BoxFuture;
 
 use crate::http::WebEndpoint;
@@ -65,6 +66,8 @@ pub enum Capability {
     Faults,
     /// The MTA's queue, read on the server.
     MtaQueue,
+    /// Every list the server holds (Mailman 3's REST API, Mailman 2.1's shell).
+    ListIndex,
 }
 
 impl fmt::Display for Capability {
@@ -79,6 +82,7 @@ impl fmt::Display for Capability {
             Capability::Reachability => "reachability checks from vantage points",
             Capability::Faults => "fault steps (stopping services, forcing a queue run)",
             Capability::MtaQueue => "read access to the MTA's queue",
+            Capability::ListIndex => "a way to read every list of the server (Mailman 3's REST API, or Mailman 2.1's `bin/list_lists` through a shell)",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
             Capability::Pipermail => "Mailman 2.1 pipermail archive (a hosts target with `[mailman] version = \"2.1\"`)",
         })
@@ -291,6 +295,10 @@ pub trait Target: Send + Sync {
     }
     /// The MTA's queue, read on the server.
     fn mta_queue(&self) -> Option<&dyn MtaQueue> {
+        None
+    }
+    /// Every list the server holds.
+    fn list_index(&self) -> Option<&dyn ListIndex> {
         None
     }
     /// Spaces probes to this host (hosts targets); `None` sends at once.

@@ -353,6 +353,10 @@ impl Target for HostsTarget {
     fn may_fault(&self) -> bool {
         self.config.allow.faults
     }
+    /// Mailman 2.1 through the shell, Mailman 3 through REST.
+    fn list_index(&self) -> Option<&dyn crate::target::ListIndex> {
+        crate::target::list_index::hosts_can_list(self).then_some(self as &dyn crate::target::ListIndex)
+    }
     fn pacer(&self) -> Option<&Pacer> {
         Some(&self.pacer)
     }
