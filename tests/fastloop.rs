@@ -156,6 +156,8 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
     assert_eq!(outcome("moderation/nonmember-discard.toml", "expect_held"), ["passed"], "{table}");
     assert_eq!(outcome("moderation/nonmember-discard.toml", "moderate"), ["passed"], "{table}");
     assert_eq!(outcome("refusal/relay.toml", "expect_smtp"), ["passed"], "{table}");
+    // Every list answers `help` at its -request address, seen in the IMAP mailbox.
+    assert_eq!(outcome("delivery/every-list.toml", "expect_every_list_answers"), ["passed"], "{table}");
     // The suite's list settings, read over REST and compared (both lists).
     assert_eq!(outcome("listconf/settings.toml", "expect_settings"), ["passed", "passed"], "{table}");
     // Over ssh: the prototype archive (read as `list` through sudo), by

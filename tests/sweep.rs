@@ -44,7 +44,7 @@ fn every_list_answers_and_a_broken_list_is_named() {
 
             // Healthy: every list answers.
             let (code, events, stderr) = sweep(&["--target", &file, "--within", "60s"]).await;
-            let rows = rows(&events);
+            let rows = rows_of(&events);
             assert_eq!(code, 0, "{}\n{stderr}", show(&rows));
             assert_eq!(rows.len(), lists.len(), "one row per list: {}", show(&rows));
             for list in &lists {
@@ -56,7 +56,7 @@ fn every_list_answers_and_a_broken_list_is_named() {
 
             // A glob naming one list probes that list only.
             let (code, events, stderr) = sweep(&["--target", &file, "--lists", "probe-t*", "--within", "60s"]).await;
-            let rows = rows(&events);
+            let rows = rows_of(&events);
             assert_eq!((code, rows.len()), (0, 1), "{}\n{stderr}", show(&rows));
             assert_eq!(rows[0]["property"], "answer from probe-test@lists.example.test");
 
@@ -66,7 +66,7 @@ fn every_list_answers_and_a_broken_list_is_named() {
             let junit = dir.0.join("sweep.xml");
             let junit_arg = junit.display().to_string();
             let (code, events, stderr) = sweep(&["--target", &file, "--within", "60s", "--junit", &junit_arg]).await;
-            let rows = rows(&events);
+            let rows = rows_of(&events);
             assert_eq!(code, 1, "{}\n{stderr}", show(&rows));
             for row in &rows {
                 let refused = row["property"] == format!("answer from {broken}@lists.example.test");
@@ -95,7 +95,7 @@ fn every_list_answers_and_a_broken_list_is_named() {
                 .to_string();
             support::exec_ok(&target, &["kill", "-TERM", &pid]).await;
             let (code, events, stderr) = sweep(&["--target", &file, "--lists", "probe-held", "--within", "8s"]).await;
-            let rows = rows(&events);
+            let rows = rows_of(&events);
             assert_eq!((code, rows.len()), (1, 1), "{}\n{stderr}", show(&rows));
             assert_eq!(rows[0]["outcome"], "failed", "{}", rows[0]);
             assert!(rows[0]["observed"].as_str().unwrap().starts_with("no answer within 8.00s"), "{}", rows[0]);
@@ -122,7 +122,7 @@ async fn sweep(args: &[&str]) -> (i32, Vec<Value>, String) {
 }
 
 /// The rows of the sweep step.
-fn rows(events: &[Value]) -> Vec<Value> {
+fn rows_of(events: &[Value]) -> Vec<Value> {
     events
         .iter()
         .filter(|e| e["event"] == "step_finished" && e["key"] == "expect_every_list_answers")

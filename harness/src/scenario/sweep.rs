@@ -46,9 +46,10 @@ const KEYS: &[&str] = &["lists", "within", "concurrency"];
 pub(super) fn read_expect_every_list_answers(doc: &mut Doc, value: &Value<'_>) -> Option<EveryListExpectation> {
     let table = doc.table("`expect_every_list_answers`", value)?;
     let mut reader = TableReader::new("expect_every_list_answers", table, value.span(), KEYS);
+    // Every key is read before giving up, so that all its errors are reported.
     let lists = match reader.optional("lists") {
-        Some(v) => Some(doc.checked_string(&reader.field("lists"), "glob", check_glob, v)?),
-        None => None,
+        Some(v) => doc.checked_string(&reader.field("lists"), "glob", check_glob, v).map(Some),
+        None => Some(None),
     };
     let within_value = reader.optional("within");
     let within = fields::duration(doc, &reader.field("within"), within_value, DEFAULT_WITHIN);
@@ -57,7 +58,7 @@ pub(super) fn read_expect_every_list_answers(doc: &mut Doc, value: &Value<'_>) -
         None => Some(DEFAULT_CONCURRENCY),
     };
     reader.finish(doc);
-    Some(EveryListExpectation { lists, within: within?, concurrency: concurrency? })
+    Some(EveryListExpectation { lists: lists?, within: within?, concurrency: concurrency? })
 }
 
 /// A list glob: not empty, no white space or control characters (list
@@ -104,6 +105,30 @@ fn star_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::{parse_scenario, parse_suite, StepKind};
+    use std::path::Path;
+
+    fn load(src: &str) -> Result<StepKind, Vec<String>> {
+        let suite = parse_suite(Path::new("suite.toml"), "[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\n").unwrap();
+        match parse_scenario(Path::new("s.toml"), src, &suite) {
+            Ok(s) => Ok(s.steps[0].kind.clone()),
+            Err(e) => Err(e.errors.iter().map(|e| e.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn the_step_reads_with_defaults_and_errors_point_into_the_file() {
+        let every = load("name = \"n\"\n[[step]]\nexpect_every_list_answers = {}\n").unwrap();
+        assert_eq!(every, StepKind::ExpectEveryListAnswers(EveryListExpectation { lists: None, within: DEFAULT_WITHIN, concurrency: DEFAULT_CONCURRENCY }));
+        let some = load("name = \"n\"\n[[step]]\nexpect_every_list_answers = { lists = \"probe-*\", within = \"5s\", concurrency = 2 }\n").unwrap();
+        assert_eq!(some, StepKind::ExpectEveryListAnswers(EveryListExpectation { lists: Some("probe-*".into()), within: Duration::from_secs(5), concurrency: 2 }));
+        let errors = load("name = \"n\"\n[[step]]\nexpect_every_list_answers = { lists = \"a b\", within = \"soon\", concurrency = 0, list = \"x\" }\n").unwrap_err();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert!(errors[0].starts_with("s.toml:3:39: invalid glob `a b`"), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:57: invalid duration `soon`")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:79: `expect_every_list_answers.concurrency` must be between 1 and 64")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:82: unknown key `list`")), "{errors:#?}");
+    }
 
     #[test]
     fn globs_name_lists_by_name_or_address() {
@@ -113,7 +138,7 @@ mod tests {
         assert!(!glob_names("probe-*", "announce@lists.example.test"));
         assert!(!glob_names("probe", "probe-test@lists.example.test"));
         assert!(glob_names("*", "x@y"));
-        assert!(!glob_names("a*ba", "aba@x"));
+        assert!(!glob_names("ab*ba", "aba@x") && glob_names("a*ba", "aba@x"));
         assert!(check_glob("").is_err() && check_glob("a b").is_err() && check_glob("a*").is_ok());
     }
 }
