@@ -125,9 +125,9 @@ mod tests {
         let errors = load("name = \"n\"\n[[step]]\nexpect_every_list_answers = { lists = \"a b\", within = \"soon\", concurrency = 0, list = \"x\" }\n").unwrap_err();
         assert_eq!(errors.len(), 4, "{errors:#?}");
         assert!(errors[0].starts_with("s.toml:3:39: invalid glob `a b`"), "{errors:#?}");
-        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:57: invalid duration `soon`")), "{errors:#?}");
-        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:79: `expect_every_list_answers.concurrency` must be between 1 and 64")), "{errors:#?}");
-        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:82: unknown key `list`")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:55: invalid duration `soon`")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:77: `expect_every_list_answers.concurrency` must be between 1 and 64")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.starts_with("s.toml:3:80: unknown key `list`")), "{errors:#?}");
     }
 
     #[test]
