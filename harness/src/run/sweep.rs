@@ -252,20 +252,32 @@ async fn send_one<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId, la
     let (transcript, failed) = match result {
         Ok(t) if t.accepted() => (t, None),
         Ok(t) => {
-            let reply = t.final_reply().map(|e| format!("refused at {}: {}", e.stage, e.reply)).unwrap_or_else(|| "refused".into());
+            let reply = t.final_reply().map(refusal).unwrap_or_else(|| "refused".into());
             (t, Some(reply))
         }
         Err(e) => {
             let mut words = unreachable.clone();
             words.push(e.to_string());
             let failed = match e.transcript.final_reply() {
-                Some(x) if !x.reply.is_positive() => format!("refused at {}: {}", x.stage, x.reply),
+                Some(x) if !x.reply.is_positive() => refusal(x),
                 _ => format!("not sent: {}", words.join("; ")),
             };
             (e.transcript, Some(failed))
         }
     };
     Probed { list: list.to_string(), sent: Sent { probe, transcript, at, wall }, failed }
+}
+
+/// `refused at RCPT TO: 550 ...`: the command (or stage) and the whole reply.
+fn refusal(e: &smtp::Exchange) -> String {
+    let at = match e.stage {
+        smtp::Stage::Mail => "MAIL FROM".to_string(),
+        smtp::Stage::Rcpt => "RCPT TO".to_string(),
+        smtp::Stage::Data => "DATA".to_string(),
+        smtp::Stage::Message => "end of data".to_string(),
+        other => other.to_string(),
+    };
+    format!("refused at {at}: {}", e.reply)
 }
 
 /// Mailman's answer to `sent`, or a DSN about it, among messages to its sender.
