@@ -229,6 +229,19 @@ pub async fn archiver_failures(shell: &dyn Shell, paths: &ServerPaths, keys: &Pr
     Ok(ArchiverFacts { log_entries: archiver::archiver_entries(log, &ids, 2), spool_files: spool.lines().map(str::to_string).collect() })
 }
 
+/// Whether Mailman 3's archive queue folder (`<var>/queue/archive`) holds
+/// no `.pck` (waiting) and no `.bak` (being archived) file. A folder that
+/// does not exist is an error, not "empty": the path is wrong then.
+pub async fn archive_queue_empty(shell: &dyn Shell, paths: &ServerPaths) -> Result<bool, TargetError> {
+    let dir = format!("{}/queue/archive", paths.mailman_var_dir);
+    let argv = ["find", &dir, "-maxdepth", "1", "(", "-name", "*.pck", "-o", "-name", "*.bak", ")", "-print", "-quit"];
+    let (code, out, err) = shell.exec(&argv).await?;
+    if code != 0 {
+        return Err(TargetError::Exec(format!("looking in {dir}: {}", err.trim())));
+    }
+    Ok(out.trim().is_empty())
+}
+
 /// exim's `exigrep` on the server's main log: only the lines of the probe's
 /// messages and their bounces leave the server. Messages are found by `id=`
 /// (each Message-ID) and by the probe header line the lists image's DATA
