@@ -422,4 +422,16 @@ mod tests {
             assert!(err.contains("`sudo -n -u list -- grep` on the host refused"), "{err}");
         }
     }
+
+    #[tokio::test]
+    async fn the_archive_queue_is_empty_only_without_waiting_or_working_files() {
+        let shell = Recording::new(&[(0, "", ""), (0, "/srv/mm/queue/archive/1795.1+ab.bak\n", ""), (1, "", "find: '/srv/mm/queue/archive': No such file or directory")]);
+        assert!(archive_queue_empty(&shell, &paths()).await.unwrap());
+        assert!(!archive_queue_empty(&shell, &paths()).await.unwrap());
+        let err = archive_queue_empty(&shell, &paths()).await.unwrap_err().to_string();
+        assert!(err.contains("/srv/mm/queue/archive"), "{err}");
+        let call = &shell.calls()[0];
+        assert_eq!(call[..2], ["find".to_string(), "/srv/mm/queue/archive".to_string()]);
+        assert!(call.contains(&"*.pck".to_string()) && call.contains(&"*.bak".to_string()), "{call:?}");
+    }
 }
