@@ -27,7 +27,7 @@ use crate::target::Target;
 
 /// How many scenarios run at once against one target. Probes are told apart
 /// by Message-ID, so scenarios do not disturb each other's observations.
-pub const PARALLEL_SCENARIOS: usize = 8;
+pub const PARALLEL_SCENARIOS: usize = 4;
 
 /// How a run behaves beyond its scenarios.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
