@@ -15,7 +15,9 @@
 #    qcluster, so that on a busy machine the REST, LMTP, in, pipeline, out,
 #    archive and virgin runners and Django come up first (the archive
 #    runner at nice 10 missed a first probe's archive window),
-# 4. print "mailflow-lists phases: ..." (seconds from this script's start
+# 4. print "mailflow-lists rest answering" once Mailman's REST API answers
+#    (the harness provisions the lists from then on), then
+#    "mailflow-lists phases: ..." (seconds from this script's start
 #    until exim answered, Mailman's master had initialised (its pid file;
 #    it starts the runners then), its REST API and LMTP server answered, the
 #    in, pipeline, out, archive and virgin runners had started, and, with the web side,
@@ -73,11 +75,10 @@ MAILFLOW_BASTION_ADDR="${MAILFLOW_BASTION_ADDR:-172.31.250.11}"
 MAILFLOW_WEB="${MAILFLOW_WEB:-0}"
 MAILFLOW_SSH_AUTHORIZED_KEY="${MAILFLOW_SSH_AUTHORIZED_KEY:-}"
 [[ "$MAILFLOW_WEB" == 0 || "$MAILFLOW_WEB" == 1 ]] || die "MAILFLOW_WEB must be 0 or 1, got '$MAILFLOW_WEB'"
-if [[ "$MAILFLOW_WEB" == 1 ]]; then
-    READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-180}"
-else
-    READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-120}"
-fi
+# The harness waits 240 s for "ready"; on a starved machine (every
+# container in one CPU group beside compilers) REST answered after 146 s,
+# and 120 s here killed healthy starts without the web side.
+READY_TIMEOUT="${MAILFLOW_READY_TIMEOUT:-240}"
 
 [[ -n "${MAILFLOW_REST_PASSWORD:-}" ]] || die "MAILFLOW_REST_PASSWORD is not set (Mailman's REST password for restadmin)"
 [[ "$MAILFLOW_REST_PASSWORD" != *$'\n'* ]] || die "MAILFLOW_REST_PASSWORD must be one line"
@@ -407,6 +408,13 @@ check_alive() {
         die "exim daemon (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/exim4/mainlog"
     fi
     pid=$(pid_from "$MAILMAN_PID_FILE")
+    # Until it has initialised, Mailman's master has no pid file: its
+    # launcher (runuser, which waits for it) stands for it then. On a
+    # starved machine (containers weighted low, builds beside them) that
+    # took over 45 s, and a fixed grace killed healthy starts.
+    if [[ -z "$pid" && ! -e "$READY_FLAG" ]] && alive "$MAILMAN_LAUNCHER"; then
+        pid=$MAILMAN_LAUNCHER
+    fi
     if ! alive "$pid"; then
         tail -n 20 /var/log/mailman3/mailman.log 2>/dev/null || true
         die "Mailman's master runner (pid ${pid:-unknown, pid file gone}) is not running; see /var/log/mailman3/mailman.log"
@@ -441,8 +449,9 @@ if [[ "$MAILFLOW_WEB" == 1 ]]; then
 fi
 
 # During start-up the launcher's own liveness is checked on every pass
-# (below); the pid files are only required after this grace. 5 s without the
-# web side was too short on a loaded 2-core machine: the master had not
+# (below); the pid files are only required after this grace, and Mailman's
+# only once it exists or the container is ready (check_alive). 5 s without
+# the web side was too short on a loaded 2-core machine: the master had not
 # written its pid file yet and a healthy start was killed.
 if [[ "$MAILFLOW_WEB" == 1 ]]; then STARTUP_GRACE=60; else STARTUP_GRACE=45; fi
 # When each first answered, in seconds since this script started.
@@ -451,7 +460,12 @@ started=$SECONDS
 for (( ; ; )); do
     if [[ -z "$EXIM_AT" ]] && greets 25; then EXIM_AT=$(since_start); fi
     if [[ -z "$MASTER_AT" ]] && alive "$(pid_from "$MAILMAN_PID_FILE")"; then MASTER_AT=$(since_start); fi
-    if [[ -z "$REST_AT" ]] && rest_answers; then REST_AT=$(since_start); fi
+    if [[ -z "$REST_AT" ]] && rest_answers; then
+        REST_AT=$(since_start)
+        # The harness provisions the lists through REST from here on,
+        # while the runners and the web side finish starting.
+        echo "mailflow-lists rest answering"
+    fi
     if [[ -z "$LMTP_AT" ]] && greets 8024; then LMTP_AT=$(since_start); fi
     if [[ -z "$RUNNERS_AT" ]] && runners_started; then RUNNERS_AT=$(since_start); fi
     if [[ -z "$WEB_AT" && -s "$WEB_ANSWERED" ]]; then WEB_AT=$(<"$WEB_ANSWERED"); fi

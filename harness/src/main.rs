@@ -491,7 +491,7 @@ async fn cmd_run(
             Err(e) => return setup_failed("target", e.to_string()),
         };
         fanout.emit(&Event::TargetReady { description: target.describe(), versions: Vec::new(), phases: Vec::new() });
-        let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout, load_out).await;
+        let (totals, interrupted) = run_against(&target, &plan, &run_id, options, &fanout, load_out, None).await;
         // The IMAP mailbox keeps everything but this run's own probes.
         let mut discarded = Vec::new();
         let mut error = None;
@@ -529,7 +529,17 @@ async fn run_on_containers(
         fanout.finish();
         Ok(exit(EXIT_SETUP))
     };
-    let start = ContainersTarget::start_with(&plan.suite, StartOptions::from_env());
+    let start_options = StartOptions::from_env();
+    // The scenarios with fault steps (Mailman stopped) would hold up every
+    // other one: they get containers of their own, started at the same
+    // time at a low CPU weight, and run there beside the others.
+    let faulty: Vec<_> = plan.scenarios.iter().filter(|s| run::disturbs_others(s)).cloned().collect();
+    let aside = (!faulty.is_empty() && faulty.len() < plan.scenarios.len() && !options.dry_run && load_out.is_none()).then(|| {
+        let suite = plan.suite.clone();
+        let web = start_options.web && faulty.iter().any(run::reads_the_web);
+        AbortOnDrop(tokio::spawn(async move { ContainersTarget::start_aside(&suite, StartOptions { web, ..start_options }).await }))
+    });
+    let start = ContainersTarget::start_with(&plan.suite, start_options);
     let target = tokio::select! {
         t = start => t,
         signal = signalled() => {
@@ -548,11 +558,50 @@ async fn run_on_containers(
         versions: target.report.versions.clone(),
         phases: target.report.ready_phases(),
     });
-    let (totals, interrupted) = run_against(&target, plan, run_id, options, fanout, load_out).await;
+    let beside = aside.map(|handle| {
+        let paths: Vec<PathBuf> = faulty.iter().map(|s| s.path.clone()).collect();
+        let run_beside: std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<run::ScenarioResult>>> + '_>> = Box::pin(async move {
+            let mut handle = handle;
+            let side = match (&mut handle.0).await {
+                Ok(Ok(side)) => side,
+                Ok(Err(e)) => {
+                    report::log::error(&format!("starting containers for the fault scenarios: {e}; they run after the others instead"));
+                    return None;
+                }
+                Err(_) => return None,
+            };
+            report::log::note(&format!("containers for the fault scenarios: {}", side.report.summary_tail()));
+            let emit = |e: Event| fanout.emit(&e);
+            let results = run::run_all_with(&side, &plan.suite, &faulty, run_id, options, &emit).await;
+            fanout.emit(&run::cleanup_run(&side, &plan.suite, run_id).await);
+            if let Err(e) = side.shutdown().await {
+                report::log::error(&e.to_string());
+            }
+            Some(results)
+        });
+        (paths, run_beside)
+    });
+    let (totals, interrupted) = run_against(&target, plan, run_id, options, fanout, load_out, beside).await;
     if let Err(e) = target.shutdown().await {
         report::log::error(&e.to_string());
     }
     Ok(exit(finish(fanout, totals, interrupted, started)))
+}
+
+/// Scenarios that run on other containers beside the target's own: their
+/// paths, and what runs them there and cleans up after them (`None` when
+/// those containers did not start: the scenarios then run on the target
+/// after the others).
+type Beside<'a> = (Vec<PathBuf>, std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<run::ScenarioResult>>> + 'a>>);
+
+/// Aborts a start-up task that is no longer awaited (the run was
+/// interrupted): its containers are then removed as it is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs the plan against a ready target until done or signalled, then the
@@ -564,10 +613,26 @@ async fn run_against(
     options: run::RunOptions,
     fanout: &Fanout,
     load: Option<(&run::load::LoadSpec, Format)>,
+    beside: Option<Beside<'_>>,
 ) -> (Totals, Option<Signal>) {
     let emit = |e: Event| fanout.emit(&e);
-    let all: std::pin::Pin<Box<dyn std::future::Future<Output = Vec<run::ScenarioResult>> + '_>> = match load {
-        Some((spec, _)) if !options.dry_run => Box::pin(run::load::run_load(target, &plan.suite, &plan.scenarios, spec, run_id, &emit)),
+    let (elsewhere, beside) = match beside {
+        Some((paths, run)) => (paths, Some(run)),
+        None => (Vec::new(), None),
+    };
+    let (here, there): (Vec<_>, Vec<_>) = plan.scenarios.iter().cloned().partition(|s| !elsewhere.contains(&s.path));
+    let all: std::pin::Pin<Box<dyn std::future::Future<Output = Vec<run::ScenarioResult>> + '_>> = match (load, beside) {
+        (Some((spec, _)), _) if !options.dry_run => Box::pin(run::load::run_load(target, &plan.suite, &plan.scenarios, spec, run_id, &emit)),
+        (_, Some(beside)) => Box::pin(async {
+            let (mut results, aside) = tokio::join!(run::run_all_with(target, &plan.suite, &here, run_id, options, &emit), beside);
+            match aside {
+                Some(r) => results.extend(r),
+                None => results.extend(run::run_all_with(target, &plan.suite, &there, run_id, options, &emit).await),
+            }
+            let order = |r: &run::ScenarioResult| plan.scenarios.iter().position(|s| s.path == r.path);
+            results.sort_by_key(order);
+            results
+        }),
         _ => Box::pin(run::run_all_with(target, &plan.suite, &plan.scenarios, run_id, options, &emit)),
     };
     let (results, interrupted) = tokio::select! {

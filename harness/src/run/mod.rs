@@ -137,6 +137,25 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
     result
 }
 
+/// Whether a scenario has fault steps (a service stopped, the sink
+/// refusing), which would break the other scenarios' probes: it runs
+/// alone, or on containers of its own.
+pub fn disturbs_others(scenario: &Scenario) -> bool {
+    scenario.steps.iter().any(|step| step.kind.is_fault())
+}
+
+/// Whether a scenario reads the web side (HyperKitty, pages, HTTP), so
+/// that containers started for it need it.
+pub fn reads_the_web(scenario: &Scenario) -> bool {
+    use crate::scenario::{ArchiveKind, StepKind};
+    scenario.steps.iter().any(|step| match &step.kind {
+        StepKind::ExpectArchived(e) => e.archive == ArchiveKind::HyperKitty,
+        StepKind::ExpectNotArchived(e) => e.archives.contains(&ArchiveKind::HyperKitty),
+        StepKind::ExpectPage(_) | StepKind::ExpectPrivate(_) | StepKind::ExpectHttp(_) => true,
+        _ => false,
+    })
+}
+
 /// Runs every scenario, several at a time; results in the scenarios' order.
 pub async fn run_all<T: Target + ?Sized>(
     target: &T,
@@ -160,8 +179,7 @@ pub async fn run_all_with<T: Target + ?Sized>(
     use futures::stream::{self, StreamExt};
     // A scenario with fault steps (Mailman stopped, the sink refusing)
     // would break the others' probes: it runs alone, after them.
-    let (alone, together): (Vec<_>, Vec<_>) =
-        scenarios.iter().enumerate().partition(|(_, s)| s.steps.iter().any(|step| step.kind.is_fault()));
+    let (alone, together): (Vec<_>, Vec<_>) = scenarios.iter().enumerate().partition(|(_, s)| disturbs_others(s));
     let mut indexed: Vec<(usize, ScenarioResult)> = stream::iter(together)
         .map(|(i, s)| async move { (i, run_scenario_with(target, suite, s, run, options, emit).await) })
         .buffer_unordered(PARALLEL_SCENARIOS)

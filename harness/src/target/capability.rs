@@ -83,6 +83,13 @@ pub trait MailmanQueues: Send + Sync {
     /// Which archivers are on for a list (`GET /3.1/lists/<id>/archivers`)
     /// and its archive policy.
     fn list_archiving<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<ListArchiving, TargetError>>;
+    /// Whether Mailman's archive queue (`queue/archive`) is empty: no
+    /// message waiting (`.pck`) and none being archived (`.bak`, which the
+    /// archive runner removes only after every archiver has had the
+    /// message). `None` when the target cannot tell (Mailman 2.1, no shell).
+    fn archive_queue_empty(&self) -> BoxFuture<'_, Result<Option<bool>, TargetError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// A shell on the list server: docker exec for containers, ssh for hosts.

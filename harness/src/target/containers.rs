@@ -51,6 +51,11 @@ use crate::web::Web;
 
 /// The line the image's start script prints once exim and Mailman answer.
 const READY_LINE: &str = "mailflow-lists ready";
+/// The line the lists container prints once Mailman's REST API answers:
+/// the lists are provisioned from then on, while it finishes starting.
+const REST_LINE: &str = "mailflow-lists rest answering";
+/// How long the lists container may take to print [`READY_LINE`].
+const LISTS_STARTUP_TIMEOUT: Duration = Duration::from_secs(240);
 /// The lists image is Debian's layout.
 static LISTS_PATHS: std::sync::LazyLock<ServerPaths> = std::sync::LazyLock::new(ServerPaths::debian);
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -210,12 +215,18 @@ impl ImapContainer {
 }
 
 /// What a target started for a target file adds: the IMAP mailbox and
-/// Mailman's REST API exposed to this machine.
+/// Mailman's REST API exposed to this machine; and whether the target is
+/// started aside ([`ContainersTarget::start_aside`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct ForHosts {
     imap: bool,
     expose_rest: bool,
+    aside: bool,
 }
+
+/// The lists container's CPU weight when started aside: an eighth of
+/// Docker's default (1024).
+const ASIDE_CPU_SHARES: i64 = 128;
 
 /// A container of the run that reachability is checked from.
 struct VantageContainer {
@@ -302,7 +313,16 @@ impl ContainersTarget {
     /// address on the run's network only. See
     /// [`crate::target::target_file`] for the file.
     pub async fn start_for_target_file(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
-        Self::start_inner(suite, options, ForHosts { imap: true, expose_rest: true }).await
+        Self::start_inner(suite, options, ForHosts { imap: true, expose_rest: true, aside: false }).await
+    }
+
+    /// As [`ContainersTarget::start_with`], for a second set of containers
+    /// started beside the run's own (the scenarios with fault steps run
+    /// there, so that the others need not wait for them): its lists
+    /// container gets a low CPU weight (`--cpu-shares`), so that while both
+    /// start, the run's own container's services come up first.
+    pub async fn start_aside(suite: &Suite, options: StartOptions) -> Result<ContainersTarget, TargetError> {
+        Self::start_inner(suite, options, ForHosts { aside: true, ..ForHosts::default() }).await
     }
 
     async fn start_inner(suite: &Suite, options: StartOptions, for_hosts: ForHosts) -> Result<ContainersTarget, TargetError> {
@@ -388,10 +408,6 @@ impl ContainersTarget {
                 versions: Vec::new(),
             },
         };
-        // The phases are a report, not a condition: without them the start goes on.
-        if let Ok(output) = super::docker::docker(&["logs", &target.container_id], Duration::from_secs(10)).await {
-            target.report.phases = parse_phases(&output);
-        }
         match address_on(&target.container_id, &target.network.name).await {
             Ok(ip) => {
                 target.container_ip = ip;
@@ -413,15 +429,32 @@ impl ContainersTarget {
                 return Err(e);
             }
         }
+        // Mailman's REST API answers: the lists are made while its runners
+        // (and the web side) finish starting.
         let provisioning = std::time::Instant::now();
-        let versions = match target.provision(suite).await {
-            Ok(v) => v,
-            Err(e) => {
+        let ready_within = LISTS_STARTUP_TIMEOUT.saturating_sub(started.elapsed());
+        let (versions, ready) = tokio::join!(
+            async {
+                let v = target.provision(suite).await;
+                (v, provisioning.elapsed())
+            },
+            wait_for_ready(&target.container_id, ready_within)
+        );
+        let versions = match (versions, ready) {
+            ((Ok(v), took), Ok(at)) => {
+                target.report.provisioning = took;
+                target.report.container_start = at.duration_since(started);
+                v
+            }
+            ((Err(e), _), _) | (_, Err(e)) => {
                 let _ = target.shutdown().await;
                 return Err(e);
             }
         };
-        target.report.provisioning = provisioning.elapsed();
+        // The phases are a report, not a condition: without them the start goes on.
+        if let Ok(output) = super::docker::docker(&["logs", &target.container_id], Duration::from_secs(10)).await {
+            target.report.phases = parse_phases(&output);
+        }
         target.report.first_probe = started.elapsed();
         target.report.versions = versions;
         Ok(target)
@@ -874,6 +907,10 @@ impl MailmanQueues for ContainersTarget {
             Ok(ListArchiving { archivers, policy })
         })
     }
+
+    fn archive_queue_empty(&self) -> BoxFuture<'_, Result<Option<bool>, TargetError>> {
+        Box::pin(async move { through_shell::archive_queue_empty(self, &LISTS_PATHS).await.map(Some) })
+    }
 }
 
 impl MtaLog for ContainersTarget {
@@ -986,9 +1023,10 @@ async fn start_containers(
     let mut domains: Vec<&str> = suite.lists.iter().map(|l| l.domain.as_str()).collect();
     domains.dedup();
     let (repo, tag) = lists_image.split_once(':').expect("tagged image");
+    let aside = launch.for_hosts.aside;
     let dns_addr = network.addr(DNS_HOST).to_string();
     let mut lists = GenericImage::new(repo, tag)
-        .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
+        .with_wait_for(WaitFor::message_on_stdout(REST_LINE))
         .with_env_var("MAILFLOW_SINK_HOST", gateway.to_string())
         .with_env_var("MAILFLOW_SINK_PORT", sink.addr().port().to_string())
         .with_env_var("MAILFLOW_PROBE_DOMAIN", suite.probe_domain.clone())
@@ -1003,12 +1041,18 @@ async fn start_containers(
         .with_network(network.name.clone())
         // The run's DNS container is the lists host's only DNS server: its
         // lookups (Mailman's DMARC policy checks) stay on the run's network.
-        .with_host_config_modifier(move |hc| hc.dns = Some(vec![dns_addr.clone()]))
+        .with_host_config_modifier(move |hc| {
+            hc.dns = Some(vec![dns_addr.clone()]);
+            // Docker's default weight is 1024.
+            if aside {
+                hc.cpu_shares = Some(ASIDE_CPU_SHARES);
+            }
+        })
         .with_cap_add("NET_ADMIN")
         // Lets the start script lower, then restore, the priority of the
         // runners the first probe does not need (containers/lists/start.sh).
         .with_cap_add("SYS_NICE")
-        .with_startup_timeout(Duration::from_secs(240));
+        .with_startup_timeout(LISTS_STARTUP_TIMEOUT);
     if let Some(ssh) = &launch.ssh {
         lists = lists.with_env_var("MAILFLOW_SSH_AUTHORIZED_KEY", ssh.public_key);
     }
@@ -1038,6 +1082,42 @@ async fn start_containers(
     let lists = lists.map_err(|e| TargetError::Start(e.to_string()))?;
     let (vantages, dns) = others?;
     Ok((lists, vantages, dns, sink, imap))
+}
+
+/// Follows the lists container's output until [`READY_LINE`]: when it
+/// appeared. The container stopping first (its start script gave up) or
+/// `within` passing is an error with the last lines it printed.
+async fn wait_for_ready(container_id: &str, within: Duration) -> Result<std::time::Instant, TargetError> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new("docker")
+        .args(["logs", "--follow", container_id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| TargetError::Start(format!("cannot run docker logs: {e}")))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let follow = async {
+        while let Some(line) = lines.next_line().await.map_err(|e| TargetError::Start(format!("reading the lists container's output: {e}")))? {
+            if line.trim_end() == READY_LINE {
+                return Ok(std::time::Instant::now());
+            }
+            if last.len() == 10 {
+                last.pop_front();
+            }
+            last.push_back(line);
+        }
+        Err(TargetError::Start(format!(
+            "the lists container stopped before it was ready; its last lines: {}",
+            last.iter().map(String::as_str).collect::<Vec<_>>().join(" | ")
+        )))
+    };
+    tokio::time::timeout(within, follow)
+        .await
+        .map_err(|_| TargetError::Timeout { what: "the lists container to be ready".into(), after: within })?
 }
 
 /// What the lists container (and, with ssh, the bastion) is started with.

@@ -229,6 +229,19 @@ pub async fn archiver_failures(shell: &dyn Shell, paths: &ServerPaths, keys: &Pr
     Ok(ArchiverFacts { log_entries: archiver::archiver_entries(log, &ids, 2), spool_files: spool.lines().map(str::to_string).collect() })
 }
 
+/// Whether Mailman 3's archive queue folder (`<var>/queue/archive`) holds
+/// no `.pck` (waiting) and no `.bak` (being archived) file. A folder that
+/// does not exist is an error, not "empty": the path is wrong then.
+pub async fn archive_queue_empty(shell: &dyn Shell, paths: &ServerPaths) -> Result<bool, TargetError> {
+    let dir = format!("{}/queue/archive", paths.mailman_var_dir);
+    let argv = ["find", &dir, "-maxdepth", "1", "(", "-name", "*.pck", "-o", "-name", "*.bak", ")", "-print", "-quit"];
+    let (code, out, err) = shell.exec(&argv).await?;
+    if code != 0 {
+        return Err(TargetError::Exec(format!("looking in {dir}: {}", err.trim())));
+    }
+    Ok(out.trim().is_empty())
+}
+
 /// exim's `exigrep` on the server's main log: only the lines of the probe's
 /// messages and their bounces leave the server. Messages are found by `id=`
 /// (each Message-ID) and by the probe header line the lists image's DATA
@@ -408,5 +421,17 @@ mod tests {
             let err = prototype_find(&list, &paths(), "l@d", &keys("<m@x>")).await.unwrap_err().to_string();
             assert!(err.contains("`sudo -n -u list -- grep` on the host refused"), "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_archive_queue_is_empty_only_without_waiting_or_working_files() {
+        let shell = Recording::new(&[(0, "", ""), (0, "/srv/mm/queue/archive/1795.1+ab.bak\n", ""), (1, "", "find: '/srv/mm/queue/archive': No such file or directory")]);
+        assert!(archive_queue_empty(&shell, &paths()).await.unwrap());
+        assert!(!archive_queue_empty(&shell, &paths()).await.unwrap());
+        let err = archive_queue_empty(&shell, &paths()).await.unwrap_err().to_string();
+        assert!(err.contains("/srv/mm/queue/archive"), "{err}");
+        let call = &shell.calls()[0];
+        assert_eq!(call[..2], ["find".to_string(), "/srv/mm/queue/archive".to_string()]);
+        assert!(call.contains(&"*.pck".to_string()) && call.contains(&"*.bak".to_string()), "{call:?}");
     }
 }

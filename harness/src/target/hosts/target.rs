@@ -444,6 +444,17 @@ impl MailmanQueues for HostsTarget {
             Ok(ListArchiving { archivers, policy })
         })
     }
+    /// Mailman 3's `queue/archive` through the shell; Mailman 2.1 or no
+    /// shell: cannot tell.
+    fn archive_queue_empty(&self) -> BoxFuture<'_, Result<Option<bool>, TargetError>> {
+        Box::pin(async move {
+            let Some(shell) = self.shell.as_deref() else { return Ok(None) };
+            if self.config.mailman21.is_some() {
+                return Ok(None);
+            }
+            through_shell::archive_queue_empty(shell, &self.paths).await.map(Some)
+        })
+    }
 }
 
 /// How Mailman's REST API is reached.
