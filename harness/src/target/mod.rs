@@ -26,8 +26,11 @@ pub mod through_shell;
 pub mod target_file;
 
 mod capability;
+pub mod cutover;
 #[cfg(feature = "containers")]
 mod container_faults;
+#[cfg(feature = "containers")]
+mod container_cutover;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -65,6 +68,9 @@ pub enum Capability {
     Faults,
     /// The MTA's queue, read on the server.
     MtaQueue,
+    /// The cutover steps' facts (queues, held counts, permissions, the old
+    /// host) and the hold switch.
+    Cutover,
 }
 
 impl fmt::Display for Capability {
@@ -79,6 +85,7 @@ impl fmt::Display for Capability {
             Capability::Reachability => "reachability checks from vantage points",
             Capability::Faults => "fault steps (stopping services, forcing a queue run)",
             Capability::MtaQueue => "read access to the MTA's queue",
+            Capability::Cutover => "cutover checks (the MTA's and Mailman's queues, held counts, permissions, the old host)",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
             Capability::Pipermail => "Mailman 2.1 pipermail archive (a hosts target with `[mailman] version = \"2.1\"`)",
         })
@@ -291,6 +298,10 @@ pub trait Target: Send + Sync {
     }
     /// The MTA's queue, read on the server.
     fn mta_queue(&self) -> Option<&dyn MtaQueue> {
+        None
+    }
+    /// The cutover steps' facts and the hold switch ([`cutover::Cutover`]).
+    fn cutover(&self) -> Option<&dyn cutover::Cutover> {
         None
     }
     /// Spaces probes to this host (hosts targets); `None` sends at once.

@@ -53,6 +53,9 @@ moderate = true
 
 [limits]
 probes_per_minute = 4
+
+[cutover]
+old_smtp = ["198.51.100.24", "[2001:db8::24]:2525"]
 "#;
 
 fn hosts(src: &str) -> HostsConfig {
@@ -130,6 +133,7 @@ fn a_full_file() {
         }),
         allow: Allow { moderate: true, faults: false },
         limits: Limits { probes_per_minute: 4 },
+        cutover: Cutover { old_smtp: vec!["198.51.100.24:25".parse().unwrap(), "[2001:db8::24]:2525".parse().unwrap()] },
     };
     assert_eq!(config, expected);
 }
