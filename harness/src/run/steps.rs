@@ -1310,7 +1310,7 @@ mod tests {
         let suite = crate::scenario::parse_suite(std::path::Path::new("suite.toml"), "probe_domain = \"probe.test\"\n").unwrap();
         let to = vec!["alice@probe.test".to_string()];
         let spec = ProbeSpec { from: "bob@probe.test", to: &to, subject: "s", body: None, headers: &[], attachments: &[] };
-        let mut state = State { last: None, probe_ids: Vec::new(), list_ids: Vec::new(), undo: Default::default() };
+        let mut state = State { last: None, probe_ids: Vec::new(), list_ids: Vec::new(), undo: Default::default(), held: Default::default() };
 
         let probe = probe::build(&RunId::new(), "probe.test", "t", &spec);
         let id = probe.message_id.clone();

