@@ -1609,3 +1609,15 @@ send = { from = "alice@probe.test", subject = "s", attachments = [
         ]
     );
 }
+
+#[test]
+fn a_folder_with_its_own_suite_is_left_out_of_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join("cutover")).unwrap();
+    for file in ["suite.toml", "a.toml", "cutover/suite.toml", "cutover/b.toml"] {
+        std::fs::write(root.join(file), "").unwrap();
+    }
+    assert_eq!(discover(&[root.to_path_buf()]).unwrap(), [root.join("a.toml")]);
+    assert_eq!(discover(&[root.join("cutover")]).unwrap(), [root.join("cutover/b.toml")]);
+}
