@@ -266,7 +266,8 @@ pub fn held_by_list(files: &[String]) -> Vec<(String, u64)> {
 
 /// Mailman's permission check: `bin/check_perms` on 2.1 (reports only; it
 /// changes nothing without `-f`); on 3, files and folders under the var
-/// folder that its user does not own (`find ! -user`).
+/// folder that its user does not own (`find ! -user`), leaving out Debian's
+/// `web/` folder (mailman3-web's, owned by www-data).
 pub async fn permissions(shell: &dyn Shell, layout: &MailmanLayout) -> Result<Permissions, TargetError> {
     match layout {
         MailmanLayout::TwoOne(paths) => {
@@ -274,13 +275,17 @@ pub async fn permissions(shell: &dyn Shell, layout: &MailmanLayout) -> Result<Pe
             Ok(perms_of_check_perms(&report))
         }
         MailmanLayout::Three { var_dir, user } => {
-            let (code, out, err) = shell.exec(&["find", var_dir, "!", "-user", user, "-printf", "%u:%g %p\\n"]).await?;
+            // Debian keeps the web side's state (Django, owned by www-data)
+            // in `<var>/web`: not Mailman core's, so not checked.
+            let web = format!("{var_dir}/web");
+            let (code, out, err) =
+                shell.exec(&["find", var_dir, "-path", &web, "-prune", "-o", "!", "-user", user, "-printf", "%u:%g %p\\n"]).await?;
             if code != 0 {
                 return Err(TargetError::Exec(format!("find {var_dir} exited with {code}: {}", err.trim())));
             }
             let all: Vec<String> = out.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("owned by {l}")).collect();
             Ok(Permissions {
-                checked: format!("files under {var_dir} not owned by {user}"),
+                checked: format!("files under {var_dir} (but web/) not owned by {user}"),
                 total: all.len(),
                 problems: all.into_iter().take(MAX_PROBLEMS).collect(),
             })
