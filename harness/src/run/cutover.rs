@@ -233,8 +233,8 @@ pub(super) async fn expect_mailman_queues<T: Target + ?Sized>(target: &T, exp: &
                     let most = counts.iter().max_by_key(|(_, n)| *n);
                     if over.is_empty() {
                         let observed = match most {
-                            Some((l, n)) => format!("{} list(s); at most {n} ({l})", counts.len()),
-                            None => "no held messages".to_string(),
+                            Some((l, n)) if *n > 0 => format!("{} list(s); the most held: {n} on {l}", counts.len()),
+                            _ => format!("{} list(s), none holds a message", counts.len()),
                         };
                         Row::passed(property, expected, observed)
                     } else {
