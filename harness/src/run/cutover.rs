@@ -455,9 +455,9 @@ fn age(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s}s"),
-        60..3600 if s % 60 == 0 => format!("{}m", s / 60),
-        3600..86_400 if s % 3600 == 0 => format!("{}h", s / 3600),
-        _ if s >= 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        60..3600 if s.is_multiple_of(60) => format!("{}m", s / 60),
+        3600..86_400 if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s >= 86_400 && s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
         _ => secs(d),
     }
 }
