@@ -104,14 +104,16 @@ fn the_cutover_suite_holds_releases_and_loses_nothing_and_names_what_is_wrong() 
             );
             assert!(old.sink().messages().is_empty(), "nothing was delivered from the old host");
 
-            // A post Mailman shunts: the queue check names the shunt queue.
+            // A post Mailman shunts (a non-member's, held with two
+            // Message-IDs; a member's is delivered): the queue check names
+            // the shunt queue.
             let shunt = parse_scenario(
                 std::path::Path::new("shunt.toml"),
                 r#"name = "a post with two Message-IDs is shunted"
 list = "probe-test"
 [[step]]
-send_raw = { from = "alice@probe.test", to = ["probe-test@lists.example.test"], data = """
-From: alice@probe.test
+send_raw = { from = "nm-shunt@probe.test", to = ["probe-test@lists.example.test"], data = """
+From: nm-shunt@probe.test
 To: probe-test@lists.example.test
 Subject: two Message-IDs
 Message-ID: {message_id}
