@@ -2,6 +2,7 @@
 //! probe's Message-ID and its probe header. The runner never prints; it emits [`Event`]s that
 //! reporters consume.
 
+mod cutover;
 mod diagnose;
 mod digest;
 pub mod events;
@@ -103,7 +104,8 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
     let t0 = Instant::now();
     // Services a fault step left stopped come back first: the held-queue
     // clean-up below needs Mailman.
-    let repaired = faults::undo(target, &state.undo).await;
+    let mut repaired = faults::undo(target, &state.undo).await;
+    repaired.extend(cutover::undo(target, &state.held).await);
     let cleaned = moderation::cleanup(target, run, &state.list_ids, &state.probe_ids).await;
     let mut rows: Vec<Row> = match cleaned {
         Ok(None) => None,

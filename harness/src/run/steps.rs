@@ -35,6 +35,8 @@ pub(super) struct State {
     pub list_ids: Vec<String>,
     /// What fault steps changed, to repair at the end.
     pub undo: super::faults::Undo,
+    /// Domains `mta_hold` held, to release at the end.
+    pub held: super::cutover::Held,
 }
 
 pub(super) async fn execute<T: Target + ?Sized>(
@@ -77,6 +79,14 @@ pub(super) async fn execute<T: Target + ?Sized>(
         StepKind::SinkFault(f) => super::faults::sink_fault(target, f, &mut state.undo),
         StepKind::ExpectQueued(exp) => with_probe(state.last.as_ref(), |s| super::faults::expect_queued(target, s, exp)).await,
         StepKind::ExpectEveryListAnswers(exp) => super::sweep::expect_every_list_answers(target, suite, scenario, step, run, exp).await,
+        StepKind::ExpectMtaQueue(exp) => super::cutover::expect_mta_queue(target, state.last.as_ref(), exp).await,
+        StepKind::ExpectMailmanQueues(exp) => super::cutover::expect_mailman_queues(target, exp).await,
+        StepKind::ExpectDnsTtl(exp) => super::cutover::expect_dns_ttl(target, exp).await,
+        StepKind::ExpectBanner(exp) => super::cutover::expect_banner(target, exp).await,
+        StepKind::ExpectOldHost(exp) => super::cutover::expect_old_host(target, exp).await,
+        StepKind::ExpectPermissionsClean => super::cutover::expect_permissions_clean(target).await,
+        StepKind::MtaHold(domain) => super::cutover::set_hold(target, domain, true, &mut state.held).await,
+        StepKind::MtaRelease(domain) => super::cutover::set_hold(target, domain, false, &mut state.held).await,
     }
 }
 
@@ -104,6 +114,9 @@ pub(super) fn dry_run<T: Target + ?Sized>(target: &T, suite: &Suite, scenario: &
         StepKind::Stop(s) => format!("would stop {s}"),
         StepKind::Start(s) => format!("would start {s}"),
         StepKind::MtaQueueRun(_) => "would run exim's queue by force (exim -qff)".into(),
+        StepKind::MtaHold(d) => format!("would hold mail for {d} in exim's queue"),
+        StepKind::MtaRelease(d) => format!("would release mail for {d} and run exim's queue by force"),
+        StepKind::ExpectOldHost(e) => format!("would ask the old host MAIL FROM:<{}> RCPT TO:<{}>, then RSET (never DATA)", e.from, e.list),
         other => format!("would check {}", other.key()),
     };
     Verdict::row(Row::skipped(step.kind.key(), "", format!("dry run: {would}")))
@@ -1353,7 +1366,7 @@ mod tests {
         let suite = crate::scenario::parse_suite(std::path::Path::new("suite.toml"), "probe_domain = \"probe.test\"\n").unwrap();
         let to = vec!["alice@probe.test".to_string()];
         let spec = ProbeSpec { from: "bob@probe.test", to: &to, subject: "s", body: None, headers: &[], attachments: &[] };
-        let mut state = State { last: None, probe_ids: Vec::new(), list_ids: Vec::new(), undo: Default::default() };
+        let mut state = State { last: None, probe_ids: Vec::new(), list_ids: Vec::new(), undo: Default::default(), held: Default::default() };
 
         let probe = probe::build(&RunId::new(), "probe.test", "t", &spec);
         let id = probe.message_id.clone();

@@ -12,7 +12,8 @@ use super::suite::read_suite;
 const SUITE_FILE: &str = "suite.toml";
 
 /// The scenario files under `paths`: directories are searched recursively
-/// for `*.toml` other than `suite.toml` (hidden entries skipped), each
+/// for `*.toml` other than `suite.toml` (hidden entries skipped, and
+/// folders below that hold a `suite.toml` of their own), each
 /// directory's files sorted; files are taken as given. No file is read, so
 /// this stays fast enough for `cargo test -- --list`.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadErrors> {
@@ -78,6 +79,9 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
         }
         // `fs::metadata` follows symlinks, so linked folders are searched too.
         match fs::metadata(&path) {
+            // A folder below with a suite of its own (scenarios/cutover/) is
+            // run on its own, by naming it.
+            Ok(meta) if meta.is_dir() && path.join(SUITE_FILE).is_file() => {}
             Ok(meta) if meta.is_dir() => walk(&path, found, errors),
             Ok(_) => {
                 let is_toml = path.extension().is_some_and(|ext| ext == "toml");

@@ -49,6 +49,7 @@
 
 pub(crate) mod error;
 pub(crate) mod fields;
+mod cutover;
 mod load;
 mod faults;
 mod model;
@@ -73,6 +74,7 @@ pub use model::{
     Scheme, SendSpec, SettingsExpectation, SmtpExpectation, SmtpStage, StatusPattern, Step, StepKind, Suite, Window,
     MAX_ATTACHMENT_SIZE, MESSAGE_ID_PLACEHOLDER, PROBE_HEADER_PLACEHOLDER,
 };
+pub use cutover::{BannerExpectation, DnsTtlExpectation, Family, MailmanQueuesExpectation, MtaQueueExpectation, OldHostExpectation};
 pub use faults::{QueueRun, QueuedExpectation, Service, SinkFault};
 pub use ports::PortsExpectation;
 pub use sweep::EveryListExpectation;

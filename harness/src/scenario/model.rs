@@ -343,13 +343,26 @@ pub enum StepKind {
     ExpectQueued(super::faults::QueuedExpectation),
     SinkFault(super::faults::SinkFault),
     ExpectEveryListAnswers(super::sweep::EveryListExpectation),
+    ExpectMtaQueue(super::cutover::MtaQueueExpectation),
+    ExpectMailmanQueues(super::cutover::MailmanQueuesExpectation),
+    ExpectDnsTtl(super::cutover::DnsTtlExpectation),
+    ExpectBanner(super::cutover::BannerExpectation),
+    ExpectOldHost(super::cutover::OldHostExpectation),
+    ExpectPermissionsClean,
+    /// A domain whose mail exim holds in its queue from now on.
+    MtaHold(String),
+    /// A held domain released, and a forced queue run.
+    MtaRelease(String),
 }
 
 impl StepKind {
     /// Whether the step changes the list server for everyone (stops a
     /// service, changes the sink's answers): its scenario runs alone.
     pub fn is_fault(&self) -> bool {
-        matches!(self, StepKind::Stop(_) | StepKind::Start(_) | StepKind::MtaQueueRun(_) | StepKind::SinkFault(_))
+        matches!(
+            self,
+            StepKind::Stop(_) | StepKind::Start(_) | StepKind::MtaQueueRun(_) | StepKind::SinkFault(_) | StepKind::MtaHold(_) | StepKind::MtaRelease(_)
+        )
     }
 
 
@@ -383,6 +396,14 @@ impl StepKind {
             StepKind::ExpectQueued(_) => "expect_queued",
             StepKind::SinkFault(_) => "sink_fault",
             StepKind::ExpectEveryListAnswers(_) => "expect_every_list_answers",
+            StepKind::ExpectMtaQueue(_) => "expect_mta_queue",
+            StepKind::ExpectMailmanQueues(_) => "expect_mailman_queues",
+            StepKind::ExpectDnsTtl(_) => "expect_dns_ttl",
+            StepKind::ExpectBanner(_) => "expect_banner",
+            StepKind::ExpectOldHost(_) => "expect_old_host",
+            StepKind::ExpectPermissionsClean => "expect_permissions_clean",
+            StepKind::MtaHold(_) => "mta_hold",
+            StepKind::MtaRelease(_) => "mta_release",
         }
     }
 }

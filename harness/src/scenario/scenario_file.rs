@@ -48,6 +48,14 @@ const STEP_KEYS: &[&str] = &[
     "expect_queued",
     "sink_fault",
     "expect_every_list_answers",
+    "expect_mta_queue",
+    "expect_mailman_queues",
+    "expect_dns_ttl",
+    "expect_banner",
+    "expect_old_host",
+    "expect_permissions_clean",
+    "mta_hold",
+    "mta_release",
 ];
 const SEND_RAW_KEYS: &[&str] = &["from", "to", "data"];
 const HELD_KEYS: &[&str] = &["reason_contains", "within"];
@@ -327,6 +335,23 @@ fn read_steps<'s>(
             }
 
             "expect_every_list_answers" => super::sweep::read_expect_every_list_answers(doc, value).map(StepKind::ExpectEveryListAnswers),
+            // Cutover: about the host, not a probe, but for `holds_domain`.
+            "expect_mta_queue" => {
+                let exp = super::cutover::read_expect_mta_queue(doc, value);
+                if exp.as_ref().is_some_and(|e| e.holds_domain.is_some()) {
+                    require_send(doc, key, &key_span, last_send);
+                }
+                exp.map(StepKind::ExpectMtaQueue)
+            }
+            "expect_mailman_queues" => super::cutover::read_expect_mailman_queues(doc, value).map(StepKind::ExpectMailmanQueues),
+            "expect_dns_ttl" => super::cutover::read_expect_dns_ttl(doc, value).map(StepKind::ExpectDnsTtl),
+            "expect_banner" => super::cutover::read_expect_banner(doc, value).map(StepKind::ExpectBanner),
+            "expect_old_host" => {
+                super::cutover::read_expect_old_host(doc, suite, defaults.list, &key_span, value).map(StepKind::ExpectOldHost)
+            }
+            "expect_permissions_clean" => super::cutover::read_expect_permissions_clean(doc, value).map(|()| StepKind::ExpectPermissionsClean),
+            "mta_hold" => super::cutover::read_hold_domain(doc, key, value).map(StepKind::MtaHold),
+            "mta_release" => super::cutover::read_hold_domain(doc, key, value).map(StepKind::MtaRelease),
 
             other => unreachable!("`{other}` is not in STEP_KEYS"),
         };

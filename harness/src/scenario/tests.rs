@@ -373,7 +373,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key in a step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n  expect_bounce = true\n",
-        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers",
+        "s.toml:5:3: unknown key `expect_bounce` in `[[step]]`; accepted keys: send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers, expect_mta_queue, expect_mailman_queues, expect_dns_ttl, expect_banner, expect_old_host, expect_permissions_clean, mta_hold, mta_release",
     ),
     (
         "unknown key in an inline table",
@@ -443,7 +443,7 @@ const SCENARIO_ERRORS: &[(&str, &str, &str)] = &[
     (
         "empty step",
         "name = \"x\"\nlist = \"probe-test\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\n\n[[step]]\n\n[[step]]\nexpect_smtp = 250\n",
-        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers",
+        "s.toml:6:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers, expect_mta_queue, expect_mailman_queues, expect_dns_ttl, expect_banner, expect_old_host, expect_permissions_clean, mta_hold, mta_release",
     ),
     (
         "no steps",
@@ -981,7 +981,7 @@ expect_delivered = { within = "0s" }
             "s.toml:6:17: invalid address `alice` in `send.from`: must contain exactly one `@`",
             "s.toml:6:41: unknown key `cc` in `send`; accepted keys: from, to, subject, body, headers, attachments",
             "s.toml:7:42: unknown key `when` in `expect_smtp`; accepted keys: code, text_contains, at",
-            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers",
+            "s.toml:9:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers, expect_mta_queue, expect_mailman_queues, expect_dns_ttl, expect_banner, expect_old_host, expect_permissions_clean, mta_hold, mta_release",
             "s.toml:12:31: invalid duration `0s` in `expect_delivered.within`: must be greater than zero",
         ]
     );
@@ -1122,7 +1122,7 @@ fn error_display_and_diagnostic() {
     assert_eq!(
         errors.to_string(),
         "s.toml:2:1: unknown key `colour` at the top level; accepted keys: name, list, step\n\
-         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers"
+         s.toml:3:1: empty `[[step]]`: give it one or more of send, send_raw, expect_smtp, expect_delivered, expect_archived, expect_held, moderate, expect_not_delivered, expect_not_archived, expect_notice, expect_shunted, expect_bounced, expect_fate, expect_page, expect_private, expect_digest, expect_settings, expect_port, expect_ports, expect_http, expect_dns, stop, start, mta_queue_run, expect_queued, sink_fault, expect_every_list_answers, expect_mta_queue, expect_mailman_queues, expect_dns_ttl, expect_banner, expect_old_host, expect_permissions_clean, mta_hold, mta_release"
     );
     let first = &errors.errors[0];
     assert_eq!(
@@ -1608,4 +1608,16 @@ send = { from = "alice@probe.test", subject = "s", attachments = [
             attachment("largest", "application/octet-stream", MAX_ATTACHMENT_SIZE),
         ]
     );
+}
+
+#[test]
+fn a_folder_with_its_own_suite_is_left_out_of_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join("cutover")).unwrap();
+    for file in ["suite.toml", "a.toml", "cutover/suite.toml", "cutover/b.toml"] {
+        std::fs::write(root.join(file), "").unwrap();
+    }
+    assert_eq!(discover(&[root.to_path_buf()]).unwrap(), [root.join("a.toml")]);
+    assert_eq!(discover(&[root.join("cutover")]).unwrap(), [root.join("cutover/b.toml")]);
 }

@@ -187,6 +187,60 @@ pub async fn send_secured(
     send_on_secured(stream, envelope, message, timeouts, security).await
 }
 
+/// Connects to `addr` and reads its greeting, then says QUIT: the
+/// transcript holds the greeting (the 220 banner, or a refusal).
+pub async fn greeting(addr: SocketAddr, timeouts: Timeouts) -> Result<Transcript, SendError> {
+    let stream = connect(addr, timeouts).await?;
+    greeting_on(stream, timeouts).await
+}
+
+/// [`greeting`] on any stream.
+pub async fn greeting_on<S: AsyncRead + AsyncWrite + Unpin>(stream: S, timeouts: Timeouts) -> Result<Transcript, SendError> {
+    let mut session = Session { io: BufReader::new(stream), in_tls: false, started: Instant::now(), timeouts, transcript: Transcript::default() };
+    let result = async {
+        session.exchange(Stage::Connect, None).await?;
+        session.quit().await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(session.transcript),
+        Err(kind) => Err(SendError { kind, transcript: session.transcript }),
+    }
+}
+
+/// Connects to `addr` and asks whether it would take mail from `mail_from`
+/// to each of `rcpt_to`: greeting, EHLO, MAIL FROM, RCPT TO, then RSET and
+/// QUIT. Never DATA: nothing is delivered even when a server accepts. The
+/// transcript holds every reply (a refusal stops at its stage).
+pub async fn try_rcpt(addr: SocketAddr, envelope: &Envelope<'_>, timeouts: Timeouts) -> Result<Transcript, SendError> {
+    let stream = connect(addr, timeouts).await?;
+    try_rcpt_on(stream, envelope, timeouts).await
+}
+
+/// [`try_rcpt`] on any stream.
+pub async fn try_rcpt_on<S: AsyncRead + AsyncWrite + Unpin>(stream: S, envelope: &Envelope<'_>, timeouts: Timeouts) -> Result<Transcript, SendError> {
+    let mut session = Session { io: BufReader::new(stream), in_tls: false, started: Instant::now(), timeouts, transcript: Transcript::default() };
+    let result = async {
+        if session.hello(envelope).await?.is_none() {
+            return Ok(());
+        }
+        if session.exchange(Stage::Mail, Some(format!("MAIL FROM:<{}>", envelope.mail_from))).await?.is_positive() {
+            for rcpt in envelope.rcpt_to {
+                session.exchange(Stage::Rcpt, Some(format!("RCPT TO:<{rcpt}>"))).await?;
+            }
+        }
+        // Ends the transaction; whatever RSET answers, QUIT follows.
+        let _ = session.write(b"RSET\r\n", Stage::Rcpt).await;
+        let _ = session.read_reply(Stage::Rcpt).await;
+        session.quit().await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(session.transcript),
+        Err(kind) => Err(SendError { kind, transcript: session.transcript }),
+    }
+}
+
 /// The transaction on any stream, so that it can be driven in memory too.
 pub async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
@@ -491,5 +545,41 @@ mod tests {
         let err = res.unwrap_err();
         assert!(matches!(err.kind, SendErrorKind::ReplyTimeout { stage: Stage::Ehlo, .. }), "{err}");
         assert_eq!(err.transcript.exchanges.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn try_rcpt_never_sends_data_even_when_accepted() {
+        let (client, mut server) = tokio::io::duplex(64 * 1024);
+        let rcpts = vec!["list@lists.test".to_string()];
+        let env = Envelope { helo: "probe.test", mail_from: "a@probe.test", rcpt_to: &rcpts };
+        let srv = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            server.write_all(b"220 old host ESMTP\r\n250 ok\r\n250 ok\r\n250 Accepted\r\n250 Reset OK\r\n221 bye\r\n").await.unwrap();
+            let mut seen = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(3), server.read_to_end(&mut seen)).await;
+            String::from_utf8_lossy(&seen).into_owned()
+        });
+        let t = Timeouts { connect: Duration::from_secs(1), reply: Duration::from_millis(500) };
+        let transcript = try_rcpt_on(client, &env, t).await.unwrap();
+        let sent = srv.await.unwrap();
+        assert!(!sent.contains("DATA"), "{sent}");
+        assert!(sent.contains("RCPT TO:<list@lists.test>\r\nRSET\r\nQUIT\r\n"), "{sent}");
+        let rcpt: Vec<u16> = transcript.at(Stage::Rcpt).map(|e| e.reply.code).collect();
+        assert_eq!(rcpt, vec![250]);
+    }
+
+    #[tokio::test]
+    async fn greeting_keeps_the_banner() {
+        let (client, mut server) = tokio::io::duplex(1024);
+        tokio::spawn(async move {
+            server.write_all(b"220 lists.example.test ESMTP Exim 4.96\r\n221 bye\r\n").await.unwrap();
+            let mut sink = Vec::new();
+            use tokio::io::AsyncReadExt;
+            let _ = tokio::time::timeout(Duration::from_secs(3), server.read_to_end(&mut sink)).await;
+        });
+        let t = Timeouts { connect: Duration::from_secs(1), reply: Duration::from_millis(500) };
+        let transcript = greeting_on(client, t).await.unwrap();
+        let g = &transcript.exchanges[0].reply;
+        assert_eq!((g.code, g.text.as_str()), (220, "lists.example.test ESMTP Exim 4.96"));
     }
 }

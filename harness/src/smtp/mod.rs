@@ -5,7 +5,7 @@ pub mod pace;
 pub mod reply;
 pub mod security;
 
-pub use client::{send, send_secured, Envelope, Exchange, SendError, Stage, Timeouts, Transcript};
+pub use client::{greeting, send, send_secured, try_rcpt, Envelope, Exchange, SendError, Stage, Timeouts, Transcript};
 pub use security::{Credentials, Security, StartTls};
 pub use pace::Pacer;
 pub use reply::Reply;

@@ -264,6 +264,8 @@ pub struct ContainersTarget {
     imap: Option<ImapContainer>,
     /// Members' web sessions made for `expect_private`, by address.
     sessions: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The old host's SMTP addresses for `expect_old_host` ([`ContainersTarget::set_old_host`]).
+    pub(super) old_smtp: Vec<SocketAddr>,
     pub report: StartReport,
 }
 
@@ -398,6 +400,7 @@ impl ContainersTarget {
             ssh: ssh.map(|(keys, _)| keys),
             imap,
             sessions: Default::default(),
+            old_smtp: Vec::new(),
             report: StartReport {
                 images,
                 container_start,
@@ -803,6 +806,10 @@ impl Target for ContainersTarget {
     }
 
     fn mta_queue(&self) -> Option<&dyn super::MtaQueue> {
+        Some(self)
+    }
+
+    fn cutover(&self) -> Option<&dyn super::cutover::Cutover> {
         Some(self)
     }
 }

@@ -27,8 +27,11 @@ pub mod target_file;
 
 mod capability;
 pub mod list_index;
+pub mod cutover;
 #[cfg(feature = "containers")]
 mod container_faults;
+#[cfg(feature = "containers")]
+mod container_cutover;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -68,6 +71,9 @@ pub enum Capability {
     MtaQueue,
     /// Every list the server holds (Mailman 3's REST API, Mailman 2.1's shell).
     ListIndex,
+    /// The cutover steps' facts (queues, held counts, permissions, the old
+    /// host) and the hold switch.
+    Cutover,
 }
 
 impl fmt::Display for Capability {
@@ -83,6 +89,7 @@ impl fmt::Display for Capability {
             Capability::Faults => "fault steps (stopping services, forcing a queue run)",
             Capability::MtaQueue => "read access to the MTA's queue",
             Capability::ListIndex => "a way to read every list of the server (Mailman 3's REST API, or Mailman 2.1's `bin/list_lists` through a shell)",
+            Capability::Cutover => "cutover checks (the MTA's and Mailman's queues, held counts, permissions, the old host)",
             Capability::Web => "web side (HyperKitty and Postorius over HTTP; the container target starts it with MAILFLOW_WEB=1)",
             Capability::Pipermail => "Mailman 2.1 pipermail archive (a hosts target with `[mailman] version = \"2.1\"`)",
         })
@@ -299,6 +306,10 @@ pub trait Target: Send + Sync {
     }
     /// Every list the server holds.
     fn list_index(&self) -> Option<&dyn ListIndex> {
+        None
+    }
+    /// The cutover steps' facts and the hold switch ([`cutover::Cutover`]).
+    fn cutover(&self) -> Option<&dyn cutover::Cutover> {
         None
     }
     /// Spaces probes to this host (hosts targets); `None` sends at once.

@@ -33,6 +33,15 @@ pub struct HostsConfig {
     pub ssh: Option<SshConfig>,
     pub allow: Allow,
     pub limits: Limits,
+    pub cutover: Cutover,
+}
+
+/// `[cutover]`: what the cutover steps need beyond the new host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cutover {
+    /// The old host's SMTP addresses (`old_smtp`), port 25 unless written:
+    /// `expect_old_host` checks that they refuse the list domain's mail.
+    pub old_smtp: Vec<SocketAddr>,
 }
 
 /// Exim's SMTP listener(s), where probes are sent.

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use super::config::{
-    Allow, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
+    Allow, Cutover, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
     StartTls, WebConfig,
 };
 use crate::mailbox::{ImapConfig, ImapTimeouts, ImapTls};
@@ -20,7 +20,7 @@ use crate::secret::SecretSource;
 use crate::target::through_shell::ServerPaths;
 use crate::tls::Verify;
 
-const TOP_KEYS: &[&str] = &["name", "smtp", "mailman", "web", "mailbox", "ssh", "allow", "limits"];
+const TOP_KEYS: &[&str] = &["name", "smtp", "mailman", "web", "mailbox", "ssh", "allow", "limits", "cutover"];
 const SMTP_KEYS: &[&str] = &["addresses", "starttls", "verify", "ca_file", "user", "password_env", "password_file"];
 const MAILMAN_KEYS: &[&str] = &["version", "rest_url", "reach", "user", "password_env", "password_file", "verify", "ca_file"];
 const MAILMAN21_KEYS: &[&str] = &[
@@ -39,6 +39,7 @@ const SSH_KEYS: &[&str] = &[
 ];
 const ALLOW_KEYS: &[&str] = &["moderate", "faults"];
 const LIMITS_KEYS: &[&str] = &["probes_per_minute"];
+const CUTOVER_KEYS: &[&str] = &["old_smtp"];
 
 const DEFAULT_SMTP_PORT: u16 = 25;
 const DEFAULT_REST_USER: &str = "restadmin";
@@ -88,12 +89,13 @@ pub fn parse_hosts(path: &Path, src: &str) -> Result<HostsConfig, LoadErrors> {
     let mailbox = top.optional("mailbox").and_then(|value| read_mailbox(&mut doc, &files, value));
     let allow = top.optional("allow").map_or(Some(Allow::default()), |value| read_allow(&mut doc, value));
     let limits = top.optional("limits").map_or(Some(Limits::default()), |value| read_limits(&mut doc, value));
+    let cutover = top.optional("cutover").map_or(Some(Cutover::default()), |value| read_cutover(&mut doc, value));
     top.finish(&mut doc);
 
     // Every required part is `Some` when no error was recorded.
-    let config = match (name, smtp, allow, limits) {
-        (Some(name), Some(smtp), Some(allow), Some(limits)) => {
-            Some(HostsConfig { path: path.to_path_buf(), name, smtp, mailman, mailman21, web, mailbox, ssh, allow, limits })
+    let config = match (name, smtp, allow, limits, cutover) {
+        (Some(name), Some(smtp), Some(allow), Some(limits), Some(cutover)) => {
+            Some(HostsConfig { path: path.to_path_buf(), name, smtp, mailman, mailman21, web, mailbox, ssh, allow, limits, cutover })
         }
         _ => None,
     };
@@ -142,7 +144,7 @@ fn table_of<'v, 'i>(
 fn read_smtp(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SmtpConfig> {
     let mut reader = table_of(doc, "smtp", value, SMTP_KEYS)?;
     let literal = refuse_password(doc, &mut reader);
-    let addresses = reader.required(doc, "addresses").and_then(|value| smtp_addresses(doc, value));
+    let addresses = reader.required(doc, "addresses").and_then(|value| smtp_addresses(doc, "smtp.addresses", value));
     let starttls = match reader.optional("starttls") {
         Some(value) => fields::one_of(doc, "`smtp.starttls`", "mode", value, &StartTls::ALL, StartTls::as_str),
         None => Some(StartTls::Required),
@@ -172,15 +174,15 @@ fn read_smtp(doc: &mut Doc, files: &Files, value: &Value<'_>) -> Option<SmtpConf
 
 /// `addresses`: IP addresses with optional ports, no names (the address
 /// probed is the one written, whatever DNS says during a migration).
-fn smtp_addresses(doc: &mut Doc, value: &Value<'_>) -> Option<Vec<SocketAddr>> {
-    let items = doc.array("`smtp.addresses`", value)?;
+fn smtp_addresses(doc: &mut Doc, what: &str, value: &Value<'_>) -> Option<Vec<SocketAddr>> {
+    let items = doc.array(&format!("`{what}`"), value)?;
     if items.is_empty() {
-        doc.error(value.span(), "empty", "`smtp.addresses` must not be empty");
+        doc.error(value.span(), "empty", format!("`{what}` must not be empty"));
         return None;
     }
     let mut found: Vec<SocketAddr> = Vec::new();
     for item in items {
-        let Some(text) = doc.string("each entry of `smtp.addresses`", item) else { continue };
+        let Some(text) = doc.string(&format!("each entry of `{what}`"), item) else { continue };
         let parsed = text
             .parse::<SocketAddr>()
             .ok()
@@ -190,18 +192,18 @@ fn smtp_addresses(doc: &mut Doc, value: &Value<'_>) -> Option<Vec<SocketAddr>> {
                 item.span(),
                 "invalid address",
                 format!(
-                    "invalid address `{text}` in `smtp.addresses`: write an IP address with an optional port, \
+                    "invalid address `{text}` in `{what}`: write an IP address with an optional port, \
                      like \"192.0.2.25:25\" or \"[2001:db8::25]:25\" (names are not resolved)"
                 ),
             );
             continue;
         };
         if address.port() == 0 {
-            doc.error(item.span(), "port 0", format!("invalid address `{text}` in `smtp.addresses`: port 0"));
+            doc.error(item.span(), "port 0", format!("invalid address `{text}` in `{what}`: port 0"));
             continue;
         }
         if found.contains(&address) {
-            doc.error(item.span(), "repeated", format!("`smtp.addresses` lists `{address}` more than once"));
+            doc.error(item.span(), "repeated", format!("`{what}` lists `{address}` more than once"));
             continue;
         }
         found.push(address);
@@ -554,6 +556,17 @@ fn read_allow(doc: &mut Doc, value: &Value<'_>) -> Option<Allow> {
     let faults = reader.optional("faults").map_or(Some(false), |value| doc.boolean("`allow.faults`", value));
     reader.finish(doc);
     Some(Allow { moderate: moderate?, faults: faults? })
+}
+
+/// `[cutover] old_smtp = ["192.0.2.26:25"]`: the old host, for `expect_old_host`.
+fn read_cutover(doc: &mut Doc, value: &Value<'_>) -> Option<Cutover> {
+    let mut reader = table_of(doc, "cutover", value, CUTOVER_KEYS)?;
+    let old_smtp = match reader.optional("old_smtp") {
+        Some(value) => smtp_addresses(doc, "cutover.old_smtp", value),
+        None => Some(Vec::new()),
+    };
+    reader.finish(doc);
+    Some(Cutover { old_smtp: old_smtp? })
 }
 
 fn read_limits(doc: &mut Doc, value: &Value<'_>) -> Option<Limits> {

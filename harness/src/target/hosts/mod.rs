@@ -22,7 +22,7 @@ mod target;
 mod tests;
 
 pub use config::{
-    Allow, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
+    Allow, Cutover, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
     StartTls, WebConfig,
 };
 pub use file::{load_hosts, parse_hosts};

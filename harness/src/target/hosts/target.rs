@@ -29,6 +29,7 @@ use crate::target::{ArchiverFacts, ListArchiving,
     ArchivedCopy, HeldQueue, Mailbox, MailmanQueueFacts, MailmanQueues, MtaLog, PortAttempt, PrototypeArchive, Reachability,
     Shell, Target, TargetError, OUTSIDE,
 };
+use crate::target::cutover::{self, Cutover, MailmanLayout, Permissions, QueueFolder, QueueSummary};
 use crate::tls::Verify;
 use crate::web::Web;
 use crate::BoxFuture;
@@ -350,6 +351,9 @@ impl Target for HostsTarget {
         self.config.allow.moderate
     }
     /// Fault steps need `[allow] faults = true`, and a shell on the host.
+    fn cutover(&self) -> Option<&dyn crate::target::cutover::Cutover> {
+        Some(self)
+    }
     fn may_fault(&self) -> bool {
         self.config.allow.faults
     }
@@ -406,6 +410,62 @@ impl MtaLog for HostsTarget {
         Box::pin(async move {
             let shell = self.shell_or_unsupported(crate::target::Capability::MtaLog)?;
             through_shell::mta_trace(shell, &self.paths, keys).await
+        })
+    }
+}
+
+impl HostsTarget {
+    /// Which Mailman the file describes and where its files are.
+    fn mailman_layout(&self) -> Result<MailmanLayout, TargetError> {
+        match (&self.config.mailman21, &self.config.mailman) {
+            (Some(m), _) => Ok(MailmanLayout::TwoOne(m.paths.clone())),
+            (None, Some(_)) => Ok(MailmanLayout::Three {
+                var_dir: self.paths.mailman_var_dir.clone(),
+                user: self.become_user.clone().unwrap_or_else(|| "list".into()),
+            }),
+            (None, None) => Err(TargetError::Unsupported(crate::target::Capability::MailmanQueues)),
+        }
+    }
+}
+
+/// Through the ssh shell; held counts through REST on Mailman 3. Holding a
+/// domain needs the host's exim to read [`crate::target::cutover::HOLD_FILE`]
+/// (the line in containers/lists/exim4.conf), and the runner asks only when
+/// the file allows fault steps.
+impl Cutover for HostsTarget {
+    fn mta_queue_summary(&self) -> BoxFuture<'_, Result<QueueSummary, TargetError>> {
+        Box::pin(async move { cutover::queue_summary(self.shell_or_unsupported(crate::target::Capability::Shell)?).await })
+    }
+    fn mailman_queue_files<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Result<Vec<QueueFolder>, TargetError>> {
+        Box::pin(async move {
+            let shell = self.shell_or_unsupported(crate::target::Capability::MailmanQueues)?;
+            cutover::queue_folders(shell, &self.mailman_layout()?, names).await
+        })
+    }
+    fn held_counts(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>, TargetError>> {
+        Box::pin(async move {
+            match (&self.config.mailman21, &self.rest) {
+                (Some(m), _) => cutover::held_counts_mm21(self.shell_or_unsupported(crate::target::Capability::Shell)?, &m.paths).await,
+                (None, Some(rest)) => cutover::held_counts_mm3(rest).await,
+                (None, None) => Err(TargetError::Unsupported(crate::target::Capability::HeldQueue)),
+            }
+        })
+    }
+    fn permissions(&self) -> BoxFuture<'_, Result<Permissions, TargetError>> {
+        Box::pin(async move {
+            let shell = self.shell_or_unsupported(crate::target::Capability::Shell)?;
+            cutover::permissions(shell, &self.mailman_layout()?).await
+        })
+    }
+    fn old_smtp(&self) -> Vec<SocketAddr> {
+        self.config.cutover.old_smtp.clone()
+    }
+    fn set_hold<'a>(&'a self, domain: &'a str, hold: bool, deadline: Duration) -> BoxFuture<'a, Result<String, TargetError>> {
+        Box::pin(async move {
+            if !self.config.allow.faults {
+                return Err(TargetError::NotAllowed("holding mail in exim's queue (`[allow] faults = true`)".into()));
+            }
+            cutover::set_hold(self.shell_or_unsupported(crate::target::Capability::Shell)?, domain, hold, deadline).await
         })
     }
 }

@@ -53,6 +53,9 @@ moderate = true
 
 [limits]
 probes_per_minute = 4
+
+[cutover]
+old_smtp = ["198.51.100.24", "[2001:db8::24]:2525"]
 "#;
 
 fn hosts(src: &str) -> HostsConfig {
@@ -130,6 +133,7 @@ fn a_full_file() {
         }),
         allow: Allow { moderate: true, faults: false },
         limits: Limits { probes_per_minute: 4 },
+        cutover: Cutover { old_smtp: vec!["198.51.100.24:25".parse().unwrap(), "[2001:db8::24]:2525".parse().unwrap()] },
     };
     assert_eq!(config, expected);
 }
@@ -183,7 +187,7 @@ const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key at top level",
         "colour = 1\n",
-        "h.toml:2:1: unknown key `colour` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits",
+        "h.toml:2:1: unknown key `colour` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits, cutover",
     ),
     (
         "unknown key in a table",
@@ -449,7 +453,7 @@ probes_per_minute = 0
         errors,
         [
             "h.toml:1:8: `name` must be one non-empty line",
-            "h.toml:2:1: unknown key `extra` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits",
+            "h.toml:2:1: unknown key `extra` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits, cutover",
             "h.toml:5:28: invalid address `nope` in `smtp.addresses`: write an IP address with an optional port, like \"192.0.2.25:25\" or \"[2001:db8::25]:25\" (names are not resolved)",
             "h.toml:6:1: `smtp.password` would put a secret in the target file; name where it is instead: `password_env` (an environment variable) or `password_file` (a file's path)",
             "h.toml:8:1: missing `mailbox.password_env` or `mailbox.password_file`: where the password is read from",
