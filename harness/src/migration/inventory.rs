@@ -101,12 +101,14 @@ pub struct ListInventory {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveCounts {
-    /// Where the counts come from: `pipermail` (2.1's month files),
-    /// `prototype` (Mailman 3's prototype archiver's maildir); none when
-    /// they could not be read.
+    /// Where the counts come from: `pipermail` (2.1's month files, or its
+    /// archive's web pages), `prototype` (Mailman 3's prototype archiver's
+    /// maildir), `hyperkitty` (HyperKitty's JSON API); none when they could
+    /// not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// Messages per month, `YYYY-MM` (UTC for Mailman 3; pipermail's own
+    /// Messages per month, `YYYY-MM` (UTC for Mailman 3, by each message's
+    /// date; pipermail's own
     /// month folder otherwise); a pipermail volume that is not monthly
     /// keeps pipermail's name (`2026q4`, `2026-Week-of-Mon-20261123`).
     pub months: BTreeMap<String, u64>,
