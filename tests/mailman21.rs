@@ -897,3 +897,26 @@ fn inventory_of_mailman21_through_its_admin_and_archive_pages() {
     assert!(stderr.contains("/mailman/admin/probe-test") && stderr.contains("refused the list admin password"), "{stderr}");
     assert!(!stderr.contains("wrong-secret") && !json.contains("wrong-secret"), "{stderr}");
 }
+
+#[test]
+fn admin_pages_as_recorded() {
+    use mailflow::mailman21::admin;
+    let members = admin::parse_members(&read("web/35-admin-probe-test-members.html"));
+    assert_eq!(members.total, Some(2));
+    assert_eq!(members.addresses, ["alice@probe.test", "bob@probe.test"]);
+    assert!(members.other_pages.is_empty(), "{:?}", members.other_pages);
+    let general = admin::form_values(&read("web/34-admin-probe-test-login-ok-general.html"));
+    assert_eq!(general["subject_prefix"], "'[Probe-test] '");
+    assert_eq!((general["emergency"].as_str(), general["max_message_size"].as_str()), ("0", "40"));
+    assert_eq!((general["owner"].as_str(), general["moderator"].as_str()), ("['admin@example.test']", "[]"));
+    assert_eq!(general["host_name"], "'lists.example.test'");
+    let sender = admin::form_values(&read("web/36-admin-probe-test-privacy-sender.html"));
+    let got: Vec<&str> = ["default_member_moderation", "member_moderation_action", "generic_nonmember_action"].iter().map(|k| sender[*k].as_str()).collect();
+    assert_eq!(got, ["0", "0", "1"]);
+    for form in ["32-admin-probe-test-login-form", "33-admin-probe-test-login-badpw"] {
+        assert!(admin::is_admin_login_form(&read(&format!("web/{form}.html"))), "{form}");
+    }
+    assert!(!admin::is_admin_login_form(&read("web/34-admin-probe-test-login-ok-general.html")));
+    assert_eq!(status_of("33-admin-probe-test-login-badpw"), 401);
+    assert_eq!(pipermail::date_index_count(&read("web/30-pipermail-probe-test-date.html")), Some(3));
+}

@@ -839,7 +839,7 @@ impl ContainersTarget {
         let bad = || TargetError::Exec(format!("seeding the archive of {list_address}: month `{month}` is not YYYY-MM"));
         let (year, mon) = month.split_once('-').ok_or_else(bad)?;
         let (year, mon): (i16, i8) = (year.parse().map_err(|_| bad())?, mon.parse().map_err(|_| bad())?);
-        let date = jiff::civil::date(year, mon, 15).at(12, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
+        let date = jiff::civil::Date::new(year, mon, 15).map_err(|_| bad())?.at(12, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
         let date = date.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string();
         let dir = format!("{}/archives/prototype/{list_address}", LISTS_PATHS.mailman_var_dir);
         let count = count.to_string();
