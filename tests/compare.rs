@@ -3,7 +3,8 @@
 //! new one with a copy of it as a move gone wrong leaves it (a list not
 //! imported, a member dropped, a list renamed, an archive month short).
 //! Every difference is named and the exit is 1; then a second container
-//! provisioned like the old one compares equal, exit 0.
+//! provisioned like the old one compares equal, exit 0. Apart: a list
+//! archived by HyperKitty only is counted through HyperKitty's API.
 
 mod support;
 
@@ -52,6 +53,7 @@ async fn seed(target: &ContainersTarget, suite: &Suite, months: &[(&str, &str, u
 
 #[test]
 fn compare_names_every_difference_between_two_containers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let old_suite = support::shipped("scenarios").suite;
     let new_suite = migrated(&old_suite);
@@ -133,10 +135,9 @@ fn compare_names_every_difference_between_two_containers() {
             assert!(out.contains(&format!("allowed: list `{ARCHIVED}`: archive month 2019-04")), "{out}");
             assert!(out.ends_with("equal (3 allowed differences)\n"), "{out}");
 
-            // A second container provisioned as the old host: equal. It has
-            // the web side, for the HyperKitty counts below.
+            // A second container provisioned and seeded as the old host: equal.
             new.shutdown().await.expect("remove the new host's containers");
-            let twin = ContainersTarget::start_for_target_file(&old_suite, StartOptions { web: true, ssh: true }).await.expect("the twin starts");
+            let twin = ContainersTarget::start_for_target_file(&old_suite, OPTIONS).await.expect("the twin starts");
             support::then_remove(&twin, async {
                 seed(&twin, &old_suite, &[(ARCHIVED, "2019-03", 3), (ARCHIVED, "2019-04", 2), (old_pitfalls, "2020-01", 2)]).await;
                 let twin_file = path(&write_target_file(&twin, &dir.path().join("twin.toml")).expect("write twin.toml").file);
@@ -144,22 +145,36 @@ fn compare_names_every_difference_between_two_containers() {
                 assert_eq!(code, 0, "{out}\n{stderr}");
                 assert!(out.ends_with("equal (0 allowed differences)\n"), "{out}");
                 assert!(!out.contains("DIFFERS"), "{out}");
-
-                // A list archived by HyperKitty only: counted through its API.
-                hyperkitty_only(&twin, &old_suite).await;
-                let (code, json, stderr) = mailflow(&["inventory", "--target", &twin_file, "--format", "json"]).await;
-                assert_eq!(code, 0, "{stderr}");
-                let inv: Value = serde_json::from_str(&json).unwrap();
-                let list = inv["lists"].as_array().unwrap().iter().find(|l| l["name"] == ARCHIVED).expect("the list");
-                assert_eq!(list["archive"], serde_json::json!({ "source": "hyperkitty", "months": { "2019-05": 2 } }), "{json}");
-                let (code, out, _) = mailflow(&["compare", &o, &twin_file]).await;
-                assert_eq!(code, 1, "{out}");
-                for line in ["2019-03 holds 3 messages old, none new", "2019-04 holds 2 messages old, none new", "2019-05 holds none messages old, 2 new"] {
-                    assert!(out.contains(&format!("DIFFERS: list `{ARCHIVED}`: archive month {line}")), "{line}:\n{out}");
-                }
             })
             .await;
         }))
+        .await;
+    });
+}
+
+/// The tests of this file one at a time: each starts lists containers.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn a_list_archived_by_hyperkitty_only_is_counted_through_its_api() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let suite = support::shipped("scenarios").suite;
+    rt.block_on(async {
+        let target = ContainersTarget::start_for_target_file(&suite, StartOptions { web: true, ssh: true }).await.expect("the container starts");
+        support::then_remove(&target, async {
+            let dir = tempfile::tempdir().unwrap();
+            hyperkitty_only(&target, &suite).await;
+            let file = path(&write_target_file(&target, &dir.path().join("t.toml")).expect("write t.toml").file);
+            let (code, json, stderr) = mailflow(&["inventory", "--target", &file, "--format", "json"]).await;
+            assert_eq!(code, 0, "{stderr}");
+            let inv: Value = serde_json::from_str(&json).unwrap();
+            let list = inv["lists"].as_array().unwrap().iter().find(|l| l["name"] == ARCHIVED).expect("the list");
+            assert_eq!(list["archive"], serde_json::json!({ "source": "hyperkitty", "months": { "2019-05": 2 } }), "{json}");
+            // The other lists keep the prototype archiver's counts.
+            let other = inv["lists"].as_array().unwrap().iter().find(|l| l["name"] == SHRUNK).expect("the list");
+            assert_eq!(other["archive"]["source"], "prototype", "{json}");
+        })
         .await;
     });
 }
