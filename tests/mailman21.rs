@@ -762,3 +762,161 @@ fn a_refused_archive_password_fails_expect_archived_without_showing_it() {
         assert!(!report.contains("wrongpw"), "{report}");
     });
 }
+
+// ------------------------------------------------- inventory through the web
+
+/// The recorded admin and archive pages an inventory reads, and the
+/// passwords it sent (to check none is wrong and none is printed).
+struct AdminReplay {
+    root: PathBuf,
+    passwords: Mutex<Vec<String>>,
+    asked: Mutex<Vec<String>>,
+}
+
+/// The overview, written here in the recorded page's shape with only the
+/// list the recordings have admin pages of (`web/01` also lists `mailman`
+/// and `probe-private`).
+const OVERVIEW_ONE_LIST: &str = r#"<html><body><table><tr><td><a href="listinfo/probe-test"><strong>Probe-test</strong></a></td>
+<td>Probe test list (public archive)</td></tr></table></body></html>"#;
+
+/// The Recipient filters and Archiving Options pages, which the recordings
+/// lack: written here in the recorded widgets' shape, with the values
+/// `cmd/config_list-o-probe-test.txt` gives.
+const RECIPIENT_PAGE: &str = r#"<html><body><FORM><INPUT name="require_explicit_destination" type="RADIO" value="0" >
+<INPUT name="require_explicit_destination" type="RADIO" value="1" CHECKED >
+<INPUT name="max_num_recipients" type="TEXT" value="10" size="7" ></FORM></body></html>"#;
+const ARCHIVE_PAGE: &str = r#"<html><body><FORM><INPUT name="archive" type="RADIO" value="0" >
+<INPUT name="archive" type="RADIO" value="1" CHECKED >
+<INPUT name="archive_private" type="RADIO" value="0" CHECKED >
+<INPUT name="archive_private" type="RADIO" value="1" ></FORM></body></html>"#;
+
+async fn admin_request(State(r): State<Arc<AdminReplay>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let path = uri.path().to_string();
+    r.asked.lock().unwrap().push(format!("{method} {uri}"));
+    let recorded = |name: &str| {
+        let head = std::fs::read_to_string(r.root.join(format!("web/{name}.headers.txt"))).unwrap();
+        recorded_response(&head, std::fs::read(r.root.join(format!("web/{name}.html"))).unwrap())
+    };
+    let written = |html: &str| Response::builder().status(200).header("Content-Type", "text/html").body(Body::from(html.to_string())).unwrap();
+    if path == "/mailman/listinfo" {
+        return written(OVERVIEW_ONE_LIST);
+    }
+    if path == "/pipermail/probe-test/" {
+        return recorded("29-pipermail-probe-test-index");
+    }
+    if path == "/pipermail/probe-test/2026-November/date.html" {
+        return recorded("30-pipermail-probe-test-date");
+    }
+    if method == Method::POST && path == "/mailman/admin/probe-test" {
+        let query = format!("http://x/?{}", String::from_utf8_lossy(&body));
+        let form: HashMap<String, String> = reqwest::Url::parse(&query).unwrap().query_pairs().into_owned().collect();
+        let password = form.get("adminpw").cloned().unwrap_or_default();
+        r.passwords.lock().unwrap().push(password.clone());
+        return recorded(if password == "probepw" { "34-admin-probe-test-login-ok-general" } else { "33-admin-probe-test-login-badpw" });
+    }
+    let Some(page) = path.strip_prefix("/mailman/admin/probe-test/") else {
+        return Response::builder().status(404).body(Body::from("Not Found")).unwrap();
+    };
+    if !Replay::logged_in(&headers) {
+        return recorded("32-admin-probe-test-login-form");
+    }
+    match page {
+        "members" => recorded("35-admin-probe-test-members"),
+        "privacy/sender" => recorded("36-admin-probe-test-privacy-sender"),
+        "privacy/recipient" => written(RECIPIENT_PAGE),
+        "archive" => written(ARCHIVE_PAGE),
+        "logout" => recorded("37-admindb-probe-test-logout"),
+        _ => Response::builder().status(404).body(Body::from("Not Found")).unwrap(),
+    }
+}
+
+/// `mailflow inventory` of a Mailman 2.1 target file without `[ssh]`:
+/// through the stand-in replaying the recorded listinfo, admin and
+/// pipermail pages. Returns the exit code, stdout, stderr and the stand-in.
+async fn inventory_through_web(password: &str) -> (i32, String, String, Arc<AdminReplay>) {
+    let replay = Arc::new(AdminReplay { root: fixtures(), passwords: Mutex::new(Vec::new()), asked: Mutex::new(Vec::new()) });
+    let app = Router::new().fallback(admin_request).with_state(replay.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin-pw"), format!("{password}\n")).unwrap();
+    let file = dir.path().join("mm21.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"old-lists\"\n[smtp]\naddresses = [\"127.0.0.1:1\"]\nstarttls = \"off\"\n\
+             [mailman]\nversion = \"2.1\"\nweb_url = \"http://lists.example.test:{port}\"\naddress = \"127.0.0.1\"\n\
+             [mailman.lists.probe-test]\npassword_file = \"admin-pw\"\n"
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mailflow"))
+        .args(["inventory", "--target", &file.display().to_string(), "--format", "json", "--with-addresses"])
+        .env("NO_COLOR", "1")
+        .env_remove("MAILFLOW_TARGET")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), out).await.expect("within a minute").expect("run mailflow");
+    server.abort();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), replay)
+}
+
+#[test]
+fn inventory_of_mailman21_through_its_admin_and_archive_pages() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (code, json, stderr, replay) = rt.block_on(inventory_through_web("probepw"));
+    assert_eq!(code, 0, "{stderr}");
+    let inv: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(inv["mailman"], "2.1");
+    let lists = inv["lists"].as_array().unwrap();
+    assert_eq!(lists.len(), 1, "{json}");
+    let l = &lists[0];
+    assert_eq!(l["name"], "probe-test");
+    assert_eq!(l["address"], "probe-test@lists.example.test");
+    assert_eq!(l["members"], 2);
+    assert_eq!(l["member_addresses"], serde_json::json!(["alice@probe.test", "bob@probe.test"]));
+    assert_eq!((l["owners"].as_u64(), l["moderators"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(l["archive"], serde_json::json!({ "source": "pipermail", "months": { "2026-11": 3 } }));
+    // The settings as the shell's config_list gives them for the same list.
+    let recorded: HashMap<String, String> = cmd::config_list(&output("cmd/config_list-o-probe-test.txt")).into_iter().collect();
+    for (k, v) in l["settings"].as_object().unwrap() {
+        let shell = mailflow::migration::inventory::py_value(&recorded[k]);
+        let same = shell == *v || shell.as_bool().map(i64::from) == v.as_i64();
+        assert!(same, "{k}: web {v}, config_list {shell}");
+    }
+    assert_eq!(l["settings"].as_object().unwrap().len(), mailflow::migration::inventory::MM21_SETTINGS.len(), "{json}");
+    assert_eq!(*replay.passwords.lock().unwrap(), ["probepw"]);
+    assert!(replay.asked.lock().unwrap().iter().any(|a| a.ends_with("/mailman/admin/probe-test/logout")), "logged out");
+    assert!(!json.contains("probepw") && !stderr.contains("probepw"));
+
+    // A wrong password: exit 2 naming the list's admin page, never the password.
+    let (code, json, stderr, _) = rt.block_on(inventory_through_web("wrong-secret"));
+    assert_eq!(code, 2, "{json}");
+    assert!(stderr.contains("/mailman/admin/probe-test") && stderr.contains("refused the list admin password"), "{stderr}");
+    assert!(!stderr.contains("wrong-secret") && !json.contains("wrong-secret"), "{stderr}");
+}
+
+#[test]
+fn admin_pages_as_recorded() {
+    use mailflow::mailman21::admin;
+    let members = admin::parse_members(&read("web/35-admin-probe-test-members.html"));
+    assert_eq!(members.total, Some(2));
+    assert_eq!(members.addresses, ["alice@probe.test", "bob@probe.test"]);
+    assert!(members.other_pages.is_empty(), "{:?}", members.other_pages);
+    let general = admin::form_values(&read("web/34-admin-probe-test-login-ok-general.html"));
+    assert_eq!(general["subject_prefix"], "'[Probe-test] '");
+    assert_eq!((general["emergency"].as_str(), general["max_message_size"].as_str()), ("0", "40"));
+    assert_eq!((general["owner"].as_str(), general["moderator"].as_str()), ("['admin@example.test']", "[]"));
+    assert_eq!(general["host_name"], "'lists.example.test'");
+    let sender = admin::form_values(&read("web/36-admin-probe-test-privacy-sender.html"));
+    let got: Vec<&str> = ["default_member_moderation", "member_moderation_action", "generic_nonmember_action"].iter().map(|k| sender[*k].as_str()).collect();
+    assert_eq!(got, ["0", "0", "1"]);
+    for form in ["32-admin-probe-test-login-form", "33-admin-probe-test-login-badpw"] {
+        assert!(admin::is_admin_login_form(&read(&format!("web/{form}.html"))), "{form}");
+    }
+    assert!(!admin::is_admin_login_form(&read("web/34-admin-probe-test-login-ok-general.html")));
+    assert_eq!(status_of("33-admin-probe-test-login-badpw"), 401);
+    assert_eq!(pipermail::date_index_count(&read("web/30-pipermail-probe-test-date.html")), Some(3));
+}

@@ -91,7 +91,7 @@ pub async fn cmd_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let found = compare::compare(&old, &new, &options);
     match args.format {
-        TableOrJson::Table => out(&compare::human(&old, &new, &found))?,
+        TableOrJson::Table => out(&compare::human(&old, &new, &found, &options.renames))?,
         TableOrJson::Json => out(&format!("{}\n", serde_json::to_string_pretty(&found)?))?,
     }
     Ok(if found.iter().all(|f| f.allowed) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DIFFERENT) })

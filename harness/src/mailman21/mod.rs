@@ -18,6 +18,7 @@
 //! when the queue read again shows the request gone (or, for defer, still
 //! there).
 
+pub mod admin;
 pub mod admindb;
 pub mod cmd;
 pub mod listinfo;

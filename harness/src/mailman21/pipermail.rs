@@ -95,6 +95,32 @@ pub fn parse_index(html: &str) -> Vec<Month> {
     months
 }
 
+/// A pipermail month's `date.html`: "Messages: N".
+pub fn date_index_count(html: &str) -> Option<u64> {
+    let doc = Html::parse_document(html);
+    for b in doc.select(&sel("b")) {
+        if text(b) == "Messages:" {
+            let after: String = b.next_siblings().take(1).filter_map(|n| n.value().as_text().map(|t| t.to_string())).collect();
+            return squash(&after).parse().ok();
+        }
+    }
+    None
+}
+
+/// `2026-November` is `2026-11`; any other volume name stays as it is.
+pub fn pipermail_month(stem: &str) -> String {
+    const MONTHS: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    if let Some((year, month)) = stem.split_once('-') {
+        if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) {
+            if let Some(i) = MONTHS.iter().position(|m| *m == month) {
+                return format!("{year}-{:02}", i + 1);
+            }
+        }
+    }
+    stem.to_string()
+}
+
 /// True for the private archive's login form (what it answers, with 200,
 /// to any page asked without its cookie).
 pub fn is_login_form(html: &str) -> bool {
@@ -267,6 +293,28 @@ impl Site {
             }
         }
         Ok(None)
+    }
+}
+
+impl Site {
+    /// Messages per month of a list's archive, read as its readers reach
+    /// it (public, or the private CGI with the file's archive login): the
+    /// index's months, each month's `date.html` "Messages: N". Months by
+    /// [`pipermail_month`] (`2026-11`). An
+    /// index that answers 404 is an error: no archive there.
+    pub async fn month_counts(&self, list: &str) -> Result<std::collections::BTreeMap<String, u64>, Mm21Error> {
+        let (session, base) = self.archive_session(list).await?;
+        let Some(index) = archive_page(&session, self, &base).await? else {
+            return Err(Mm21Error::Page { url: self.url(&base), what: format!("404: no archive of list `{list}` here") });
+        };
+        let mut counts = std::collections::BTreeMap::new();
+        for month in parse_index(&index.text()) {
+            let url = format!("{base}{}/date.html", month.name);
+            let Some(page) = archive_page(&session, self, &url).await? else { continue };
+            let n = date_index_count(&page.text()).ok_or_else(|| Mm21Error::Page { url: page.url.clone(), what: "no \"Messages: N\" on the month's date index".into() })?;
+            *counts.entry(pipermail_month(&month.name)).or_insert(0) += n;
+        }
+        Ok(counts)
     }
 }
 

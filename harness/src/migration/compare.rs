@@ -250,10 +250,14 @@ fn compare_list(o: &ListInventory, of: Flavour, n: &ListInventory, nf: Flavour, 
     }
 }
 
-/// Equal, with numbers compared by value (40 and 40.0 are the same).
+/// Equal, with numbers compared by value (40 and 40.0 are the same) and
+/// Python's booleans as the numbers they are (2.1's `config_list` writes
+/// `archive = True` or `archive = 1` as the list was last saved, and the
+/// admin pages say `1`).
 fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let number = |v: &Value| v.as_f64().or_else(|| v.as_bool().map(|b| f64::from(u8::from(b))));
     match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x.as_f64() == y.as_f64(),
+        (Some(x @ (Value::Number(_) | Value::Bool(_))), Some(y @ (Value::Number(_) | Value::Bool(_)))) => number(x) == number(y),
         _ => a == b,
     }
 }
@@ -313,9 +317,16 @@ fn toml_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, InputErro
     })
 }
 
-/// The comparison as lines: every difference, the allowed ones marked,
-/// then a summary line.
-pub fn human(old: &Inventory, new: &Inventory, found: &[Found]) -> String {
+/// The rename map's pairs that matched: the old server has the old name and
+/// the new server the new one (`(old, new)`, in the map's order).
+pub fn renamed<'a>(old: &Inventory, new: &Inventory, renames: &'a Renames) -> Vec<(&'a str, &'a str)> {
+    let has = |inv: &Inventory, name: &str| inv.lists.iter().any(|l| l.name == name);
+    renames.iter().filter(|(o, n)| has(old, o) && has(new, n)).map(|(o, n)| (o.as_str(), n.as_str())).collect()
+}
+
+/// The comparison as lines: the renames that paired lists, every
+/// difference (the allowed ones marked), then a summary line.
+pub fn human(old: &Inventory, new: &Inventory, found: &[Found], renames: &Renames) -> String {
     let mut out = format!(
         "old: {} (Mailman {}, {} lists, {}); new: {} (Mailman {}, {} lists, {})\n",
         old.server,
@@ -327,6 +338,9 @@ pub fn human(old: &Inventory, new: &Inventory, found: &[Found]) -> String {
         new.lists.len(),
         new.taken_at
     );
+    for (o, n) in renamed(old, new, renames) {
+        out.push_str(&format!("renamed: `{o}` is `{n}` on the new server (rename map), compared as one list\n"));
+    }
     for f in found {
         out.push_str(if f.allowed { "allowed: " } else { "DIFFERS: " });
         out.push_str(&f.difference.to_string());

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::mailman::{RestError, RestTransport};
+use crate::mailman21 as mm21web;
 use crate::mailman21::shell as mm21;
 use crate::target::{Shell, TargetError};
 
@@ -100,12 +101,14 @@ pub struct ListInventory {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveCounts {
-    /// Where the counts come from: `pipermail` (2.1's month files),
-    /// `prototype` (Mailman 3's prototype archiver's maildir); none when
-    /// they could not be read.
+    /// Where the counts come from: `pipermail` (2.1's month files, or its
+    /// archive's web pages), `prototype` (Mailman 3's prototype archiver's
+    /// maildir), `hyperkitty` (HyperKitty's JSON API); none when they could
+    /// not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// Messages per month, `YYYY-MM` (UTC for Mailman 3; pipermail's own
+    /// Messages per month, `YYYY-MM` (UTC for Mailman 3, by each message's
+    /// date; pipermail's own
     /// month folder otherwise); a pipermail volume that is not monthly
     /// keeps pipermail's name (`2026q4`, `2026-Week-of-Mon-20261123`).
     pub months: BTreeMap<String, u64>,
@@ -121,6 +124,9 @@ pub enum InventoryError {
     Shell(#[from] TargetError),
     #[error(transparent)]
     Rest(#[from] RestError),
+    /// Mailman 2.1's web pages (no password in it).
+    #[error("{0}")]
+    Web(String),
     /// An answer without the shape Mailman gives it.
     #[error("{what}")]
     Unexpected { what: String },
@@ -284,6 +290,52 @@ async fn mailman21_list(shell: &dyn Shell, paths: &mm21::Paths, name: String, wi
     Ok(list_inventory(name, address, addresses, count_of("owner"), count_of("moderator"), archive, settings, with_addresses))
 }
 
+/// Reads a Mailman 2.1 server through its web pages, where there is no
+/// shell: the lists from the listinfo overview (advertised lists only) and
+/// the target file's `[mailman.lists.<name>]` tables; each list's members
+/// and settings from its admin pages (its admin password, else the site
+/// password, from the target file's secrets; [`crate::mailman21::Site::admin_read`]);
+/// its archive months from pipermail's index and each month's date index
+/// (public, or the private archive with the file's archive login).
+pub async fn mailman21_web(site: &mm21web::Site, server: &str, with_addresses: bool) -> Result<Inventory, InventoryError> {
+    let overview_path = format!("{}listinfo", site.config().cgi_path);
+    let overview = web(site.session().map_err(web_error)?.get(site, &overview_path).await)?;
+    if overview.status != 200 {
+        return Err(web_error(overview.unexpected("GET")));
+    }
+    let mut names: Vec<String> = mm21web::listinfo::parse_overview(&overview.text()).into_iter().map(|l| l.name.to_ascii_lowercase()).collect();
+    names.extend(site.config().lists.iter().map(|l| l.name.clone()));
+    names.sort();
+    names.dedup();
+    let lists = stream::iter(names.into_iter().map(|name| mailman21_web_list(site, name, with_addresses)))
+        .buffered(CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(finish(server, Flavour::Mailman21, lists))
+}
+
+async fn mailman21_web_list(site: &mm21web::Site, name: String, with_addresses: bool) -> Result<ListInventory, InventoryError> {
+    let read = web(site.admin_read(&name).await)?;
+    let get = |k: &str| read.settings.get(k).map(String::as_str);
+    let count_of = |k: &str| get(k).map(|v| py_value(v).as_array().map_or(0, Vec::len) as u64).unwrap_or(0);
+    let settings = MM21_SETTINGS.iter().filter_map(|k| Some((k.to_string(), py_value(get(k)?)))).collect();
+    let address = get("host_name").and_then(|h| py_value(h).as_str().map(|h| format!("{name}@{h}")));
+    let archive = match site.month_counts(&name).await {
+        Ok(months) => ArchiveCounts { source: Some("pipermail".into()), months, unavailable: None },
+        Err(e) => ArchiveCounts { source: None, months: BTreeMap::new(), unavailable: Some(e.to_string()) },
+    };
+    let (owners, moderators) = (count_of("owner"), count_of("moderator"));
+    Ok(list_inventory(name, address, read.addresses, owners, moderators, archive, settings, with_addresses))
+}
+
+fn web<T>(r: Result<T, mm21web::Mm21Error>) -> Result<T, InventoryError> {
+    r.map_err(web_error)
+}
+
+fn web_error(e: mm21web::Mm21Error) -> InventoryError {
+    InventoryError::Web(e.to_string())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn list_inventory(
     name: String,
@@ -360,19 +412,7 @@ fn parse_month_counts(out: &str) -> BTreeMap<String, u64> {
     months
 }
 
-/// `2026-November` is `2026-11`; any other volume name stays as it is.
-pub fn pipermail_month(stem: &str) -> String {
-    const MONTHS: [&str; 12] =
-        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-    if let Some((year, month)) = stem.split_once('-') {
-        if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) {
-            if let Some(i) = MONTHS.iter().position(|m| *m == month) {
-                return format!("{year}-{:02}", i + 1);
-            }
-        }
-    }
-    stem.to_string()
-}
+pub use crate::mailman21::pipermail::pipermail_month;
 
 /// A Python literal as `config_list -o -` writes it, as JSON: `True`,
 /// `False`, numbers, quoted strings (`'...'`, `"..."`, `u'...'`,
@@ -471,18 +511,30 @@ pub struct PrototypeReader<'a> {
     pub var_dir: &'a str,
 }
 
+/// Where a Mailman 3 server's archive counts come from.
+#[derive(Default)]
+pub struct Mailman3Archives<'a> {
+    /// The prototype archiver's maildirs, through a shell.
+    pub prototype: Option<PrototypeReader<'a>>,
+    /// HyperKitty's JSON API, for lists that archive there and not to the
+    /// prototype archiver (or when there is no shell).
+    pub hyperkitty: Option<&'a crate::web::Web>,
+}
+
 /// Reads a Mailman 3 server through its REST API: the lists page by page,
 /// each list's roster pages, owner and moderator counts, config, and
-/// archivers; with `prototype`, the prototype archive's months.
+/// archivers; each list's archive months from the prototype archiver
+/// (through the shell) when it is on for the list and there is a shell,
+/// else from HyperKitty's API when it is on and the target has HyperKitty.
 pub async fn mailman3(
     rest: &dyn RestTransport,
-    prototype: Option<PrototypeReader<'_>>,
+    archives: Mailman3Archives<'_>,
     server: &str,
     with_addresses: bool,
 ) -> Result<Inventory, InventoryError> {
     let entries = get_all_pages(rest, "/3.1/lists", LIST_PAGE_SIZE).await?;
-    let prototype = prototype.as_ref();
-    let lists = stream::iter(entries.into_iter().map(|entry| mailman3_list(rest, prototype, entry, with_addresses)))
+    let archives = &archives;
+    let lists = stream::iter(entries.into_iter().map(|entry| mailman3_list(rest, archives, entry, with_addresses)))
         .buffered(CONCURRENCY)
         .try_collect::<Vec<_>>()
         .await?;
@@ -491,7 +543,7 @@ pub async fn mailman3(
 
 async fn mailman3_list(
     rest: &dyn RestTransport,
-    prototype: Option<&PrototypeReader<'_>>,
+    archives: &Mailman3Archives<'_>,
     entry: Value,
     with_addresses: bool,
 ) -> Result<ListInventory, InventoryError> {
@@ -511,19 +563,51 @@ async fn mailman3_list(
     let config = get_json(rest, &format!("/3.1/lists/{list_id}/config")).await?;
     let settings = MM3_SETTINGS.iter().filter_map(|k| Some((k.to_string(), config.get(*k)?.clone()))).collect();
     let archivers = get_json(rest, &format!("/3.1/lists/{list_id}/archivers")).await?;
-    let archive = match (prototype, &address) {
-        (_, None) => ArchiveCounts { unavailable: Some("the list has no fqdn_listname".into()), ..Default::default() },
-        (None, _) => ArchiveCounts { unavailable: Some("the target has no shell to read the archive with".into()), ..Default::default() },
-        (Some(_), _) if archivers.get("prototype").and_then(Value::as_bool) != Some(true) => {
-            let on: Vec<&str> = archivers.as_object().map(|o| o.iter().filter(|(_, v)| v.as_bool() == Some(true)).map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
-            ArchiveCounts { unavailable: Some(format!("the prototype archiver is off for the list (on: {}); other archivers are not counted yet", on.join(", "))), ..Default::default() }
-        }
-        (Some(reader), Some(address)) => match prototype_months(reader, address).await {
-            Ok(months) => ArchiveCounts { source: Some("prototype".into()), months, unavailable: None },
-            Err(e) => ArchiveCounts { unavailable: Some(e.to_string()), ..Default::default() },
-        },
+    let archive = match &address {
+        None => ArchiveCounts { unavailable: Some("the list has no fqdn_listname".into()), ..Default::default() },
+        Some(address) => mailman3_archive(archives, &archivers, address).await,
     };
     Ok(list_inventory(name.to_ascii_lowercase(), address, addresses, owners, moderators, archive, settings, with_addresses))
+}
+
+/// One list's archive counts: the prototype archiver's when it is on and
+/// there is a shell; else HyperKitty's when it is on and reachable; else
+/// why not.
+async fn mailman3_archive(archives: &Mailman3Archives<'_>, archivers: &Value, address: &str) -> ArchiveCounts {
+    let on = |name: &str| archivers.get(name).and_then(Value::as_bool) == Some(true);
+    let failed = |e: String| ArchiveCounts { unavailable: Some(e), ..Default::default() };
+    match (&archives.prototype, archives.hyperkitty) {
+        (Some(reader), _) if on("prototype") => match prototype_months(reader, address).await {
+            Ok(months) => ArchiveCounts { source: Some("prototype".into()), months, unavailable: None },
+            Err(e) => failed(e.to_string()),
+        },
+        (_, Some(web)) if on("hyperkitty") => match web.hyperkitty_dates(address).await {
+            Ok(dates) => ArchiveCounts { source: Some("hyperkitty".into()), months: iso_months(&dates), unavailable: None },
+            Err(e) => failed(format!("HyperKitty: {e}")),
+        },
+        _ => {
+            let enabled: Vec<&str> = archivers.as_object().map(|o| o.iter().filter(|(_, v)| v.as_bool() == Some(true)).map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+            let ways = match (archives.prototype.is_some(), archives.hyperkitty.is_some()) {
+                (false, false) => "the target has no shell (prototype) and no HyperKitty",
+                (true, false) => "the target has no HyperKitty ([web] hyperkitty_url)",
+                (false, true) => "the target has no shell to read the prototype archive with",
+                (true, true) => "neither the prototype archiver nor HyperKitty archives the list",
+            };
+            failed(format!("{ways} (archivers on: {})", if enabled.is_empty() { "none".into() } else { enabled.join(", ") }))
+        }
+    }
+}
+
+/// Messages per month (UTC) of ISO 8601 dates, as HyperKitty's API writes
+/// them (`2019-03-15T12:00:00Z`, `...+01:00`); one it cannot read counts
+/// under `unknown`.
+pub fn iso_months(dates: &[String]) -> BTreeMap<String, u64> {
+    let mut months = BTreeMap::new();
+    for d in dates {
+        let month = d.parse::<jiff::Timestamp>().ok().map(|t| t.strftime("%Y-%m").to_string()).unwrap_or_else(|| "unknown".into());
+        *months.entry(month).or_insert(0) += 1;
+    }
+    months
 }
 
 /// Every entry of a paged collection (`?count=N&page=P`, Mailman 3's REST
@@ -590,21 +674,25 @@ fn utc_month(date: &str) -> Option<String> {
 // -------------------------------------------------------------- hosts target
 
 /// Reads the inventory of the server a target file describes: Mailman 2.1
-/// (`[mailman] version = "2.1"`) through its shell; Mailman 3 through its
+/// (`[mailman] version = "2.1"`) through its shell, or its web pages when
+/// the file has no `[ssh]`; Mailman 3 through its
 /// REST API, with the prototype archive read through the shell (as the
-/// `become` user, when the file names one) when there is a shell.
+/// `become` user, when the file names one) when there is a shell, and
+/// HyperKitty's API (`[web] hyperkitty_url`) for lists archived there only.
 pub async fn of_hosts(target: &crate::target::hosts::HostsTarget, with_addresses: bool) -> Result<Inventory, InventoryError> {
     use crate::target::Target as _;
     let config = target.config();
     let shell = target.shell();
     if let Some(m) = &config.mailman21 {
-        let shell = shell.ok_or_else(|| {
-            InventoryError::NoWay("Mailman 2.1's lists are read through the shell: the target file needs an [ssh] table".into())
-        })?;
-        return mailman21(shell, &m.paths, &config.name, with_addresses).await;
+        return match (shell, target.mailman21_site()) {
+            (Some(shell), _) => mailman21(shell, &m.paths, &config.name, with_addresses).await,
+            (None, Some(site)) => mailman21_web(site, &config.name, with_addresses).await,
+            (None, None) => Err(InventoryError::NoWay("Mailman 2.1's lists are read through the shell ([ssh]) or the web pages ([mailman] web_url)".into())),
+        };
     }
     let rest = target.rest().ok_or_else(|| InventoryError::NoWay("the target file has no [mailman] table (Mailman 3's REST API)".into()))?;
     let become_shell;
+    let hyperkitty = target.web().filter(|w| w.has_hyperkitty() && config.web.is_some());
     let prototype = match (shell, config.ssh.as_ref()) {
         (Some(shell), Some(ssh)) => {
             let reader: &dyn Shell = match &ssh.become_user {
@@ -618,7 +706,7 @@ pub async fn of_hosts(target: &crate::target::hosts::HostsTarget, with_addresses
         }
         _ => None,
     };
-    mailman3(rest, prototype, &config.name, with_addresses).await
+    mailman3(rest, Mailman3Archives { prototype, hyperkitty }, &config.name, with_addresses).await
 }
 
 // ---------------------------------------------------------------------- table

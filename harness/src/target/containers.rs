@@ -848,6 +848,17 @@ for name in os.environ["MAILFLOW_LISTS"].split(":"):
 print("mailflow-synced")
 "#;
 
+/// [`ContainersTarget::seed_prototype_archive`]'s writer: `$1` the maildir,
+/// `$2` the Date, `$3` the month, `$4` how many, `$5` the list, `$6` the
+/// probe domain. Written to `tmp/` and moved into `new/`, as maildir wants.
+const SEED_SCRIPT: &str = r#"set -e; umask 077; d="$1"; mkdir -p "$d/tmp" "$d/new" "$d/cur"; i=0
+while [ "$i" -lt "$4" ]; do
+  i=$((i + 1)); f="$(date +%s).mailflow-seed-$3-$i-$$"
+  printf 'From: seed@%s\nTo: %s\nSubject: archive seed %s #%s\nDate: %s\nMessage-ID: <seed-%s-%s-%s@%s>\n\nseeded\n' \
+    "$6" "$5" "$3" "$i" "$2" "$3" "$i" "$$" "$6" > "$d/tmp/$f"
+  mv "$d/tmp/$f" "$d/new/$f"
+done"#;
+
 impl ContainersTarget {
     /// Makes HyperKitty read the lists' settings from Mailman now (see
     /// [`SYNC_SCRIPT`]), instead of after their next archived post.
@@ -857,6 +868,28 @@ impl ContainersTarget {
         let (code, out, err) = self.exec(&argv).await?;
         if code != 0 || !out.contains("mailflow-synced") {
             return Err(TargetError::Exec(format!("updating HyperKitty's lists from Mailman (Django shell): exit {code}: {}", err.trim())));
+        }
+        Ok(())
+    }
+
+    /// Puts `count` messages dated in `month` (`YYYY-MM`, the 15th at noon
+    /// UTC) into the list's prototype archive (`<var>/archives/prototype/
+    /// <list address>/new/`, written as `list`, as the archiver would), so
+    /// that a container can play a host with an archive history: the
+    /// inventory counts them by their `Date:`. Each has its own Message-ID
+    /// under the probe domain; nothing goes through exim or Mailman.
+    pub async fn seed_prototype_archive(&self, list_address: &str, month: &str, count: u32) -> Result<(), TargetError> {
+        let bad = || TargetError::Exec(format!("seeding the archive of {list_address}: month `{month}` is not YYYY-MM"));
+        let (year, mon) = month.split_once('-').ok_or_else(bad)?;
+        let (year, mon): (i16, i8) = (year.parse().map_err(|_| bad())?, mon.parse().map_err(|_| bad())?);
+        let date = jiff::civil::Date::new(year, mon, 15).map_err(|_| bad())?.at(12, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
+        let date = date.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string();
+        let dir = format!("{}/archives/prototype/{list_address}", LISTS_PATHS.mailman_var_dir);
+        let count = count.to_string();
+        let argv = ["runuser", "-u", "list", "--", "sh", "-c", SEED_SCRIPT, "sh", &dir, &date, month, &count, list_address, &self.probe_domain];
+        let (code, _out, err) = self.exec(&argv).await?;
+        if code != 0 {
+            return Err(TargetError::Exec(format!("seeding the archive of {list_address}: exit {code}: {}", err.trim())));
         }
         Ok(())
     }

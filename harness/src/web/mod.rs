@@ -91,6 +91,8 @@ enum Flavour {
 }
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// At most this many pages of a paged HyperKitty answer are read.
+pub const HYPERKITTY_PAGES: usize = 1000;
 
 impl Web {
     /// `base` like `http://172.17.0.2` (no trailing slash needed).
@@ -183,6 +185,45 @@ impl Web {
     /// HyperKitty's page for one message, as a person would open it.
     pub fn message_page_path(list_address: &str, message_id: &str) -> String {
         format!("/hyperkitty/list/{list_address}/message/{}/", message_id_hash(message_id))
+    }
+
+    /// The `date` of every message HyperKitty archived for the list, from
+    /// its JSON API (`/hyperkitty/api/list/<address>/emails/`: one array
+    /// on HyperKitty 1.3, which configures no paging; a paged answer's
+    /// `next` links are followed, at most [`HYPERKITTY_PAGES`] pages).
+    /// A private list answers 403 to anyone but its members: an error.
+    pub async fn hyperkitty_dates(&self, list_address: &str) -> Result<Vec<String>, WebError> {
+        let mut next = Some(self.url(&format!("/hyperkitty/api/list/{list_address}/emails/")));
+        let mut dates = Vec::new();
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > HYPERKITTY_PAGES {
+                return Err(WebError::Http { url, message: format!("more than {HYPERKITTY_PAGES} pages of messages") });
+            }
+            let page = self.get_url(&url).await?;
+            if page.status != 200 {
+                return Err(WebError::Status { url: page.url, status: page.status, excerpt: excerpt(&page.body) });
+            }
+            let body: serde_json::Value =
+                serde_json::from_str(&page.body).map_err(|e| WebError::Json { url: page.url.clone(), message: e.to_string() })?;
+            let entries = match &body {
+                serde_json::Value::Array(a) => a.clone(),
+                paged => {
+                    next = paged.get("next").and_then(serde_json::Value::as_str).map(str::to_string);
+                    paged.get("results").and_then(serde_json::Value::as_array).cloned().unwrap_or_default()
+                }
+            };
+            dates.extend(entries.iter().map(|e| e.get("date").and_then(serde_json::Value::as_str).unwrap_or_default().to_string()));
+        }
+        Ok(dates)
+    }
+
+    async fn get_url(&self, url: &str) -> Result<Page, WebError> {
+        let resp = self.client.get(url).send().await.map_err(|e| WebError::Http { url: url.to_string(), message: crate::http::error_chain(&e) })?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| WebError::Http { url: url.to_string(), message: crate::http::error_chain(&e) })?;
+        Ok(Page { url: url.to_string(), status, body })
     }
 
     /// Looks the message up once in HyperKitty's JSON API: `None` when

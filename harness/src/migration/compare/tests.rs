@@ -111,6 +111,12 @@ fn every_kind_of_difference_is_named() {
     assert!(!text.contains("b@x.test"), "{text}");
     let shown = compare(&old(), &new, &Options { show_addresses: true, ..options.clone() });
     assert!(shown[0].difference.to_string().contains("only on the old: b@x.test; only on the new: d@x.test"), "{}", shown[0].difference);
+    // The rename that paired two lists is said once, before the differences.
+    let mut renames = options.renames.clone();
+    renames.insert("never-there".into(), "fresh".into());
+    assert_eq!(renamed(&old(), &new, &renames), [("old_name", "new-name")]);
+    let text = human(&old(), &new, &shown, &options.renames);
+    assert_eq!(text.lines().nth(1), Some("renamed: `old_name` is `new-name` on the new server (rename map), compared as one list"), "{text}");
 }
 
 #[test]
@@ -152,7 +158,7 @@ fn allowances_match_by_kind_list_glob_and_detail() {
     let found = compare(&old(), &new, &Options { allowed, ..Options::default() });
     assert_eq!(found.len(), 3, "{found:?}");
     assert!(found.iter().all(|f| f.allowed), "{found:?}");
-    let text = human(&old(), &new, &found);
+    let text = human(&old(), &new, &found, &Renames::new());
     assert!(text.ends_with("equal (3 allowed differences)\n"), "{text}");
     assert!(glob("a*b*c", "axxbyyc") && !glob("a*b", "ba") && glob("*", "") && !glob("ab*ba", "aba"));
 }

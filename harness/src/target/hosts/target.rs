@@ -189,6 +189,12 @@ impl HostsTarget {
         self.rest.as_ref().map(|r| r as &dyn RestTransport)
     }
 
+    /// The Mailman 2.1 web host (admin pages, pipermail), when the file
+    /// says `version = "2.1"`.
+    pub fn mailman21_site(&self) -> Option<&crate::mailman21::Site> {
+        self.mailman21.as_ref()
+    }
+
     /// The ssh shell, when the file configures one and the target is not a dry run.
     pub fn ssh(&self) -> Option<&SshShell> {
         self.ssh.as_deref()
