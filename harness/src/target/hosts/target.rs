@@ -353,6 +353,16 @@ impl Target for HostsTarget {
     fn may_fault(&self) -> bool {
         self.config.allow.faults
     }
+    /// The file's `[faults]` commands through the shell, with `[allow]
+    /// faults = true` only (see [`super::faults`]).
+    fn faults(&self) -> Option<&dyn crate::target::Faults> {
+        (self.config.allow.faults && self.shell.is_some()).then_some(self as &dyn crate::target::Faults)
+    }
+    /// exim's queue through the shell, with exim's commands as the
+    /// `[faults]` table says (they need its `become`): with `[allow] faults = true` only.
+    fn mta_queue(&self) -> Option<&dyn crate::target::MtaQueue> {
+        (self.config.allow.faults && self.shell.is_some()).then_some(self as &dyn crate::target::MtaQueue)
+    }
     fn pacer(&self) -> Option<&Pacer> {
         Some(&self.pacer)
     }
