@@ -107,22 +107,22 @@ fn n_probes_with_bounded_concurrency_and_r_per_second_for_a_duration() {
     let (lines, status, stderr) = load(&["--list", "probe-test", "--count", &n.to_string(), "--concurrency", "4"]);
     assert_eq!(status, Some(0), "stderr:\n{stderr}");
     every_probe_delivered(&lines, n, &stderr);
-    let load = summary(&lines);
-    ordered("end to end", &load["end_to_end_ms"], n);
+    let s = summary(&lines);
+    ordered("end to end", &s["end_to_end_ms"], n);
     for hop in HOPS {
         // `delivered` counts every member's copy.
-        ordered(hop, &load["hops_ms"][hop], if hop == "delivered" { 2 * n } else { n });
+        ordered(hop, &s["hops_ms"][hop], if hop == "delivered" { 2 * n } else { n });
     }
     // The probe's way, hop after hop: exim's log has millisecond times.
     for pair in HOPS.windows(2) {
         for k in ["p50", "max"] {
-            let (a, b) = (ms(&load["hops_ms"][pair[0]], k), ms(&load["hops_ms"][pair[1]], k));
-            assert!(a <= b + 2.0, "{k} of {} ({a} ms) after {} ({b} ms): {load}", pair[0], pair[1]);
+            let (a, b) = (ms(&s["hops_ms"][pair[0]], k), ms(&s["hops_ms"][pair[1]], k));
+            assert!(a <= b + 2.0, "{k} of {} ({a} ms) after {} ({b} ms): {s}", pair[0], pair[1]);
         }
     }
     // End to end is the last member's copy: the delivered hop's maximum.
-    assert_eq!(ms(&load["end_to_end_ms"], "max"), ms(&load["hops_ms"]["delivered"], "max"), "{load}");
-    eprintln!("count mode: {load}");
+    assert_eq!(ms(&s["end_to_end_ms"], "max"), ms(&s["hops_ms"]["delivered"], "max"), "{s}");
+    eprintln!("count mode: {s}");
 
     // R per second for a duration: 2/s for 5 s is 10 probes.
     let (lines, status, stderr) = load(&["--list", "probe-test", "--rate", "2", "--duration", "5s", "--concurrency", "10"]);
