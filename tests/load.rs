@@ -88,6 +88,11 @@ fn ordered(name: &str, p: &Value, count: u64) {
 }
 
 /// Every scenario (probe) passed, and the summary accounts for all `n`.
+/// The lines that say why a run could not start, for a failure message.
+fn setup(lines: &[(Duration, Value)]) -> String {
+    lines.iter().map(|(_, v)| v).filter(|v| v["event"] == "setup_failed").map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
+}
+
 fn every_probe_delivered(lines: &[(Duration, Value)], n: u64, stderr: &str) {
     let finished: Vec<&Value> = lines.iter().map(|(_, v)| v).filter(|v| v["event"] == "scenario_finished").collect();
     let failed: Vec<&&Value> = finished.iter().filter(|v| v["verdict"] != "passed").collect();
@@ -105,7 +110,7 @@ fn n_probes_with_bounded_concurrency_and_r_per_second_for_a_duration() {
     // N probes, at most 4 in flight; probe-test has two members.
     let n = 12;
     let (lines, status, stderr) = load(&["--list", "probe-test", "--count", &n.to_string(), "--concurrency", "4"]);
-    assert_eq!(status, Some(0), "stderr:\n{stderr}");
+    assert_eq!(status, Some(0), "{}\nstderr:\n{stderr}", setup(&lines));
     every_probe_delivered(&lines, n, &stderr);
     let s = summary(&lines);
     ordered("end to end", &s["end_to_end_ms"], n);
@@ -126,7 +131,7 @@ fn n_probes_with_bounded_concurrency_and_r_per_second_for_a_duration() {
 
     // R per second for a duration: 2/s for 5 s is 10 probes.
     let (lines, status, stderr) = load(&["--list", "probe-test", "--rate", "2", "--duration", "5s", "--concurrency", "10"]);
-    assert_eq!(status, Some(0), "stderr:\n{stderr}");
+    assert_eq!(status, Some(0), "{}\nstderr:\n{stderr}", setup(&lines));
     every_probe_delivered(&lines, 10, &stderr);
     let sends: Vec<Duration> =
         lines.iter().filter(|(_, v)| v["event"] == "step_finished" && v["key"] == "send").map(|(t, _)| *t).collect();
