@@ -124,6 +124,8 @@ def mailflow_load(mailflow, messages, sessions):
             event = json.loads(line)
             if event.get("event") == "target_ready":
                 ready = now
+            if event.get("event") == "setup_failed":
+                summary = event
             if "load" in event:
                 done, summary = now, event["load"]
         proc.wait(DEADLINE)
@@ -131,7 +133,7 @@ def mailflow_load(mailflow, messages, sessions):
         if proc.poll() is None:
             proc.kill()
         remove_owned(proc.pid)
-    if proc.returncode != 0 or summary is None or ready is None:
+    if proc.returncode != 0 or summary is None or ready is None or "delivered" not in summary:
         sys.exit(f"mailflow load exited {proc.returncode}: {summary}")
     if summary["delivered"] != messages:
         sys.exit(f"mailflow load: {summary['delivered']} of {messages} delivered: {summary}")
