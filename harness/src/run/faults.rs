@@ -226,4 +226,33 @@ mod tests {
         assert!(undo.stopped.is_empty() && !undo.sink_faults, "nothing was changed: {undo:?}");
         assert!(super::undo(&allowed, &undo).await.is_empty());
     }
+
+    /// A skipped fault step skips the rest of its scenario, each step naming
+    /// why: after it, the server was never broken, so a probe would prove
+    /// nothing (and nothing is sent).
+    #[tokio::test]
+    async fn after_a_skipped_fault_step_the_rest_is_skipped_and_named() {
+        let suite = crate::scenario::parse_suite(
+            std::path::Path::new("suite.toml"),
+            "probe_domain = \"probe.test\"\n[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\"]\n",
+        )
+        .unwrap();
+        let scenario = crate::scenario::parse_scenario(
+            std::path::Path::new("down.toml"),
+            "name = \"down\"\nlist = \"probe-test\"\n[[step]]\nstop = \"mailman\"\n[[step]]\nsend = { from = \"alice@probe.test\", subject = \"s\" }\nexpect_smtp = 250\n\
+             [[step]]\nexpect_queued = { within = \"1s\" }\n[[step]]\nstart = \"mailman\"\n",
+            &suite,
+        )
+        .unwrap();
+        let run = crate::probe::RunId::new();
+        let r = crate::run::run_scenario(&NoFaults { allowed: false }, &suite, &scenario, &run, &|_| {}).await;
+        let why = "the target file does not allow fault steps (`[allow] faults = true`)";
+        assert_eq!(r.steps[0].outcome(), Outcome::Skipped(why.into()));
+        for step in &r.steps[1..] {
+            let Outcome::Skipped(reason) = step.outcome() else { panic!("{} was not skipped: {:?}", step.key, step.rows) };
+            assert_eq!(reason, format!("not run: {} was skipped ({why})", r.steps[0].label), "{}", step.key);
+        }
+        assert_eq!(r.steps.len(), 5, "stop, send, expect_smtp, expect_queued, start: {:?}", r.steps.iter().map(|s| s.key).collect::<Vec<_>>());
+        assert!(crate::probe::issued_ids(&run).is_empty(), "nothing was sent");
+    }
 }

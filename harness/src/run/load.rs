@@ -214,4 +214,68 @@ mod tests {
         assert_eq!(start_offset(3, Some(2.0)), Duration::from_millis(1500));
         assert_eq!(start_offset(3, None), Duration::ZERO);
     }
+
+    /// A hosts-like target: its pacer as a target file's `probes_per_minute`
+    /// makes it, and an SMTP address where nothing listens (no peer: each
+    /// send is refused by the kernel at once).
+    struct Paced {
+        pacer: crate::smtp::Pacer,
+        smtp: std::net::SocketAddr,
+    }
+
+    impl Target for Paced {
+        fn describe(&self) -> String {
+            "paced".into()
+        }
+        fn probe_domain(&self) -> &str {
+            "probe.test"
+        }
+        fn smtp_addr(&self) -> std::net::SocketAddr {
+            self.smtp
+        }
+        fn pacer(&self) -> Option<&crate::smtp::Pacer> {
+            Some(&self.pacer)
+        }
+    }
+
+    /// When each probe's send finished, on tokio's paused clock (no wall
+    /// time passes), from the load's start.
+    async fn send_times(per_minute: u32, rate: Option<f64>) -> Vec<Duration> {
+        // A port that was just free: nothing listens there.
+        let smtp = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let target = Paced { pacer: crate::smtp::Pacer::per_minute(per_minute), smtp };
+        let suite = crate::scenario::parse_suite(
+            std::path::Path::new("suite.toml"),
+            "probe_domain = \"probe.test\"\n[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\nmembers = [\"alice@probe.test\"]\n",
+        )
+        .unwrap();
+        let spec = LoadSpec { list: "probe-test".into(), from: None, count: 4, rate, concurrency: 4, within: Duration::from_secs(1) };
+        let probes = probes(&suite, &spec).unwrap();
+        let origin = Instant::now();
+        let times = std::sync::Mutex::new(Vec::new());
+        let emit = |e: Event| {
+            if let Event::StepFinished { result, .. } = e {
+                if result.key == "send" {
+                    times.lock().unwrap().push(origin.elapsed());
+                }
+            }
+        };
+        let results = run_load(&target, &suite, &probes, &spec, &RunId::new(), &emit).await;
+        assert_eq!(results.len(), 4);
+        let mut times = times.into_inner().unwrap();
+        times.sort();
+        // Whole milliseconds: the refused connection takes no virtual time.
+        times.into_iter().map(|t| Duration::from_millis(t.as_millis() as u64)).collect()
+    }
+
+    /// Against a target with a pacer (a hosts target: the target file's
+    /// `probes_per_minute`), load's sends are spaced by it, however many
+    /// probes are in flight; with `--rate` too, the slower of the two wins.
+    #[tokio::test(start_paused = true)]
+    async fn the_targets_pace_spaces_the_loads_sends() {
+        let s = Duration::from_secs;
+        assert_eq!(send_times(60, None).await, [s(0), s(1), s(2), s(3)]);
+        assert_eq!(send_times(60, Some(0.5)).await, [s(0), s(2), s(4), s(6)]);
+        assert_eq!(send_times(15, Some(2.0)).await, [s(0), s(4), s(8), s(12)]);
+    }
 }

@@ -66,10 +66,13 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
     let mut state = steps::State::default();
     let mut results = Vec::new();
     let mut failed_at: Option<String> = None;
+    // A fault step that was skipped (not allowed, not offered): the steps
+    // after it would observe a server that was never broken.
+    let mut fault_skipped: Option<String> = None;
     // Verdicts of steps that already ran together with an earlier one.
     let mut ahead = std::collections::VecDeque::new();
     for (index, step) in scenario.steps.iter().enumerate() {
-        if ahead.is_empty() && failed_at.is_none() && !options.dry_run {
+        if ahead.is_empty() && failed_at.is_none() && fault_skipped.is_none() && !options.dry_run {
             // Consecutive `expect_ports` steps depend on nothing before them: run them at once.
             ahead = ports::run_together(target, &scenario.steps[index..]).await;
         }
@@ -77,10 +80,11 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
         let (verdict, duration) = match ahead.pop_front() {
             Some(done) => done,
             None => {
-                let verdict = match &failed_at {
-                    Some(label) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
-                    None if options.dry_run => steps::dry_run(target, suite, scenario, step),
-                    None => steps::execute(target, suite, scenario, step, run, &mut state).await,
+                let verdict = match (&failed_at, &fault_skipped) {
+                    (Some(label), _) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {label} failed"))),
+                    (None, Some(why)) => verdict::Verdict::row(Row::skipped(step.kind.key(), "", format!("not run: {why}"))),
+                    (None, None) if options.dry_run => steps::dry_run(target, suite, scenario, step),
+                    (None, None) => steps::execute(target, suite, scenario, step, run, &mut state).await,
                 };
                 (verdict, t0.elapsed())
             }
@@ -97,6 +101,9 @@ pub async fn run_scenario_with<T: Target + ?Sized>(
         };
         if result.failed() && failed_at.is_none() {
             failed_at = Some(step.label());
+        }
+        if let (crate::check::Outcome::Skipped(why), true, None) = (result.outcome(), step.kind.is_fault() && !options.dry_run, &fault_skipped) {
+            fault_skipped = Some(format!("{} was skipped ({why})", step.label()));
         }
         emit(Event::StepFinished { path: scenario.path.clone(), result: result.clone() });
         results.push(result);

@@ -96,6 +96,13 @@ pub trait MailmanQueues: Send + Sync {
 pub trait Shell: Send + Sync {
     /// Runs `argv` (no shell parsing on this side); exit code, stdout, stderr.
     fn exec<'a>(&'a self, argv: &'a [&'a str]) -> BoxFuture<'a, Result<(i64, String, String), TargetError>>;
+    /// [`Shell::exec`] for a command that may run longer than the shell's
+    /// usual limit (stopping or starting a service), stopped after
+    /// `deadline`. The default keeps the shell's own limit.
+    fn exec_within<'a>(&'a self, argv: &'a [&'a str], deadline: Duration) -> BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+        let _ = deadline;
+        self.exec(argv)
+    }
 }
 
 /// TCP reachability of the lists host from named vantage points.

@@ -1,11 +1,10 @@
 //! Fault steps and exim's queue for the container target, through its
 //! shell (`docker exec`).
 //!
-//! The image's watchdog ends the container when exim, Mailman's master or
-//! the web side dies, unless `/run/mailflow/maintenance` exists: a stop
-//! creates it first. Starting Mailman again removes it, unless the web
-//! side was restarted (the watchdog watches the uwsgi it started itself,
-//! so after a restart it keeps out of the way until the container ends).
+//! Stopping and starting are the image's `mailflow-mailman` (the same
+//! commands a hosts target runs through ssh and sudo against this image):
+//! it keeps the image's watchdog out of the way while a service is down on
+//! purpose.
 
 use std::time::Duration;
 
@@ -21,30 +20,16 @@ use crate::BoxFuture;
 
 const MAINLOG: &str = "/var/log/exim4/mainlog";
 
-/// Stops Mailman's master (`mailflow-mailman stop` waits until it exited).
-const STOP_MAILMAN: &str = "mkdir -p /run/mailflow && touch /run/mailflow/maintenance && mailflow-mailman stop";
-/// Starts it (`mailflow-mailman start` waits until REST and LMTP answer).
-const START_MAILMAN: &str = "MAILFLOW_MAILMAN_TIMEOUT=240 mailflow-mailman start && { [ -e /run/mailflow/web-restarted ] || rm -f /run/mailflow/maintenance; }";
-/// uwsgi's master (the oldest process of that command line) shuts down on
-/// SIGINT (SIGTERM only reloads it); waits until every worker is gone.
-const STOP_WEB: &str = r#"mkdir -p /run/mailflow && touch /run/mailflow/maintenance /run/mailflow/web-restarted
-pid=$(pgrep -o -f '^uwsgi --ini /etc/mailman3/uwsgi.ini') || { echo "the web side is not running"; exit 0; }
-kill -INT "$pid"
-for i in $(seq 1 300); do
-  pgrep -f '^uwsgi --ini /etc/mailman3/uwsgi.ini' >/dev/null || { echo "uwsgi (pid $pid) stopped"; exit 0; }
-  sleep 0.2
-done
-echo "uwsgi (pid $pid) did not stop within 60s" >&2; exit 1"#;
+/// Stops Mailman's master: `mailflow-mailman stop` (in the image) tells
+/// the watchdog first and waits until the master exited.
+const STOP_MAILMAN: &str = "mailflow-mailman stop";
+/// Starts it: waits until REST and LMTP answer, then lets the watchdog watch again.
+const START_MAILMAN: &str = "MAILFLOW_MAILMAN_TIMEOUT=240 mailflow-mailman start";
+/// Stops uwsgi (SIGINT to its master) and waits until every worker is gone.
+const STOP_WEB: &str = "mailflow-mailman web-stop";
 /// Starts uwsgi as the image's start script does, detached, and waits
 /// until HyperKitty answers through nginx.
-const START_WEB: &str = r#"if ! pgrep -f '^uwsgi --ini /etc/mailman3/uwsgi.ini' >/dev/null; then
-  setsid uwsgi --ini /etc/mailman3/uwsgi.ini </dev/null >>/var/log/mailman3/web/uwsgi-stdio.log 2>&1 &
-fi
-for i in $(seq 1 240); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1/hyperkitty/)" = 200 ] && { echo "the web side answers"; exit 0; }
-  sleep 0.5
-done
-echo "HyperKitty did not answer within 120s" >&2; exit 1"#;
+const START_WEB: &str = "mailflow-mailman web-start";
 /// Counts the queue, runs it by force, counts again.
 const QUEUE_RUN: &str = r#"before=$(exim -bpc); timeout "$1" exim -qff; status=$?; after=$(exim -bpc)
 [ "$status" = 124 ] && { echo "exim -qff did not end within $1 s" >&2; exit 1; }

@@ -163,22 +163,32 @@ pub struct As<'s> {
 
 impl Shell for As<'_> {
     fn exec<'a>(&'a self, argv: &'a [&'a str]) -> crate::BoxFuture<'a, Result<(i64, String, String), TargetError>> {
-        Box::pin(async move {
-            let mut wrapped = vec!["sudo", "-n", "-u", self.user, "--"];
-            wrapped.extend_from_slice(argv);
-            let (code, out, err) = self.shell.exec(&wrapped).await?;
-            // sudo exits 1 when it refuses, as grep does for "no match": tell them apart by its words.
-            let refused = err.lines().any(|l| l.starts_with("sudo: ") || l.starts_with("Sorry, user "));
-            if code != 0 && refused {
-                let program = argv.first().copied().unwrap_or_default();
-                return Err(TargetError::Exec(format!(
-                    "`sudo -n -u {} -- {program}` on the host refused (the ssh user needs a sudoers entry for it): {}",
-                    self.user,
-                    err.trim()
-                )));
-            }
-            Ok((code, out, err))
-        })
+        Box::pin(self.sudo(argv, None))
+    }
+    fn exec_within<'a>(&'a self, argv: &'a [&'a str], deadline: std::time::Duration) -> crate::BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+        Box::pin(self.sudo(argv, Some(deadline)))
+    }
+}
+
+impl As<'_> {
+    async fn sudo(&self, argv: &[&str], deadline: Option<std::time::Duration>) -> Result<(i64, String, String), TargetError> {
+        let mut wrapped = vec!["sudo", "-n", "-u", self.user, "--"];
+        wrapped.extend_from_slice(argv);
+        let (code, out, err) = match deadline {
+            Some(d) => self.shell.exec_within(&wrapped, d).await?,
+            None => self.shell.exec(&wrapped).await?,
+        };
+        // sudo exits 1 when it refuses, as grep does for "no match": tell them apart by its words.
+        let refused = err.lines().any(|l| l.starts_with("sudo: ") || l.starts_with("Sorry, user "));
+        if code != 0 && refused {
+            let program = argv.first().copied().unwrap_or_default();
+            return Err(TargetError::Exec(format!(
+                "`sudo -n -u {} -- {program}` on the host refused (the ssh user needs a sudoers entry for it): {}",
+                self.user,
+                err.trim()
+            )));
+        }
+        Ok((code, out, err))
     }
 }
 
@@ -240,6 +250,83 @@ pub async fn archive_queue_empty(shell: &dyn Shell, paths: &ServerPaths) -> Resu
         return Err(TargetError::Exec(format!("looking in {dir}: {}", err.trim())));
     }
     Ok(out.trim().is_empty())
+}
+
+/// The probe's messages in exim's queue, read with exim's own commands
+/// through `shell` (usually [`As`] root: exim lets only its admin users
+/// list the queue): `exim -bp` for the listing, `exim -Mvh` for each
+/// message's header file (exim shows one at a time; the youngest
+/// [`MAX_HEADER_FILES`] only, since a probe is minutes old), and for the
+/// probe's messages only, `exim -Mvl` for the message log (or, when message
+/// logs are off, the message's lines of `mainlog`, read through
+/// `log_shell`). Found by Message-ID or probe header
+/// ([`exim::queue::parse_queue`]), never by anything else.
+pub async fn exim_queue(
+    shell: &dyn Shell,
+    log_shell: &dyn Shell,
+    exim: &str,
+    mainlog: &str,
+    keys: &ProbeKeys,
+) -> Result<Vec<exim::QueuedMessage>, TargetError> {
+    let (code, listing, err) = shell.exec(&[exim, "-bp"]).await?;
+    if code != 0 {
+        return Err(TargetError::Exec(format!("`{exim} -bp` on the host (exit status {code}): {}", err.trim())));
+    }
+    let mut queued = queue_listing(&listing);
+    queued.sort_by_key(|(age, _, _)| *age);
+    queued.truncate(MAX_HEADER_FILES);
+    let mut text = String::new();
+    for (_, line, id) in queued {
+        // A message delivered since the listing has no header file any more.
+        let (code, head, _) = shell.exec(&[exim, "-Mvh", id]).await?;
+        if code != 0 {
+            continue;
+        }
+        let section = format!("=== {line}\n{head}--- log\n");
+        if exim::queue::parse_queue(&section, keys).is_empty() {
+            continue;
+        }
+        let (code, log, _) = shell.exec(&[exim, "-Mvl", id]).await?;
+        let log = if code == 0 {
+            log
+        } else {
+            let needle = format!(" {id} ");
+            log_shell.exec(&["grep", "-F", "-e", &needle, "--", mainlog]).await.map(|(_, out, _)| out).unwrap_or_default()
+        };
+        text.push_str(&section);
+        text.push_str(&log);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    Ok(exim::queue::parse_queue(&text, keys))
+}
+
+/// Header files read per look at the queue, the youngest messages first.
+pub const MAX_HEADER_FILES: usize = 200;
+
+/// `exim -bp`'s message lines (`  0m   1.2K 1vP0aB-000123-Xy <sender>`),
+/// each with its age in seconds and its queue id; the recipient lines under
+/// them are left out.
+fn queue_listing(listing: &str) -> Vec<(u64, &str, &str)> {
+    listing
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let age = words.first()?;
+            let (number, unit) = age.split_at(age.len().checked_sub(1)?);
+            let unit = match unit {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                "w" => 604_800,
+                _ => return None,
+            };
+            let seconds = number.parse::<u64>().ok()? * unit;
+            (words.len() >= 3).then(|| (seconds, line.trim_end(), words[2]))
+        })
+        .collect()
 }
 
 /// exim's `exigrep` on the server's main log: only the lines of the probe's

@@ -32,6 +32,10 @@ pub struct HostsConfig {
     /// A shell on the host; needed by `mailman.reach = "through_shell"`.
     pub ssh: Option<SshConfig>,
     pub allow: Allow,
+    /// How fault steps act on the host through the shell (`[faults]`);
+    /// Debian's commands unless the file names others. Used only with
+    /// `[allow] faults = true` and `[ssh]`.
+    pub faults: FaultCommands,
     pub limits: Limits,
     pub cutover: Cutover,
 }
@@ -189,6 +193,67 @@ pub struct Allow {
     pub moderate: bool,
     /// Run fault steps (stop a service, block a port) on the host.
     pub faults: bool,
+}
+
+/// The commands fault steps run on the host through the `[ssh]` shell
+/// (`[faults]` in the target file), each an argv (no shell on this side;
+/// the ssh shell quotes every argument for the host's shell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultCommands {
+    /// The user the stop, start and exim commands run as, through
+    /// `sudo -n -u <user> --` (never asking for a password); `None`
+    /// (`become = false`): as the ssh user. `root` by default: stopping a
+    /// service and reading exim's queue need it.
+    pub become_user: Option<String>,
+    /// Stops Mailman and returns once it is down (`systemctl stop mailman3`).
+    pub mailman_stop: Vec<String>,
+    /// Starts Mailman (`systemctl start mailman3`).
+    pub mailman_start: Vec<String>,
+    /// Run after a start, as the ssh user, until it exits 0 (every half
+    /// second, within the start's deadline): Mailman answers. Empty: no
+    /// wait. By default LMTP's greeting on 127.0.0.1:8024 and a connection to
+    /// REST on 127.0.0.1:8001, Mailman's own defaults.
+    pub mailman_ready: Vec<String>,
+    /// Stops the web side (`systemctl stop mailman3-web`).
+    pub web_stop: Vec<String>,
+    /// Starts the web side (`systemctl start mailman3-web`).
+    pub web_start: Vec<String>,
+    /// As `mailman_ready`, for the web side; empty by default (then, with
+    /// `[web]`, HyperKitty's URL is asked from this machine until it answers).
+    pub web_ready: Vec<String>,
+    /// exim's program on the host, for `-qff` (`mta_queue_run`) and `-bp`,
+    /// `-Mvh`, `-Mvl` (`expect_queued`): `exim` (Debian links it to exim4).
+    pub exim: String,
+}
+
+impl FaultCommands {
+    /// LMTP greets on Mailman's default port and REST accepts a connection.
+    pub const DEBIAN_MAILMAN_READY: &'static str = "import socket\n\
+        s = socket.create_connection(('127.0.0.1', 8024), 3)\n\
+        s.settimeout(3)\n\
+        assert s.recv(3) == b'220'\n\
+        socket.create_connection(('127.0.0.1', 8001), 3).close()\n";
+
+    /// Debian's packages: `mailman3` and `mailman3-web` under systemd, run as root.
+    pub fn debian() -> FaultCommands {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        FaultCommands {
+            become_user: Some("root".into()),
+            mailman_stop: argv(&["systemctl", "stop", "mailman3"]),
+            mailman_start: argv(&["systemctl", "start", "mailman3"]),
+            mailman_ready: argv(&["python3", "-c", Self::DEBIAN_MAILMAN_READY]),
+            web_stop: argv(&["systemctl", "stop", "mailman3-web"]),
+            web_start: argv(&["systemctl", "start", "mailman3-web"]),
+            web_ready: Vec::new(),
+            exim: "exim".into(),
+        }
+    }
+}
+
+impl Default for FaultCommands {
+    fn default() -> Self {
+        FaultCommands::debian()
+    }
 }
 
 /// Rate limits toward the host.

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use super::config::{
-    Allow, Cutover, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
+    Allow, Cutover, FaultCommands, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
     StartTls, WebConfig,
 };
 use crate::mailbox::{ImapConfig, ImapTimeouts, ImapTls};
@@ -20,7 +20,7 @@ use crate::secret::SecretSource;
 use crate::target::through_shell::ServerPaths;
 use crate::tls::Verify;
 
-const TOP_KEYS: &[&str] = &["name", "smtp", "mailman", "web", "mailbox", "ssh", "allow", "limits", "cutover"];
+const TOP_KEYS: &[&str] = &["name", "smtp", "mailman", "web", "mailbox", "ssh", "allow", "faults", "limits", "cutover"];
 const SMTP_KEYS: &[&str] = &["addresses", "starttls", "verify", "ca_file", "user", "password_env", "password_file"];
 const MAILMAN_KEYS: &[&str] = &["version", "rest_url", "reach", "user", "password_env", "password_file", "verify", "ca_file"];
 const MAILMAN21_KEYS: &[&str] = &[
@@ -38,6 +38,7 @@ const SSH_KEYS: &[&str] = &[
     "exim_mainlog", "mailman_var_dir", "mailman_log",
 ];
 const ALLOW_KEYS: &[&str] = &["moderate", "faults"];
+const FAULTS_KEYS: &[&str] = &["become", "mailman_stop", "mailman_start", "mailman_ready", "web_stop", "web_start", "web_ready", "exim"];
 const LIMITS_KEYS: &[&str] = &["probes_per_minute"];
 const CUTOVER_KEYS: &[&str] = &["old_smtp"];
 
@@ -88,14 +89,18 @@ pub fn parse_hosts(path: &Path, src: &str) -> Result<HostsConfig, LoadErrors> {
     let web = top.optional("web").and_then(|value| read_web(&mut doc, &files, value));
     let mailbox = top.optional("mailbox").and_then(|value| read_mailbox(&mut doc, &files, value));
     let allow = top.optional("allow").map_or(Some(Allow::default()), |value| read_allow(&mut doc, value));
+    let faults = match top.optional("faults") {
+        Some(value) => read_faults(&mut doc, value, ssh_written),
+        None => Some(FaultCommands::default()),
+    };
     let limits = top.optional("limits").map_or(Some(Limits::default()), |value| read_limits(&mut doc, value));
     let cutover = top.optional("cutover").map_or(Some(Cutover::default()), |value| read_cutover(&mut doc, value));
     top.finish(&mut doc);
 
     // Every required part is `Some` when no error was recorded.
-    let config = match (name, smtp, allow, limits, cutover) {
-        (Some(name), Some(smtp), Some(allow), Some(limits), Some(cutover)) => {
-            Some(HostsConfig { path: path.to_path_buf(), name, smtp, mailman, mailman21, web, mailbox, ssh, allow, limits, cutover })
+    let config = match (name, smtp, allow, faults, limits, cutover) {
+        (Some(name), Some(smtp), Some(allow), Some(faults), Some(limits), Some(cutover)) => {
+            Some(HostsConfig { path: path.to_path_buf(), name, smtp, mailman, mailman21, web, mailbox, ssh, allow, faults, limits, cutover })
         }
         _ => None,
     };
@@ -567,6 +572,89 @@ fn read_cutover(doc: &mut Doc, value: &Value<'_>) -> Option<Cutover> {
     };
     reader.finish(doc);
     Some(Cutover { old_smtp: old_smtp? })
+}
+
+/// `[faults]`: the commands fault steps run through the `[ssh]` shell,
+/// each an array of words; Debian's for those left out.
+fn read_faults(doc: &mut Doc, value: &Value<'_>, ssh_written: bool) -> Option<FaultCommands> {
+    let mut reader = table_of(doc, "faults", value, FAULTS_KEYS)?;
+    if !ssh_written {
+        doc.error(value.span(), "no [ssh]", "`[faults]` commands run through the `[ssh]` shell: add an `[ssh]` table");
+    }
+    let defaults = FaultCommands::debian();
+    let become_user = match reader.optional("become") {
+        // `false`: the ssh user itself runs them.
+        Some(value) if value.get_ref().as_bool() == Some(false) => Some(None),
+        Some(value) => {
+            let text = doc.string("`faults.become` (a user name, or false)", value)?;
+            let fits = !text.is_empty()
+                && !text.starts_with(['-', '#'])
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !fits {
+                doc.error(value.span(), "invalid user name", "`faults.become` must be a user name on the list host, like \"root\", or false");
+                return None;
+            }
+            Some(Some(text.to_string()))
+        }
+        None => Some(defaults.become_user.clone()),
+    };
+    let mut command = |key: &str, default: &[String], may_be_empty: bool| match reader.optional(key) {
+        Some(value) => argv(doc, &format!("`faults.{key}`"), value, may_be_empty),
+        None => Some(default.to_vec()),
+    };
+    let mailman_stop = command("mailman_stop", &defaults.mailman_stop, false);
+    let mailman_start = command("mailman_start", &defaults.mailman_start, false);
+    let mailman_ready = command("mailman_ready", &defaults.mailman_ready, true);
+    let web_stop = command("web_stop", &defaults.web_stop, false);
+    let web_start = command("web_start", &defaults.web_start, false);
+    let web_ready = command("web_ready", &defaults.web_ready, true);
+    let exim = match reader.optional("exim") {
+        Some(value) => {
+            let text = doc.string("`faults.exim`", value)?;
+            if text.is_empty() || text.starts_with('-') || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                doc.error(value.span(), "invalid program", "`faults.exim` must be exim's program on the host, like \"exim\" or \"/usr/sbin/exim4\"");
+                None
+            } else {
+                Some(text.to_string())
+            }
+        }
+        None => Some(defaults.exim),
+    };
+    reader.finish(doc);
+    Some(FaultCommands {
+        become_user: become_user?,
+        mailman_stop: mailman_stop?,
+        mailman_start: mailman_start?,
+        mailman_ready: mailman_ready?,
+        web_stop: web_stop?,
+        web_start: web_start?,
+        web_ready: web_ready?,
+        exim: exim?,
+    })
+}
+
+/// A command as an array of words, the program first (not starting with
+/// `-`); `[]` only where `may_be_empty` (no command).
+fn argv(doc: &mut Doc, what: &str, value: &Value<'_>, may_be_empty: bool) -> Option<Vec<String>> {
+    let items = doc.array(what, value)?;
+    if items.is_empty() && !may_be_empty {
+        doc.error(value.span(), "empty", format!("{what} must name a command, like [\"systemctl\", \"stop\", \"mailman3\"]"));
+        return None;
+    }
+    let mut words = Vec::new();
+    for item in items {
+        let word = doc.string(&format!("each word of {what}"), item)?;
+        if word.contains('\0') {
+            doc.error(item.span(), "NUL", format!("{what}: a word must not contain NUL"));
+            return None;
+        }
+        words.push(word.to_string());
+    }
+    if words.first().is_some_and(|w| w.is_empty() || w.starts_with('-')) {
+        doc.error(value.span(), "no program", format!("{what} must start with the program to run"));
+        return None;
+    }
+    Some(words)
 }
 
 fn read_limits(doc: &mut Doc, value: &Value<'_>) -> Option<Limits> {

@@ -11,9 +11,11 @@
 //! files").
 //!
 //! Layout: `config` holds the validated values, `file` the format's rules,
-//! `ssh` the shell on the host, `target` the [`HostsTarget`] itself.
+//! `ssh` the shell on the host, `target` the [`HostsTarget`] itself,
+//! `faults` its fault steps and exim's queue through the shell.
 
 mod config;
+mod faults;
 mod file;
 mod ssh;
 mod target;
@@ -22,7 +24,7 @@ mod target;
 mod tests;
 
 pub use config::{
-    Allow, Cutover, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
+    Allow, Cutover, FaultCommands, HostsConfig, Limits, MailboxConfig, Mailman21Config, Mailman21List, MailmanConfig, MailmanVersion, RestReach, SmtpAuth, SmtpConfig, SshConfig,
     StartTls, WebConfig,
 };
 pub use file::{load_hosts, parse_hosts};

@@ -202,22 +202,31 @@ impl SshShell {
     /// Runs `argv` on the host (each argument quoted for the remote shell):
     /// exit code, stdout, stderr.
     pub async fn exec(&self, argv: &[&str]) -> Result<(i64, String, String), SshError> {
-        self.run(argv, None).await
+        self.run(argv, None, Duration::from_secs(REMOTE_LIMIT_SECS.into())).await
+    }
+
+    /// [`SshShell::exec`] with a longer (or shorter) limit than the usual
+    /// 50 s: stopped on the host after `limit`, waited for 10 s more here.
+    pub async fn exec_within(&self, argv: &[&str], limit: Duration) -> Result<(i64, String, String), SshError> {
+        self.run(argv, None, limit).await
     }
 
     /// [`SshShell::exec`] with `input` on the command's stdin: the way a
     /// secret reaches a program on the host without being in any argv.
     pub async fn exec_with_input(&self, argv: &[&str], input: &[u8]) -> Result<(i64, String, String), SshError> {
-        self.run(argv, Some(input)).await
+        self.run(argv, Some(input), Duration::from_secs(REMOTE_LIMIT_SECS.into())).await
     }
 
-    async fn run(&self, argv: &[&str], input: Option<&[u8]>) -> Result<(i64, String, String), SshError> {
+    async fn run(&self, argv: &[&str], input: Option<&[u8]>, limit: Duration) -> Result<(i64, String, String), SshError> {
         let program = argv.first().copied().unwrap_or_default().to_string();
+        let limit_secs = limit.as_secs().max(1);
+        // Waited for here as long as the host lets it run, and then some.
+        let exec_timeout = Duration::from_secs(limit_secs) + (EXEC_TIMEOUT - Duration::from_secs(REMOTE_LIMIT_SECS.into()));
         let session = self.session().await?;
         let mut command = session.command("timeout");
         command
             // No `--`: timeout stops reading options at the duration, and would take `--` for the command.
-            .args(["-k", "5", &REMOTE_LIMIT_SECS.to_string(), "env", REMOTE_PATH])
+            .args(["-k", "5", &limit_secs.to_string(), "env", REMOTE_PATH])
             .args(argv)
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
@@ -230,8 +239,8 @@ impl SshShell {
             }
             child.wait_with_output().await
         };
-        let timed_out = || SshError::CommandTimeout { destination: self.destination.clone(), program: program.clone(), after: EXEC_TIMEOUT };
-        let output = match tokio::time::timeout(EXEC_TIMEOUT, running).await {
+        let timed_out = || SshError::CommandTimeout { destination: self.destination.clone(), program: program.clone(), after: exec_timeout };
+        let output = match tokio::time::timeout(exec_timeout, running).await {
             Err(_) => return Err(timed_out()),
             Ok(Ok(output)) => output,
             Ok(Err(openssh::Error::Remote(e))) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -246,11 +255,7 @@ impl SshShell {
         let code = output.status.code().map(i64::from).unwrap_or(-1);
         // `timeout` exits 124 when it stopped the command (137 after -k).
         if code == 124 || code == 137 {
-            return Err(SshError::CommandTimeout {
-                destination: self.destination.clone(),
-                program,
-                after: Duration::from_secs(REMOTE_LIMIT_SECS.into()),
-            });
+            return Err(SshError::CommandTimeout { destination: self.destination.clone(), program, after: Duration::from_secs(limit_secs) });
         }
         Ok((code, String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned()))
     }
@@ -259,6 +264,9 @@ impl SshShell {
 impl Shell for SshShell {
     fn exec<'a>(&'a self, argv: &'a [&'a str]) -> BoxFuture<'a, Result<(i64, String, String), TargetError>> {
         Box::pin(async move { Ok(SshShell::exec(self, argv).await?) })
+    }
+    fn exec_within<'a>(&'a self, argv: &'a [&'a str], deadline: Duration) -> BoxFuture<'a, Result<(i64, String, String), TargetError>> {
+        Box::pin(async move { Ok(SshShell::exec_within(self, argv, deadline).await?) })
     }
 }
 

@@ -367,6 +367,16 @@ impl Target for HostsTarget {
     fn list_index(&self) -> Option<&dyn crate::target::ListIndex> {
         crate::target::list_index::hosts_can_list(self).then_some(self as &dyn crate::target::ListIndex)
     }
+    /// The file's `[faults]` commands through the shell, with `[allow]
+    /// faults = true` only (see [`super::faults`]).
+    fn faults(&self) -> Option<&dyn crate::target::Faults> {
+        (self.config.allow.faults && self.shell.is_some()).then_some(self as &dyn crate::target::Faults)
+    }
+    /// exim's queue through the shell, with exim's commands as the
+    /// `[faults]` table says (they need its `become`): with `[allow] faults = true` only.
+    fn mta_queue(&self) -> Option<&dyn crate::target::MtaQueue> {
+        (self.config.allow.faults && self.shell.is_some()).then_some(self as &dyn crate::target::MtaQueue)
+    }
     fn pacer(&self) -> Option<&Pacer> {
         Some(&self.pacer)
     }

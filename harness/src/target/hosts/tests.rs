@@ -132,6 +132,7 @@ fn a_full_file() {
             },
         }),
         allow: Allow { moderate: true, faults: false },
+        faults: FaultCommands::debian(),
         limits: Limits { probes_per_minute: 4 },
         cutover: Cutover { old_smtp: vec!["198.51.100.24:25".parse().unwrap(), "[2001:db8::24]:2525".parse().unwrap()] },
     };
@@ -155,6 +156,35 @@ fn the_smallest_file_and_its_defaults() {
     assert!(ssh.strict_host_key_checking);
     assert_eq!((ssh.user, ssh.port, ssh.proxy_jump, ssh.identity_file, ssh.known_hosts_file), (None, None, None, None, None));
     assert_eq!(ssh.become_user, None);
+}
+
+/// `[faults]`: Debian's commands through sudo as root unless the file
+/// names others; `become = false` runs them as the ssh user.
+#[test]
+fn fault_commands_and_their_defaults() {
+    let ssh = "name = \"x\"\n[smtp]\naddresses = [\"127.0.0.1\"]\n[ssh]\nhost = \"lists.example.org\"\n";
+    let config = hosts(ssh);
+    assert_eq!(config.faults, FaultCommands::debian());
+    assert_eq!(config.faults.become_user.as_deref(), Some("root"));
+    assert_eq!(config.faults.mailman_stop, ["systemctl", "stop", "mailman3"]);
+    let config = hosts(&format!(
+        "{ssh}[faults]\nbecome = false\nmailman_start = [\"/usr/local/bin/mailflow-mailman\", \"start\"]\nweb_ready = [\"curl\", \"-sf\", \"http://127.0.0.1/\"]\nexim = \"/usr/sbin/exim4\"\n"
+    ));
+    assert_eq!(config.faults.become_user, None);
+    assert_eq!(config.faults.mailman_start, ["/usr/local/bin/mailflow-mailman", "start"]);
+    assert_eq!(config.faults.mailman_stop, ["systemctl", "stop", "mailman3"]);
+    assert_eq!(config.faults.web_ready, ["curl", "-sf", "http://127.0.0.1/"]);
+    assert_eq!(config.faults.exim, "/usr/sbin/exim4");
+}
+
+/// The file's `probes_per_minute` is the hosts target's pace, which every
+/// send waits for (`run` and `load` alike).
+#[tokio::test]
+async fn the_files_rate_limit_is_the_targets_pace() {
+    let config = hosts("name = \"x\"\n[smtp]\naddresses = [\"192.0.2.25\"]\n[limits]\nprobes_per_minute = 30\n");
+    let target = HostsTarget::connect_with(config, "probe.test", true).await.expect("a dry-run target");
+    let pacer = crate::target::Target::pacer(&target).expect("a hosts target paces its probes");
+    assert_eq!(pacer.gap(), Duration::from_secs(2));
 }
 
 #[test]
@@ -187,7 +217,27 @@ const HOSTS_ERRORS: &[(&str, &str, &str)] = &[
     (
         "unknown key at top level",
         "colour = 1\n",
-        "h.toml:2:1: unknown key `colour` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits, cutover",
+        "h.toml:2:1: unknown key `colour` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, faults, limits, cutover",
+    ),
+    (
+        "fault commands without a shell",
+        "[faults]\nmailman_stop = [\"systemctl\", \"stop\", \"mailman3\"]\n",
+        "h.toml:2:1: `[faults]` commands run through the `[ssh]` shell: add an `[ssh]` table",
+    ),
+    (
+        "fault commands: become an option",
+        "[ssh]\nhost = \"l\"\n[faults]\nbecome = \"-s\"\n",
+        "h.toml:5:10: `faults.become` must be a user name on the list host, like \"root\", or false",
+    ),
+    (
+        "fault commands: an empty stop",
+        "[ssh]\nhost = \"l\"\n[faults]\nweb_stop = []\n",
+        "h.toml:5:12: `faults.web_stop` must name a command, like [\"systemctl\", \"stop\", \"mailman3\"]",
+    ),
+    (
+        "fault commands: a string, not words",
+        "[ssh]\nhost = \"l\"\n[faults]\nmailman_start = \"systemctl start mailman3\"\n",
+        "h.toml:5:17: `faults.mailman_start` must be an array, found a string",
     ),
     (
         "unknown key in a table",
@@ -453,7 +503,7 @@ probes_per_minute = 0
         errors,
         [
             "h.toml:1:8: `name` must be one non-empty line",
-            "h.toml:2:1: unknown key `extra` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, limits, cutover",
+            "h.toml:2:1: unknown key `extra` at the top level; accepted keys: name, smtp, mailman, web, mailbox, ssh, allow, faults, limits, cutover",
             "h.toml:5:28: invalid address `nope` in `smtp.addresses`: write an IP address with an optional port, like \"192.0.2.25:25\" or \"[2001:db8::25]:25\" (names are not resolved)",
             "h.toml:6:1: `smtp.password` would put a secret in the target file; name where it is instead: `password_env` (an environment variable) or `password_file` (a file's path)",
             "h.toml:8:1: missing `mailbox.password_env` or `mailbox.password_file`: where the password is read from",
