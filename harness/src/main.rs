@@ -585,6 +585,13 @@ async fn run_on_containers(
     if let Err(e) = target.shutdown().await {
         report::log::error(&e.to_string());
     }
+    if interrupted.is_some() {
+        // The fault scenarios' containers, when the signal came while they
+        // started or ran, were abandoned without their shutdown.
+        if let Err(e) = mailflow::target::docker::reap_own().await {
+            report::log::error(&format!("removing this run's containers: {e}"));
+        }
+    }
     Ok(exit(finish(fanout, totals, interrupted, started)))
 }
 
@@ -595,9 +602,11 @@ async fn run_on_containers(
 type Beside<'a> = (Vec<PathBuf>, std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<run::ScenarioResult>>> + 'a>>);
 
 /// Aborts a start-up task that is no longer awaited (the run was
-/// interrupted): its containers are then removed as it is dropped.
+/// interrupted); what it made is removed by `reap_own` afterwards.
+#[cfg(feature = "containers")]
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
+#[cfg(feature = "containers")]
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();

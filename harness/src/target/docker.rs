@@ -142,6 +142,32 @@ pub async fn reap_stale_networks() -> Result<usize, TargetError> {
     reap_stale(&["network", "ls"], &["network", "rm"]).await
 }
 
+/// Removes every container, then every network, that this process
+/// labelled: after an interrupted run, for what a start or a run that was
+/// abandoned mid-way left (its own shutdown never ran). A network whose
+/// containers are still being removed refuses removal for a moment, so each
+/// is tried a few times, a second apart; the count removed.
+pub async fn reap_own() -> Result<usize, TargetError> {
+    let filter = format!("label={OWNER_LABEL}={}", std::process::id());
+    let mut removed = 0;
+    for id in docker(&["ps", "-aq", "--filter", &filter], Duration::from_secs(20)).await?.split_whitespace() {
+        // "removal already in progress" is fine: it goes either way.
+        removed += usize::from(docker(&["rm", "-f", id], Duration::from_secs(60)).await.is_ok());
+    }
+    for id in docker(&["network", "ls", "-q", "--filter", &filter], Duration::from_secs(20)).await?.split_whitespace() {
+        for attempt in 0..5 {
+            if docker(&["network", "rm", id], Duration::from_secs(60)).await.is_ok() {
+                removed += 1;
+                break;
+            }
+            if attempt < 4 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Lists what carries [`OWNER_LABEL`] (`list`: `ps -a` or `network ls`) and
 /// removes (`remove`) each whose owning process is gone; counts the removed.
 async fn reap_stale(list: &[&str], remove: &[&str]) -> Result<usize, TargetError> {
