@@ -51,7 +51,7 @@ fn the_written_target_file_runs_the_suite_and_keeps_secrets_out_of_every_output(
             .await
             .expect("the container target starts with a mailbox");
         support::then_remove(&target, async {
-            let scratch = Scratch::new();
+            let scratch = support::Scratch::new("mailflow-fastloop");
             let dir = &scratch.0;
             let written = write_target_file(&target, &dir.join("t.toml")).expect("the target file is written");
             shipped_suite_passes_or_skips(&target, &written.file).await;
@@ -87,7 +87,7 @@ async fn shipped_suite_passes_or_skips(target: &ContainersTarget, file: &Path) {
     // Docker out of the run's reach: a PATH with ssh alone, and a
     // DOCKER_HOST that leads nowhere. Whatever needs the list host must go
     // over the file's ssh.
-    let no_docker = NoDocker::new();
+    let no_docker = support::NoDocker::new();
     let (code, stdout, stderr) = mailflow(
         &["run", "--target", &file.display().to_string(), "--format", "json", &shipped()],
         &[("PATH", no_docker.path()), ("DOCKER_HOST", "unix:///nonexistent")],
@@ -337,41 +337,7 @@ async fn secrets_stay_out_of_every_output(target: &ContainersTarget, dir: &Path,
     assert!(!log.contains(&rest_secret), "nginx logs no password");
 }
 
-/// A folder holding only `ssh` (a link to the system's), to be a run's
-/// whole PATH: no `docker` in it. Removed however the test ends.
-struct NoDocker(tempfile::TempDir);
 
-impl NoDocker {
-    fn new() -> NoDocker {
-        let dir = tempfile::Builder::new().prefix("mailflow-no-docker-").tempdir().unwrap();
-        let ssh = ["/usr/bin/ssh", "/bin/ssh", "/usr/local/bin/ssh"].into_iter().find(|p| Path::new(p).is_file()).expect("ssh installed");
-        std::os::unix::fs::symlink(ssh, dir.path().join("ssh")).unwrap();
-        assert!(!dir.path().join("docker").exists());
-        NoDocker(dir)
-    }
-    fn path(&self) -> &str {
-        self.0.path().to_str().expect("a UTF-8 temporary folder")
-    }
-}
-
-/// A folder for the target files, the password files and the reports;
-/// removed however the test ends (it holds the REST password).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("mailflow-fastloop-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn shipped() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").display().to_string()

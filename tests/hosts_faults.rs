@@ -19,7 +19,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use mailflow::target::containers::{ContainersTarget, StartOptions};
@@ -46,7 +46,7 @@ fn fault_steps_run_over_ssh_only_when_the_target_file_allows_them() {
             .await
             .expect("the container target starts with ssh");
         support::then_remove(&target, async {
-            let scratch = Scratch::new();
+            let scratch = support::Scratch::new("mailflow-hosts-faults");
             let written = write_target_file(&target, &scratch.0.join("t.toml")).expect("the target file is written");
             skipped_and_named_when_not_allowed(&target, &written.file).await;
             let allowed = scratch.0.join("allowed.toml");
@@ -115,7 +115,7 @@ async fn the_web_side_stops_and_starts(target: &ContainersTarget, file: &Path, d
 /// `mailflow run --target FILE --format json ARGS` with docker out of
 /// reach: the exit code, the step_finished lines, all of stdout and stderr.
 async fn run(file: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {
-    let no_docker = NoDocker::new();
+    let no_docker = support::NoDocker::new();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mailflow"));
     cmd.args(["run", "--target", &file.display().to_string(), "--format", "json"])
         .args(args)
@@ -136,38 +136,4 @@ async fn run(file: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {
 
 fn shipped() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").display().to_string()
-}
-
-/// A folder holding only `ssh` (a link to the system's), to be a run's
-/// whole PATH: no `docker` in it.
-struct NoDocker(tempfile::TempDir);
-
-impl NoDocker {
-    fn new() -> NoDocker {
-        let dir = tempfile::Builder::new().prefix("mailflow-no-docker-").tempdir().unwrap();
-        let ssh = ["/usr/bin/ssh", "/bin/ssh", "/usr/local/bin/ssh"].into_iter().find(|p| Path::new(p).is_file()).expect("ssh installed");
-        std::os::unix::fs::symlink(ssh, dir.path().join("ssh")).unwrap();
-        NoDocker(dir)
-    }
-    fn path(&self) -> &str {
-        self.0.path().to_str().expect("a UTF-8 temporary folder")
-    }
-}
-
-/// The target files and password files; removed however the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("mailflow-hosts-faults-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -19,7 +19,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use mailflow::target::containers::{ContainersTarget, StartOptions};
@@ -37,7 +37,7 @@ fn every_list_answers_and_a_broken_list_is_named() {
             .await
             .expect("the container target starts with a mailbox");
         support::then_remove(&target, async {
-            let dir = Scratch::new();
+            let dir = support::Scratch::new("mailflow-sweep");
             let written = write_target_file(&target, &dir.0.join("t.toml")).expect("the target file is written");
             let file = written.file.display().to_string();
             let lists: Vec<String> = plan.suite.lists.iter().map(|l| l.address()).collect();
@@ -132,21 +132,4 @@ fn rows_of(events: &[Value]) -> Vec<Value> {
 
 fn show(rows: &[Value]) -> String {
     rows.iter().map(|r| format!("\n  {} {}: expected {}, observed {}", r["outcome"], r["property"], r["expected"], r["observed"])).collect()
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("mailflow-sweep-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

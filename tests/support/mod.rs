@@ -41,3 +41,41 @@ pub async fn then_remove(target: &ContainersTarget, body: impl Future<Output = (
         std::panic::resume_unwind(panic);
     }
 }
+
+/// A folder holding only `ssh` (a link to the system's), to be a run's
+/// whole PATH: no `docker` in it, so a run through a target file shows it
+/// needs nothing of Docker's.
+pub struct NoDocker(tempfile::TempDir);
+
+impl NoDocker {
+    pub fn new() -> NoDocker {
+        let dir = tempfile::Builder::new().prefix("mailflow-no-docker-").tempdir().unwrap();
+        let ssh = ["/usr/bin/ssh", "/bin/ssh", "/usr/local/bin/ssh"].into_iter().find(|p| Path::new(p).is_file()).expect("ssh installed");
+        std::os::unix::fs::symlink(ssh, dir.path().join("ssh")).unwrap();
+        assert!(!dir.path().join("docker").exists());
+        NoDocker(dir)
+    }
+    pub fn path(&self) -> &str {
+        self.0.path().to_str().expect("a UTF-8 temporary folder")
+    }
+}
+
+/// A folder for target files, password files and reports, named after the
+/// test and this process; removed however the test ends (it holds
+/// passwords).
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(prefix: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -130,29 +130,9 @@ impl Allowance {
     /// Whether it permits this difference.
     pub fn allows(&self, d: &Difference) -> bool {
         self.kind.as_deref().is_none_or(|k| k == d.kind())
-            && self.list.as_deref().is_none_or(|g| glob(g, d.list()))
+            && self.list.as_deref().is_none_or(|g| crate::scenario::sweep::star_match(g, d.list()))
             && self.detail.as_deref().is_none_or(|x| d.detail() == Some(x))
     }
-}
-
-/// `*` matches any run of characters; everything else itself.
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || !text[first.len()..].ends_with(last) || text.len() < first.len() + last.len() {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 /// The comparison's options.

@@ -82,8 +82,9 @@ pub fn glob_names(glob: &str, address: &str) -> bool {
     star_match(&glob, &address) || star_match(&glob, name)
 }
 
-/// `*` matches any run of characters; everything else itself.
-fn star_match(pattern: &str, text: &str) -> bool {
+/// `*` matches any run of characters; everything else itself (the
+/// sweep's list globs, and the allowed differences of `mailflow compare`).
+pub(crate) fn star_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;
