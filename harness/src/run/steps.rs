@@ -191,19 +191,7 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
     // once a server has answered, its answer is the finding, and the probe
     // is never sent twice.
     let addrs = target.smtp_addrs();
-    let mut unreachable = Vec::new();
-    let mut tried = addrs.iter().copied().peekable();
-    let (addr, sent) = loop {
-        let addr = tried.next().unwrap_or_else(|| target.smtp_addr());
-        let sent = match target.smtp_security() {
-            Some(security) => smtp::send_secured(addr, &envelope, &probe.bytes, Timeouts::default(), security).await,
-            None => smtp::send(addr, &envelope, &probe.bytes, Timeouts::default()).await,
-        };
-        match sent {
-            Err(e) if e.kind.is_no_connection() && tried.peek().is_some() => unreachable.push(e.to_string()),
-            sent => break (addr, sent),
-        }
-    };
+    let (addr, sent, unreachable) = send_to_target(target, &envelope, &probe.bytes).await;
     let evidence: Vec<String> = unreachable.iter().map(|e| format!("{e}; tried the next listed address")).collect();
     match sent {
         Ok(transcript) => {
@@ -219,6 +207,33 @@ async fn submit<T: Target + ?Sized>(target: &T, suite: &Suite, probe: Probe, sta
             let stop = Stop::NotSent { error: observed.clone() };
             state.last = Some(Sent { probe, transcript: e.transcript, at, wall });
             Verdict { rows: vec![Row::failed("SMTP conversation", expected, observed)], stop: Some(stop), evidence, ..Verdict::default() }
+        }
+    }
+}
+
+/// Sends one message to the target's SMTP service: each listed address in
+/// turn (IPv4 and IPv6, the old and the new service address), on to the
+/// next only when no connection was made, so that once a server has
+/// answered its answer is the finding and the message is never sent twice.
+/// The address last tried, the outcome, and why each earlier one was passed
+/// over.
+pub(super) async fn send_to_target<T: Target + ?Sized>(
+    target: &T,
+    envelope: &Envelope<'_>,
+    message: &[u8],
+) -> (SocketAddr, Result<Transcript, smtp::SendError>, Vec<String>) {
+    let addrs = target.smtp_addrs();
+    let mut unreachable = Vec::new();
+    let mut tried = addrs.iter().copied().peekable();
+    loop {
+        let addr = tried.next().unwrap_or_else(|| target.smtp_addr());
+        let sent = match target.smtp_security() {
+            Some(security) => smtp::send_secured(addr, envelope, message, Timeouts::default(), security).await,
+            None => smtp::send(addr, envelope, message, Timeouts::default()).await,
+        };
+        match sent {
+            Err(e) if e.kind.is_no_connection() && tried.peek().is_some() => unreachable.push(e.to_string()),
+            sent => return (addr, sent, unreachable),
         }
     }
 }

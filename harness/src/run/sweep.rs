@@ -51,7 +51,7 @@ use crate::check::{within, Look, Row, Stop};
 use crate::probe::{self, Probe, ProbeSpec, RunId};
 use crate::scenario::{EveryListExpectation, Location, Scenario, Step, StepKind, Suite};
 use crate::sink::Received;
-use crate::smtp::{self, Envelope, Timeouts, Transcript};
+use crate::smtp::{self, Envelope, Transcript};
 use crate::target::{Capability, Target};
 
 /// The Subject and body of every sweep message: Mailman's `help` command.
@@ -235,20 +235,7 @@ async fn send_one<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId, la
     }
     let at = Instant::now();
     let wall = SystemTime::now();
-    let mut unreachable = Vec::new();
-    let addrs = target.smtp_addrs();
-    let mut tried = addrs.iter().copied().peekable();
-    let result = loop {
-        let addr = tried.next().unwrap_or_else(|| target.smtp_addr());
-        let sent = match target.smtp_security() {
-            Some(security) => smtp::send_secured(addr, &envelope, &probe.bytes, Timeouts::default(), security).await,
-            None => smtp::send(addr, &envelope, &probe.bytes, Timeouts::default()).await,
-        };
-        match sent {
-            Err(e) if e.kind.is_no_connection() && tried.peek().is_some() => unreachable.push(e.to_string()),
-            sent => break sent,
-        }
-    };
+    let (_, result, unreachable) = super::steps::send_to_target(target, &envelope, &probe.bytes).await;
     let (transcript, failed) = match result {
         Ok(t) if t.accepted() => (t, None),
         Ok(t) => {
@@ -256,7 +243,7 @@ async fn send_one<T: Target + ?Sized>(target: &T, suite: &Suite, run: &RunId, la
             (t, Some(reply))
         }
         Err(e) => {
-            let mut words = unreachable.clone();
+            let mut words = unreachable;
             words.push(e.to_string());
             let failed = match e.transcript.final_reply() {
                 Some(x) if !x.reply.is_positive() => refusal(x),
