@@ -38,6 +38,47 @@ pub const QUEUE_SCRIPT: &str = r#"exim -bp | while IFS= read -r line; do
   exim -Mvl "$3" 2>/dev/null || grep -F " $3 " "$MAINLOG" 2>/dev/null || true
 done"#;
 
+/// One message line of `exim -bp`'s listing: `<age> <size> <queue id>
+/// <sender> [*** frozen ***]` (the recipient lines under it, indented by
+/// ten spaces, are not message lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListedMessage<'a> {
+    /// The whole line, trailing white space removed.
+    pub line: &'a str,
+    /// Time in the queue: exim writes whole seconds, minutes, hours, days
+    /// or weeks (`45s`, `5m`, `2h`, `3d`, `1w`).
+    pub age: std::time::Duration,
+    pub queue_id: &'a str,
+    pub frozen: bool,
+}
+
+/// The message lines of `exim -bp`'s listing, in its order.
+pub fn listed_messages(listing: &str) -> Vec<ListedMessage<'_>> {
+    listing
+        .lines()
+        .filter(|line| !(line.starts_with([' ', '\t']) && line.trim_start().len() + 10 < line.len()))
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (age, queue_id) = (parse_age(words.first()?)?, *words.get(2)?);
+            Some(ListedMessage { line: line.trim_end(), age, queue_id, frozen: line.contains("*** frozen ***") })
+        })
+        .collect()
+}
+
+/// exim's age column: a number and a unit (`s`, `m`, `h`, `d`, `w`).
+fn parse_age(text: &str) -> Option<std::time::Duration> {
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(number.parse::<u64>().ok()? * unit))
+}
+
 /// Reads [`QUEUE_SCRIPT`]'s output; keeps the messages that are the probe's.
 pub fn parse_queue(text: &str, keys: &ProbeKeys) -> Vec<QueuedMessage> {
     let mut found = Vec::new();
@@ -175,5 +216,19 @@ probe-test@lists.example.test
             Some("bob@probe.test R=sink T=sink_smtp defer (-44): SMTP error from remote mail server after RCPT TO:<bob@probe.test>: 451 4.3.0 fault")
         );
         assert!(parse_queue("", &keys(&["<a@b>"], None)).is_empty());
+    }
+
+    /// Hand-made in exim 4.96's `-bp` shape: message lines, a frozen one,
+    /// indented recipient lines (one delivered, `D`), a blank line.
+    #[test]
+    fn listed_messages_are_the_message_lines_with_age_and_id() {
+        let listing = " 0m   1.2K 1vP0aB-000123-Xy <alice@probe.test>\n          probe-test@lists.example.test\n\n\
+25h   900 1vP0aC-000124-Ab <> *** frozen ***\n        D bob@probe.test\n          carol@probe.test\n\n\
+ 2w    12 1vP0aD-000125-Cd <x@y>\n";
+        let listed = listed_messages(listing);
+        let got: Vec<_> = listed.iter().map(|m| (m.age.as_secs(), m.queue_id, m.frozen)).collect();
+        assert_eq!(got, [(0, "1vP0aB-000123-Xy", false), (25 * 3600, "1vP0aC-000124-Ab", true), (2 * 604_800, "1vP0aD-000125-Cd", false)]);
+        assert_eq!(listed[1].line, "25h   900 1vP0aC-000124-Ab <> *** frozen ***");
+        assert!(listed_messages("no queue\n").is_empty());
     }
 }

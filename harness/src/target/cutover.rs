@@ -100,38 +100,16 @@ pub async fn queue_summary(shell: &dyn Shell) -> Result<QueueSummary, TargetErro
 /// <sender> [*** frozen ***]`, its recipients follow indented.
 pub fn parse_bp(text: &str) -> QueueSummary {
     let mut summary = QueueSummary::default();
-    for line in text.lines() {
-        if line.starts_with([' ', '\t']) && line.trim_start().len() + 10 < line.len() {
-            // A recipient line (indented by ten spaces).
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let (Some(age), Some(id)) = (words.first(), words.get(2)) else { continue };
-        let Some(age) = parse_age(age) else { continue };
+    for m in crate::exim::queue::listed_messages(text) {
         summary.count += 1;
-        if line.contains("*** frozen ***") {
-            summary.frozen.push(id.to_string());
+        if m.frozen {
+            summary.frozen.push(m.queue_id.to_string());
         }
-        if summary.oldest.as_ref().is_none_or(|(oldest, _)| age > *oldest) {
-            summary.oldest = Some((age, id.to_string()));
+        if summary.oldest.as_ref().is_none_or(|(oldest, _)| m.age > *oldest) {
+            summary.oldest = Some((m.age, m.queue_id.to_string()));
         }
     }
     summary
-}
-
-/// exim's age column: a number and a unit (`s`, `m`, `h`, `d`, `w`).
-fn parse_age(text: &str) -> Option<Duration> {
-    let unit = text.chars().last()?;
-    let n: u64 = text[..text.len() - 1].parse().ok()?;
-    let secs = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        'w' => 604_800,
-        _ => return None,
-    };
-    Some(Duration::from_secs(n * secs))
 }
 
 /// Lists each folder (`ls -la`), in sections [`parse_ls_sections`] reads.

@@ -8,7 +8,7 @@
 //! so an odd Message-ID cannot become shell syntax there.
 
 use super::{ArchivedCopy, ArchiverFacts, MailmanQueueFacts, Shell, TargetError};
-use crate::exim;
+use crate::exim::{self, queue::ListedMessage};
 use crate::mailman::archiver;
 use crate::probe::{same_probe_header, ProbeKeys, PROBE_HEADER};
 
@@ -272,11 +272,11 @@ pub async fn exim_queue(
     if code != 0 {
         return Err(TargetError::Exec(format!("`{exim} -bp` on the host (exit status {code}): {}", err.trim())));
     }
-    let mut queued = queue_listing(&listing);
-    queued.sort_by_key(|(age, _, _)| *age);
+    let mut queued = exim::queue::listed_messages(&listing);
+    queued.sort_by_key(|m| m.age);
     queued.truncate(MAX_HEADER_FILES);
     let mut text = String::new();
-    for (_, line, id) in queued {
+    for ListedMessage { line, queue_id: id, .. } in queued {
         // A message delivered since the listing has no header file any more.
         let (code, head, _) = shell.exec(&[exim, "-Mvh", id]).await?;
         if code != 0 {
@@ -304,30 +304,6 @@ pub async fn exim_queue(
 
 /// Header files read per look at the queue, the youngest messages first.
 pub const MAX_HEADER_FILES: usize = 200;
-
-/// `exim -bp`'s message lines (`  0m   1.2K 1vP0aB-000123-Xy <sender>`),
-/// each with its age in seconds and its queue id; the recipient lines under
-/// them are left out.
-fn queue_listing(listing: &str) -> Vec<(u64, &str, &str)> {
-    listing
-        .lines()
-        .filter_map(|line| {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let age = words.first()?;
-            let (number, unit) = age.split_at(age.len().checked_sub(1)?);
-            let unit = match unit {
-                "s" => 1,
-                "m" => 60,
-                "h" => 3600,
-                "d" => 86_400,
-                "w" => 604_800,
-                _ => return None,
-            };
-            let seconds = number.parse::<u64>().ok()? * unit;
-            (words.len() >= 3).then(|| (seconds, line.trim_end(), words[2]))
-        })
-        .collect()
-}
 
 /// exim's `exigrep` on the server's main log: only the lines of the probe's
 /// messages and their bounces leave the server. Messages are found by `id=`
