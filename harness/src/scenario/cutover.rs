@@ -360,21 +360,10 @@ pub(super) fn read_hold_domain(doc: &mut Doc, key: &str, value: &Value<'_>) -> O
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::scenario::{parse_scenario, parse_suite, StepKind};
+    use crate::scenario::StepKind;
 
-    fn parsed(src: &str) -> Result<Vec<StepKind>, Vec<String>> {
-        let suite = parse_suite(
-            Path::new("suite.toml"),
-            "probe_domain = \"probe.test\"\n[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\n",
-        )
-        .expect("suite");
-        parse_scenario(Path::new("s.toml"), src, &suite)
-            .map(|s| s.steps.into_iter().map(|s| s.kind).collect())
-            .map_err(|e| e.errors.iter().map(ToString::to_string).collect())
-    }
+    use crate::scenario::tests::parsed_steps as parsed;
 
     #[test]
     fn cutover_steps_in_plan_order() {

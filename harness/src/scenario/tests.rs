@@ -6,6 +6,20 @@ use std::time::Duration;
 
 use super::*;
 
+/// The step kinds of a scenario parsed against a suite with one list,
+/// `probe-test@lists.example.test`; or its errors as `path:line:col:
+/// message` lines. For the step readers' own tests (faults, cutover).
+pub(super) fn parsed_steps(src: &str) -> Result<Vec<StepKind>, Vec<String>> {
+    let suite = parse_suite(
+        Path::new("suite.toml"),
+        "probe_domain = \"probe.test\"\n[[list]]\nname = \"probe-test\"\ndomain = \"lists.example.test\"\n",
+    )
+    .expect("suite");
+    parse_scenario(Path::new("s.toml"), src, &suite)
+        .map(|s| s.steps.into_iter().map(|s| s.kind).collect())
+        .map_err(|e| e.errors.iter().map(ToString::to_string).collect())
+}
+
 const SUITE: &str = r#"
 probe_domain = "probe.test"
 
