@@ -837,6 +837,20 @@ s.create()
 print("mailflow-session %s=%s" % (settings.SESSION_COOKIE_NAME, s.session_key))
 "#;
 
+/// How many times [`ContainersTarget::django_shell`] tries a script that
+/// met SQLite's "database is locked".
+const DJANGO_LOCKED_TRIES: u32 = 5;
+
+/// What a failed Python command says, briefly: the exception line ending a
+/// traceback (`django.db.utils.OperationalError: database is locked`),
+/// otherwise its whole trimmed stderr.
+fn python_failure(stderr: &str) -> String {
+    match stderr.rfind("Traceback (most recent call last):") {
+        Some(at) => stderr[at..].lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with(' ')).unwrap_or("").trim().to_string(),
+        None => stderr.trim().to_string(),
+    }
+}
+
 /// Creates HyperKitty's record of each list (in `MAILFLOW_LISTS`, by
 /// address, `:`-separated) and copies its settings (archive policy, ...) from
 /// Mailman, as HyperKitty's own task does after each archived post.
@@ -864,12 +878,34 @@ impl ContainersTarget {
     /// [`SYNC_SCRIPT`]), instead of after their next archived post.
     pub async fn sync_hyperkitty(&self, list_addresses: &[String]) -> Result<(), TargetError> {
         let env = format!("MAILFLOW_LISTS={}", list_addresses.join(":"));
-        let argv = ["env", env.as_str(), "runuser", "-u", "www-data", "--", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c", SYNC_SCRIPT];
-        let (code, out, err) = self.exec(&argv).await?;
-        if code != 0 || !out.contains("mailflow-synced") {
-            return Err(TargetError::Exec(format!("updating HyperKitty's lists from Mailman (Django shell): exit {code}: {}", err.trim())));
-        }
+        self.django_shell(&env, SYNC_SCRIPT, "mailflow-synced", "updating HyperKitty's lists from Mailman").await?;
         Ok(())
+    }
+
+    /// Runs a script in the web side's Django shell (as `www-data`, with one
+    /// `NAME=value` in its environment) and returns its stdout, which must
+    /// contain `done_marker`. The web side's database is SQLite: a write that
+    /// meets HyperKitty archiving at the same moment fails at once with
+    /// "database is locked" (Django opens deferred transactions, so SQLite's
+    /// busy timeout does not apply; seen in CI). Such a failure is retried,
+    /// up to [`DJANGO_LOCKED_TRIES`] times, 0.3 s apart and growing.
+    /// Errors: the exception's last line (not the whole traceback) with `what`.
+    async fn django_shell(&self, env: &str, script: &str, done_marker: &str, what: &str) -> Result<String, TargetError> {
+        let argv = ["env", env, "runuser", "-u", "www-data", "--", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c", script];
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (code, out, err) = self.exec(&argv).await?;
+            if code == 0 && out.contains(done_marker) {
+                return Ok(out);
+            }
+            if tries < DJANGO_LOCKED_TRIES && err.contains("database is locked") {
+                tokio::time::sleep(Duration::from_millis(300 * tries as u64)).await;
+                continue;
+            }
+            let retried = if tries > 1 { format!(" (after {tries} tries)") } else { String::new() };
+            return Err(TargetError::Exec(format!("{what} (Django shell): exit {code}{retried}: {}", python_failure(&err))));
+        }
     }
 
     /// Puts `count` messages dated in `month` (`YYYY-MM`, the 15th at noon
@@ -901,18 +937,14 @@ impl ContainersTarget {
             return Ok(cookie);
         }
         let env = format!("MAILFLOW_MEMBER={address}");
-        let argv = ["env", env.as_str(), "runuser", "-u", "www-data", "--", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c", SESSION_SCRIPT];
-        let (code, out, err) = self.exec(&argv).await?;
+        let what = format!("creating the web account of {address}");
+        let out = self.django_shell(&env, SESSION_SCRIPT, "mailflow-session ", &what).await?;
         let cookie = out.lines().find_map(|l| l.strip_prefix("mailflow-session ")).map(str::to_string);
-        match (code, cookie) {
-            (0, Some(cookie)) => {
-                if let Ok(mut s) = self.sessions.lock() {
-                    s.insert(address.to_string(), cookie.clone());
-                }
-                Ok(cookie)
-            }
-            _ => Err(TargetError::Exec(format!("creating the web account of {address} (Django shell): exit {code}: {}", err.trim()))),
+        let cookie = cookie.ok_or_else(|| TargetError::Exec(format!("{what} (Django shell): no session printed")))?;
+        if let Ok(mut s) = self.sessions.lock() {
+            s.insert(address.to_string(), cookie.clone());
         }
+        Ok(cookie)
     }
 }
 
@@ -1241,5 +1273,22 @@ mod tests {
             "container started in 9.1s (with the web side; inside: exim 0.8s, rest 6.9s, lmtp 7.0s, runners 7.3s, web 8.4s), \
              lists provisioned in 1.2s, first probe at 10.4s"
         );
+    }
+
+    /// Hand-made from the stderr CI printed when a member's web account met
+    /// SQLite's lock (django_q's warning first, then chained tracebacks).
+    #[test]
+    fn python_failure_names_the_last_exception() {
+        let stderr = "/usr/lib/python3/dist-packages/django_q/conf.py:139: UserWarning: Retry and timeout are misconfigured.\n  warn(\n\
+Traceback (most recent call last):\n  File \"query.py\", line 581, in get_or_create\n    return self.get(**kwargs), False\n\
+allauth.account.models.EmailAddress.DoesNotExist: EmailAddress matching query does not exist.\n\n\
+During handling of the above exception, another exception occurred:\n\n\
+Traceback (most recent call last):\n  File \"utils.py\", line 84, in _execute\n    return self.cursor.execute(sql, params)\n\
+sqlite3.OperationalError: database is locked\n\n\
+The above exception was the direct cause of the following exception:\n\n\
+Traceback (most recent call last):\n  File \"<string>\", line 12, in <module>\n\
+django.db.utils.OperationalError: database is locked\n";
+        assert_eq!(python_failure(stderr), "django.db.utils.OperationalError: database is locked");
+        assert_eq!(python_failure("  plain failure \n"), "plain failure");
     }
 }
