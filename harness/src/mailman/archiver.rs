@@ -95,6 +95,22 @@ pub fn archiver_entries(log: &str, bare_ids: &[&str], keep: usize) -> Vec<String
     out
 }
 
+/// How many times HyperKitty answered an archiving of one of `bare_ids`
+/// with an HTTP error (a `HyperKitty failure on <url>: ... (<status>)`
+/// entry, then `Could not archive the message with id` from the same
+/// process). Connection failures do not count: they say nothing about the
+/// message. Each retry from the spool that fails again adds one.
+pub fn refusals(log: &str, bare_ids: &[&str]) -> usize {
+    let all = entries(log);
+    all.iter()
+        .enumerate()
+        .filter(|(i, entry)| {
+            is_archive_failure(&entry.text, bare_ids)
+                && all[..*i].iter().rev().find(|e| e.pid.is_some() && e.pid == entry.pid).is_some_and(|b| message(&b.text).starts_with("HyperKitty failure on "))
+        })
+        .count()
+}
+
 /// The text of an entry after its time and process id.
 fn message(entry: &str) -> &str {
     entry.get(20..).and_then(|rest| rest.split_once(") ")).map(|(_, m)| m).unwrap_or(entry)
@@ -190,6 +206,16 @@ Nov 29 11:41:48 2026 (64) Traceback (most recent call last):
             failure_cause(&found).as_deref(),
             Some("HyperKitty (http://127.0.0.1/hyperkitty/api/mailman/archive) answered 500: an HTML page (\"Server Error\"), not JSON")
         );
+    }
+
+    #[test]
+    fn refusals_count_http_answers_not_connection_failures() {
+        assert_eq!(refusals(NON_ASCII, &["ew1@probe.test"]), 1);
+        assert_eq!(refusals(&NON_ASCII.repeat(3), &["ew1@probe.test"]), 3);
+        assert_eq!(refusals(HTML, &["db1@probe.test"]), 1);
+        assert_eq!(refusals(NON_ASCII, &["other@probe.test"]), 0);
+        let refused = "Nov 29 11:41:48 2026 (64) Connection to HyperKitty failed: refused\nNov 29 11:41:48 2026 (64) Could not archive the message with id <ew1@probe.test>\n";
+        assert_eq!(refusals(refused, &["ew1@probe.test"]), 0);
     }
 
     #[test]

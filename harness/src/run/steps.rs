@@ -694,7 +694,10 @@ async fn expect_not_archived<T: Target + ?Sized>(target: &T, sent: &Sent, exp: &
 ///   maildir, HyperKitty's archiver has its answer);
 /// - the probe waits in no archiver's retry spool: HyperKitty's archiver
 ///   sends its spooled messages again with every later post, so a spooled
-///   probe could still be archived.
+///   probe could still be archived; unless HyperKitty has refused it with
+///   an HTTP error on its first try and again on a retry from the spool
+///   (`mailman_hyperkitty` logs each try): then HyperKitty refuses the
+///   message itself, not for a passing reason such as being down.
 async fn archiving_done<T: Target + ?Sized>(target: &T, sent: &Sent, list: &str) -> Option<String> {
     let queues = target.mailman_queues()?;
     let copies = follow::copies(target.mailbox()?, &sent.probe).await.ok()?;
@@ -708,11 +711,18 @@ async fn archiving_done<T: Target + ?Sized>(target: &T, sent: &Sent, list: &str)
         return None;
     }
     let keys = follow::keys(target, sent).await;
-    let spooled = queues.archiver_failures(&keys).await.ok()?.spool_files;
-    if !spooled.is_empty() {
-        return None;
-    }
+    let facts = queues.archiver_failures(&keys).await.ok()?;
     let delivered = copy.received_at.duration_since(sent.wall).map(|d| format!(" {} after sending", secs(d))).unwrap_or_default();
+    if let Some(file) = facts.spool_files.first() {
+        if facts.refusals < 2 {
+            return None;
+        }
+        let cause = crate::mailman::archiver::failure_cause(&facts.log_entries).unwrap_or_else(|| "an HTTP error".into());
+        return Some(format!(
+            "HyperKitty refused the probe {} times, its first try and the archiver's retries from its spool ({file}), the last time: {cause}",
+            facts.refusals
+        ));
+    }
     Some(format!(
         "a copy from the list reached {}{delivered} (Mailman queues a post for archiving before it sends it), then its archive queue was empty and no archiver's retry spool held the probe",
         copy.rcpt_to.join(", ")

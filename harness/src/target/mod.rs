@@ -168,6 +168,11 @@ pub struct ArchiverFacts {
     /// Retry spool files holding the probe, e.g.
     /// `/var/lib/mailman3/archives/hyperkitty/spool/1795952508.2+50363b.pck`.
     pub spool_files: Vec<String>,
+    /// How many times HyperKitty answered an archiving of the probe with an
+    /// HTTP error ([`crate::mailman::archiver::refusals`]): 2 or more means
+    /// a retry from the spool was refused again, so the message itself is
+    /// what HyperKitty refuses.
+    pub refusals: usize,
 }
 
 /// A list's archiving settings.

@@ -236,7 +236,11 @@ pub async fn archiver_failures(shell: &dyn Shell, paths: &ServerPaths, keys: &Pr
     let Some((log, spool)) = out.split_once("\u{1e}\n") else {
         return Err(TargetError::Exec(format!("reading Mailman's archiver log: {}", err.trim())));
     };
-    Ok(ArchiverFacts { log_entries: archiver::archiver_entries(log, &ids, 2), spool_files: spool.lines().map(str::to_string).collect() })
+    Ok(ArchiverFacts {
+        log_entries: archiver::archiver_entries(log, &ids, 2),
+        spool_files: spool.lines().map(str::to_string).collect(),
+        refusals: archiver::refusals(log, &ids),
+    })
 }
 
 /// Whether Mailman 3's archive queue folder (`<var>/queue/archive`) holds
