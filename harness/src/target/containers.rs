@@ -264,6 +264,8 @@ pub struct ContainersTarget {
     imap: Option<ImapContainer>,
     /// Members' web sessions made for `expect_private`, by address.
     sessions: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Port probers by container id, for connection attempts from inside.
+    probers: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<super::port_prober::PortProber>>>,
     /// The old host's SMTP addresses for `expect_old_host` ([`ContainersTarget::set_old_host`]).
     pub(super) old_smtp: Vec<SocketAddr>,
     pub report: StartReport,
@@ -400,6 +402,7 @@ impl ContainersTarget {
             ssh: ssh.map(|(keys, _)| keys),
             imap,
             sessions: Default::default(),
+            probers: Default::default(),
             old_smtp: Vec::new(),
             report: StartReport {
                 images,
@@ -625,6 +628,11 @@ impl ContainersTarget {
     /// on drop, but an explicit call reports errors and does not depend on a
     /// runtime at drop time.
     pub async fn shutdown(&self) -> Result<(), TargetError> {
+        // Their `docker exec`s end with their containers; ended first, so that
+        // none is left reading from a container being removed.
+        if let Ok(mut p) = self.probers.lock() {
+            p.clear();
+        }
         let taken: Vec<_> = self.containers.lock().map(|mut c| c.drain(..).collect()).unwrap_or_default();
         let mut errors = Vec::new();
         for c in taken {
@@ -647,6 +655,12 @@ impl ContainersTarget {
 
     /// Tries a port with bash's /dev/tcp from inside a container.
     async fn try_port_by_exec(&self, id: &str, ip: IpAddr, port: u16, deadline: Duration) -> Result<reach::Attempt, TargetError> {
+        let prober = self.probers.lock().ok().map(|mut p| p.entry(id.to_string()).or_insert_with(|| std::sync::Arc::new(super::port_prober::PortProber::new(id))).clone());
+        if let Some(prober) = prober {
+            if let Ok(tried) = prober.try_port(ip, port, deadline).await {
+                return tried.map_err(TargetError::Exec);
+            }
+        }
         let argv = reach::tcp_probe_command(ip, port, deadline);
         let args: Vec<&str> = argv.iter().map(String::as_str).collect();
         let started = std::time::Instant::now();

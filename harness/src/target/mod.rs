@@ -19,6 +19,9 @@ pub mod hosts;
 pub mod images;
 #[cfg(feature = "containers")]
 mod rest_relay;
+/// Connection attempts from inside a container through one long-lived exec.
+#[cfg(feature = "containers")]
+mod port_prober;
 #[cfg(feature = "containers")]
 pub mod run_ssh;
 pub mod through_shell;
