@@ -295,8 +295,14 @@ python3 /usr/local/lib/mailflow/listeners.py "${STUBS[@]}" &
 # run --cap-add SYS_NICE, as the harness does); without it nothing is
 # lowered in the first place.
 DEPRIORITIZED='--runner=(bounces|command|digest|retry|task):|manage\.py qcluster'
+# Until Mailman's REST API answers, the runners and web app the first probe
+# needs run at nice 10 too: the REST runner, which the harness provisions
+# the lists through, then starts about twice as fast, and the others finish
+# starting while the lists are made.
+AFTER_REST='--runner=(in|lmtp|pipeline|out|archive|virgin):|^uwsgi --ini'
 READY_FLAG=/run/mailflow/ready
-rm -f "$READY_FLAG"
+REST_FLAG=/run/mailflow/rest-answered
+rm -f "$READY_FLAG" "$REST_FLAG"
 can_renice() { ( renice -n -1 -p "$BASHPID" >/dev/null 2>&1 ); }
 deferred_runners_started() {
     local started
@@ -305,9 +311,22 @@ deferred_runners_started() {
     (( started >= 5 ))
 }
 deprioritize() {
-    local pid pids i ready_at=
-    local -A reniced=()
+    local pid pids i ready_at= rest_done=
+    local -A reniced=() held=()
     for (( i = 0; i < 900; i++ )); do
+        if [[ -z "$rest_done" ]]; then
+            if [[ -e "$REST_FLAG" ]] || (( i >= 300 )); then
+                rest_done=1
+                pids=$(pgrep -f -- "$AFTER_REST" 2>/dev/null || true)
+                [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
+            else
+                for pid in $(pgrep -f -- "$AFTER_REST" 2>/dev/null || true); do
+                    [[ -n "${held[$pid]:-}" ]] && continue
+                    renice -n 10 -p "$pid" >/dev/null 2>&1 || true
+                    held[$pid]=1
+                done
+            fi
+        fi
         if [[ -e "$READY_FLAG" ]]; then
             [[ -n "$ready_at" ]] || ready_at=$i
             if (( i - ready_at >= 100 )) || deferred_runners_started; then
@@ -465,6 +484,7 @@ for (( ; ; )); do
         # The harness provisions the lists through REST from here on,
         # while the runners and the web side finish starting.
         echo "mailflow-lists rest answering"
+        touch "$REST_FLAG"
     fi
     if [[ -z "$LMTP_AT" ]] && greets 8024; then LMTP_AT=$(since_start); fi
     if [[ -z "$RUNNERS_AT" ]] && runners_started; then RUNNERS_AT=$(since_start); fi
