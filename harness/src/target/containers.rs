@@ -491,11 +491,11 @@ impl ContainersTarget {
         for domain in domains {
             rest.ensure_domain(domain).await?;
         }
-        // Collected first: a lazy `map` closure kept inside this future
-        // would make it not `Send` for every lifetime.
         let mut sync = None;
         let wants_sync = suite.lists.iter().any(|l| l.settings.get("archive_policy").is_some());
         let mut early_sync = if self.web.is_some() && wants_sync { self.start_sync_hyperkitty() } else { None };
+        // Collected first: a lazy `map` closure kept inside this future
+        // would make it not `Send` for every lifetime.
         let jobs: Vec<_> = suite.lists.iter().map(|list| provision_list(&rest, list)).collect();
         futures::stream::iter(jobs)
             .buffer_unordered(AT_ONCE)
