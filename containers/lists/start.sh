@@ -310,21 +310,33 @@ deferred_runners_started() {
         | grep -c -E '\) (bounces|command|digest|retry|task) runner started\.' || true)
     (( started >= 5 ))
 }
+# lower PATTERN SEEN: nice 10 for each process matching PATTERN that is not
+# yet in the associative array named SEEN (then noted there).
+lower() {
+    local -n seen=$2
+    local pid
+    for pid in $(pgrep -f -- "$1" 2>/dev/null || true); do
+        [[ -n "${seen[$pid]:-}" ]] && continue
+        renice -n 10 -p "$pid" >/dev/null 2>&1 || true
+        seen[$pid]=1
+    done
+}
+# restore PATTERN: nice 0 again for every process matching PATTERN.
+restore() {
+    local pids
+    pids=$(pgrep -f -- "$1" 2>/dev/null || true)
+    [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
+}
 deprioritize() {
-    local pid pids i ready_at= rest_done=
+    local i ready_at= rest_done=
     local -A reniced=() held=()
     for (( i = 0; i < 900; i++ )); do
         if [[ -z "$rest_done" ]]; then
             if [[ -e "$REST_FLAG" ]] || (( i >= 300 )); then
                 rest_done=1
-                pids=$(pgrep -f -- "$AFTER_REST" 2>/dev/null || true)
-                [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
+                restore "$AFTER_REST"
             else
-                for pid in $(pgrep -f -- "$AFTER_REST" 2>/dev/null || true); do
-                    [[ -n "${held[$pid]:-}" ]] && continue
-                    renice -n 10 -p "$pid" >/dev/null 2>&1 || true
-                    held[$pid]=1
-                done
+                lower "$AFTER_REST" held
             fi
         fi
         if [[ -e "$READY_FLAG" ]]; then
@@ -333,15 +345,10 @@ deprioritize() {
                 break
             fi
         fi
-        for pid in $(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true); do
-            [[ -n "${reniced[$pid]:-}" ]] && continue
-            renice -n 10 -p "$pid" >/dev/null 2>&1 || true
-            reniced[$pid]=1
-        done
+        lower "$DEPRIORITIZED" reniced
         sleep 0.2
     done
-    pids=$(pgrep -f -- "$DEPRIORITIZED" 2>/dev/null || true)
-    [[ -z "$pids" ]] || renice -n 0 -p $pids >/dev/null 2>&1 || true
+    restore "$DEPRIORITIZED"
 }
 if can_renice; then
     deprioritize &

@@ -201,6 +201,24 @@ pub async fn address_on(id: &str, network: &str) -> Result<std::net::IpAddr, Tar
         .map_err(|_| TargetError::Start(format!("container {id} has no address on network {network} ({})", out.trim())))
 }
 
+/// A long-lived `docker exec -i <container> <argv...>` with its stdin and
+/// stdout piped (stderr dropped), killed when the returned child is dropped:
+/// the line-in, line-out helpers inside a container (the REST relay, the
+/// port prober) run this way.
+pub(super) fn exec_piped(container_id: &str, argv: &[&str]) -> std::io::Result<(tokio::process::Child, tokio::process::ChildStdin, tokio::process::ChildStdout)> {
+    let mut child = tokio::process::Command::new("docker")
+        .args(["exec", "-i", container_id])
+        .args(argv)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdin = child.stdin.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
+    let stdout = child.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
+    Ok((child, stdin, stdout))
+}
+
 #[cfg(test)]
 mod tests {
     //! Hand-made `docker network inspect` output.
@@ -214,3 +232,4 @@ mod tests {
         assert_eq!(gateway_from_ipam(""), None);
     }
 }
+

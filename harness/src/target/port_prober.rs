@@ -13,13 +13,12 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, ChildStdin};
 use tokio::sync::oneshot;
 
 use crate::reach;
@@ -110,15 +109,7 @@ impl PortProber {
     }
 
     fn start(&self) -> std::io::Result<Running> {
-        let mut child = Command::new("docker")
-            .args(["exec", "-i", &self.container_id, "bash", "-c", PROBER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdin = child.stdin.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
-        let stdout = child.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        let (child, stdin, stdout) = super::docker::exec_piped(&self.container_id, &["bash", "-c", PROBER])?;
         let pending: Pending = Arc::default();
         let answers = pending.clone();
         let reader = tokio::spawn(async move {

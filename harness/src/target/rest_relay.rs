@@ -9,11 +9,10 @@
 //! one at a time. When the relay cannot be started or breaks, the caller
 //! falls back to a `docker exec` per call.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::mailman::RestResponse;
 
@@ -117,15 +116,7 @@ impl RestRelay {
     }
 
     fn start(&self) -> std::io::Result<Relay> {
-        let mut child = Command::new("docker")
-            .args(["exec", "-i", &self.container_id, "python3", "-u", "-c", RELAY])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdin = child.stdin.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
-        let stdout = BufReader::new(child.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?);
-        Ok(Relay { _child: child, stdin, stdout })
+        let (child, stdin, stdout) = super::docker::exec_piped(&self.container_id, &["python3", "-u", "-c", RELAY])?;
+        Ok(Relay { _child: child, stdin, stdout: BufReader::new(stdout) })
     }
 }
