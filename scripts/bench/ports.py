@@ -3,7 +3,7 @@
 
     ports.py MAILFLOW POLICY.toml RUNS
 
-POLICY.toml is a scenario of `expect_port` steps (the shipped
+POLICY.toml is a scenario of `expect_ports` (or `expect_port`) steps (the shipped
 scenarios/network/port-policy.toml). One `mailflow up` is started and kept;
 in each of RUNS rounds:
 
@@ -48,8 +48,14 @@ def policy(path):
         doc = tomllib.load(f)
     rows = []
     for step in doc["step"]:
-        p = step["expect_port"]
-        rows.append({"vantage": p["vantage"], "port": int(p["port"]), "verdict": p["verdict"], "within": p["within"]})
+        if "expect_port" in step:
+            p = step["expect_port"]
+            rows.append({"vantage": p["vantage"], "port": int(p["port"]), "verdict": p["verdict"], "within": p["within"]})
+        if "expect_ports" in step:
+            p = step["expect_ports"]
+            for verdict in ("open", "refused", "filtered"):
+                for port in p.get(verdict, []):
+                    rows.append({"vantage": p["vantage"], "port": int(port), "verdict": verdict, "within": p.get("within", "5s")})
     return rows
 
 
@@ -125,7 +131,7 @@ def mailflow_run(mailflow, args, json_out):
     with open(json_out) as f:
         for line in f:
             e = json.loads(line)
-            if e["event"] == "step_finished" and e["key"] == "expect_port":
+            if e["event"] == "step_finished" and e["key"] in ("expect_port", "expect_ports"):
                 for row in e["rows"]:
                     m = re.match(r"(\d+)/tcp from (\S+)", row["property"])
                     if m:
@@ -152,9 +158,10 @@ def main():
         shutil.copy("scenarios/suite.toml", suite)
         with open(os.path.join(suite, "port-policy-outside.toml"), "w") as f:
             f.write('name = "port policy, outside steps only"\n')
-            for r in rows:
-                if r["vantage"] == "outside":
-                    f.write(f'\n[[step]]\nexpect_port = {{ port = {r["port"]}, vantage = "outside", verdict = "{r["verdict"]}", within = "{r["within"]}" }}\n')
+            out = [r for r in rows if r["vantage"] == "outside"]
+            lists = ", ".join(f'{v} = [{", ".join(str(r["port"]) for r in out if r["verdict"] == v)}]' for v in ("open", "refused", "filtered"))
+            within = max((r["within"] for r in out), key=humantime, default="5s")
+            f.write(f'\n[[step]]\nexpect_ports = {{ vantage = "outside", {lists}, within = "{within}" }}\n')
         hosts = os.path.join(workdir, "up-as-hosts.toml")
         with open(hosts, "w") as f:
             f.write(f'name = "lists.example.test"\n[smtp]\naddresses = ["{lists_ip}:25"]\nstarttls = "off"\n')
