@@ -14,7 +14,9 @@
 #    bounces, command, digest, retry and task runners and the web side's
 #    qcluster, so that on a busy machine the REST, LMTP, in, pipeline, out,
 #    archive and virgin runners and Django come up first (the archive
-#    runner at nice 10 missed a first probe's archive window),
+#    runner at nice 10 missed a first probe's archive window); and until
+#    the REST API answers, of those too but the REST runner, so that the
+#    harness can start provisioning early,
 # 4. print "mailflow-lists rest answering" once Mailman's REST API answers
 #    (the harness provisions the lists from then on), then
 #    "mailflow-lists phases: ..." (seconds from this script's start
